@@ -1,0 +1,433 @@
+"""The `offerdesk` command: exit 0 on success, 1 when the engine refuses, 2 for unusable input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from activities.reference import UnknownPartnerError, partner_references
+from activities.store import LetterNotFoundError, LetterStore
+from offerdesk.config import Settings
+from offerdesk.documents import UnusableInputError, load_offer
+from offerdesk.durations import format_duration, parse_deadline, parse_duration
+from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
+from schemas.offer_state import OfferStatus, SubmissionReceipt
+from schemas.review import Approve, Comment, ExtendReview, RequestChanges, StaffDecision, Withdraw
+from schemas.round import RoundSpec
+
+app = typer.Typer(help="Offerdesk: best offers from intake to landing-zone letter, on Temporal.", no_args_is_help=True)
+round_app = typer.Typer(help="Open rounds and follow them.", no_args_is_help=True)
+offer_app = typer.Typer(help="Submit, amend, withdraw and read offers.", no_args_is_help=True)
+review_app = typer.Typer(help="Reviewers' decisions on offers under review.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff decisions: extend review windows, decide escalations.", no_args_is_help=True)
+letter_app = typer.Typer(help="Landing-zone letters.", no_args_is_help=True)
+app.add_typer(round_app, name="round")
+app.add_typer(offer_app, name="offer")
+app.add_typer(review_app, name="review")
+app.add_typer(staff_app, name="staff")
+app.add_typer(letter_app, name="letter")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _call(work: Callable[[Engine], Awaitable[T]]) -> T:
+    """Connect, run, and turn every failure a person can cause into a message and an exit code."""
+
+    async def main() -> T:
+        engine = Engine(await connect(Settings.from_env()))
+        return await work(engine)
+
+    try:
+        return asyncio.run(main())
+    except Refused as e:
+        raise _fail(e.message, 1) from None
+    except EngineUnavailable as e:
+        raise _fail(str(e), 1) from None
+    except (UnusableInputError, ValueError) as e:
+        raise _fail(str(e), 2) from None
+
+
+def _input(parse: Callable[[], T]) -> T:
+    try:
+        return parse()
+    except ValidationError as e:
+        raise _fail("; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()), 2) from None
+    except (UnusableInputError, UnknownPartnerError, ValueError) as e:
+        raise _fail(str(e), 2) from None
+
+
+def _print_json(model: BaseModel | list[Any] | dict[str, Any]) -> None:
+    print(model.model_dump_json(indent=2) if isinstance(model, BaseModel) else json.dumps(model, indent=2, default=str))
+
+
+# ---- running ----------------------------------------------------------------------------------
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option(help="Seed the demo round (once) so there is something to see.")] = False,
+) -> None:
+    """Run Offerdesk: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set) and a worker, until Ctrl-C."""
+    from offerdesk.devserver import DevServer
+
+    settings = Settings.from_env()
+    server = DevServer(settings.home, settings.temporal_port, settings.ui_port) if settings.embedded else None
+    try:
+        if server:
+            server.start()
+            out.print(f"Temporal dev server on {settings.address}, database {settings.home / 'temporal.db'}")
+            out.print(f"Temporal UI: [bold]{server.ui_url}[/]")
+        else:
+            out.print(f"Using Temporal at {settings.address}, namespace {settings.namespace}")
+        asyncio.run(_serve(settings, demo))
+    except (EngineUnavailable, RuntimeError, FileNotFoundError) as e:
+        raise _fail(str(e), 1) from None
+    finally:
+        if server:
+            server.stop()
+
+
+async def _serve(settings: Settings, demo: bool) -> None:
+    from offerdesk.worker import run_worker
+
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker = asyncio.create_task(run_worker(client, settings, stop))
+    out.print(f"Worker running on task queue 'offerdesk'; letters are stored under {settings.letters_dir}")
+    if demo:
+        await _seed_demo(Engine(client), settings)
+    out.print("Ready. Try: [bold]offerdesk round status demo[/]   (Ctrl-C stops)")
+    await worker
+
+
+async def _seed_demo(engine: Engine, settings: Settings) -> None:
+    from offerdesk.demo import run_demo
+
+    out_dir = settings.home / "out" / "demo"
+    try:
+        await engine.round_status("demo")
+        out.print(f"The demo round exists already; its letters are in {out_dir}")
+        return
+    except Refused:
+        pass
+    try:
+        await run_demo(engine, LetterStore(settings.letters_dir), out_dir, "demo", out)
+    except Refused as e:
+        err.print(f"[red]the demo could not finish:[/] {e.message}")
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker against the configured Temporal (TEMPORAL_ADDRESS, or the embedded server)."""
+    from offerdesk.worker import run_worker
+
+    settings = Settings.from_env()
+
+    async def main() -> None:
+        client = await connect(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        out.print(f"Worker connected to {settings.address}; Ctrl-C stops it.")
+        await run_worker(client, settings, stop)
+
+    try:
+        asyncio.run(main())
+    except EngineUnavailable as e:
+        raise _fail(str(e), 1) from None
+
+
+@app.command()
+def demo() -> None:
+    """Open a demo round for a few partners, take each to a letter, and leave the letters on disk."""
+    from offerdesk.demo import run_demo
+
+    settings = Settings.from_env()
+    round_id = "demo-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    paths = _call(
+        lambda e: run_demo(e, LetterStore(settings.letters_dir), settings.home / "out" / round_id, round_id, out)
+    )
+    out.print(f"{len(paths)} letters written to {paths[0].parent}")
+
+
+# ---- rounds -----------------------------------------------------------------------------------
+
+
+@round_app.command("open")
+def round_open(
+    round_id: str,
+    deadline: Annotated[
+        str, typer.Option(help="ISO time with zone (2026-12-02T17:00:00+01:00), or a duration from now (2h).")
+    ],
+    partner: Annotated[list[str], typer.Option(help="A partner code (JP, EU, ...); repeat for each partner.")],
+    review_window: Annotated[str, typer.Option(help="How long reviewers have, e.g. 3d, 12h, 90s.")] = "3d",
+    approvals: Annotated[int, typer.Option(help="Distinct reviewer approvals an offer needs.")] = 2,
+    by: Annotated[str, typer.Option(help="Who opens the round.")] = "staff",
+    as_json: JsonOpt = False,
+) -> None:
+    """Open a round and invite partners: each partner's offer workflow starts now."""
+    spec = _input(
+        lambda: RoundSpec(
+            round_id=round_id,
+            partners=partner_references([p.strip().upper() for p in partner]),
+            deadline=parse_deadline(deadline, datetime.now(UTC)),
+            review_window=parse_duration(review_window),
+            approvals_required=approvals,
+            opened_by=by,
+        )
+    )
+    status = _call(lambda e: e.open_round(spec))
+    if as_json:
+        _print_json(status)
+    else:
+        out.print(
+            f"Round [bold]{round_id}[/] is open for {', '.join(status.partners)} until {status.deadline.isoformat()}; "
+            f"review window {format_duration(status.review_window)}, {status.approvals_required} approvals."
+        )
+
+
+@round_app.command("status")
+def round_status(round_id: str, as_json: JsonOpt = False) -> None:
+    """Every invited partner's state, from Temporal visibility."""
+
+    async def work(e: Engine) -> tuple[Any, Any]:
+        return await e.round_status(round_id), await e.list_offers(round_id=round_id)
+
+    status, listings = _call(work)
+    if as_json:
+        _print_json({"round": status.model_dump(mode="json"), "offers": [x.model_dump(mode="json") for x in listings]})
+        return
+    table = Table(title=f"Round {round_id}: submissions close {status.deadline.isoformat()}")
+    for column in ("partner", "state", "review deadline"):
+        table.add_column(column)
+    for x in listings:
+        table.add_row(x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "")
+    out.print(table)
+
+
+@round_app.command("list")
+def round_list(
+    state: Annotated[str | None, typer.Option(help="Only offers in this state, e.g. UNDER_REVIEW.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Offers in every round, from Temporal visibility."""
+    listings = _call(lambda e: e.list_offers(state=state.upper() if state else None))
+    if as_json:
+        _print_json([x.model_dump(mode="json") for x in listings])
+        return
+    table = Table()
+    for column in ("round", "partner", "state", "review deadline"):
+        table.add_column(column)
+    for x in listings:
+        table.add_row(x.round_id, x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "")
+    out.print(table)
+
+
+# ---- offers -----------------------------------------------------------------------------------
+
+
+def _print_receipt(receipt: SubmissionReceipt, as_json: bool) -> None:
+    if as_json:
+        _print_json(receipt)
+        return
+    verb = "was already received as" if receipt.duplicate else "accepted as"
+    out.print(
+        f"{receipt.partner}'s offer in round {receipt.round_id} {verb} version {receipt.version}: {receipt.state.value}"
+    )
+    if receipt.report:
+        for f in receipt.report.findings:
+            colour = "red" if f.severity.value == "error" else "yellow"
+            out.print(f"  [{colour}]{f.severity.value}[/] {f.path}: {f.message}", highlight=False)
+
+
+@offer_app.command("submit")
+def offer_submit(file: Path, as_json: JsonOpt = False) -> None:
+    """Submit an offer document (schema version 1)."""
+    document = _input(lambda: load_offer(file))
+    _print_receipt(_call(lambda e: e.submit(document)), as_json)
+
+
+@offer_app.command("amend")
+def offer_amend(file: Path, as_json: JsonOpt = False) -> None:
+    """Replace a submitted offer with a changed document."""
+    document = _input(lambda: load_offer(file))
+    _print_receipt(_call(lambda e: e.submit(document, amend=True)), as_json)
+
+
+@offer_app.command("withdraw")
+def offer_withdraw(
+    round_id: str,
+    partner: str,
+    by: Annotated[str, typer.Option(help="Who withdraws it.")] = "negotiator",
+    reason: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Withdraw a partner's offer from the round."""
+    status = _call(lambda e: e.withdraw(round_id, partner.upper(), Withdraw(by=by, reason=reason)))
+    out.print(f"{status.partner}'s offer in round {round_id} is {status.state.value}.")
+
+
+def _print_status(s: OfferStatus) -> None:
+    out.print(f"[bold]{s.partner_name} ({s.partner})[/], round {s.round_id}: [bold]{s.state.value}[/]")
+    out.print(f"  submissions close {s.deadline.isoformat()}; versions received: {len(s.versions)}")
+    if s.review_deadline:
+        out.print(
+            f"  review window ends {s.review_deadline.isoformat()}; approvals {len(s.approvals)}/{s.approvals_required}"
+        )
+    if s.report:
+        out.print("  categories: " + ", ".join(f"{c.value}={v.value}" for c, v in s.report.categories.items()))
+        for f in s.report.findings:
+            out.print(f"  {f.severity.value} {f.path}: {f.message}", highlight=False)
+    if s.changes_requested:
+        out.print(f"  changes requested: {' '.join(s.changes_requested)}")
+    if s.landing_zone:
+        z = s.landing_zone
+        out.print(
+            f"  landing zone: proposed {z.proposed_rate_pct:g}% "
+            f"(announced {z.announced_rate_pct:g}%, score {z.score:.2f})"
+        )
+    if s.terms:
+        out.print(f"  agreed rate {s.terms.agreed_rate_pct:g}%, set by {s.terms.rate_set_by}")
+    if s.letter:
+        out.print(f"  letter {s.letter.filename}, {s.letter.pages} pages, sha256 {s.letter.sha256}")
+
+
+@offer_app.command("show")
+def offer_show(round_id: str, partner: str, as_json: JsonOpt = False) -> None:
+    """An offer's state, findings, landing zone, approvals and letter."""
+    status = _call(lambda e: e.offer_status(round_id, partner.upper()))
+    if as_json:
+        _print_json(status)
+    else:
+        _print_status(status)
+
+
+# ---- review and staff -------------------------------------------------------------------------
+
+
+@review_app.command("approve")
+def review_approve(
+    round_id: str,
+    partner: str,
+    reviewer: Annotated[str, typer.Option(help="Your name.")],
+    rate: Annotated[float | None, typer.Option(help="Adjusted reciprocal rate in percent.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why the rate was adjusted.")] = None,
+) -> None:
+    """Approve an offer under review, optionally adjusting the reciprocal rate."""
+    status = _call(
+        lambda e: e.approve(round_id, partner.upper(), Approve(reviewer=reviewer, rate_pct=rate, reason=reason))
+    )
+    out.print(
+        f"Approved by {reviewer}: {len(status.approvals)}/{status.approvals_required} approvals; {status.state.value}."
+    )
+
+
+@review_app.command("request-changes")
+def review_request_changes(
+    round_id: str,
+    partner: str,
+    reviewer: Annotated[str, typer.Option(help="Your name.")],
+    note: Annotated[str, typer.Option(help="What the negotiator should change.")],
+) -> None:
+    """Send an offer back to its negotiator with notes."""
+    status = _call(lambda e: e.request_changes(round_id, partner.upper(), RequestChanges(reviewer=reviewer, note=note)))
+    out.print(f"Sent back to the negotiator; they may amend until {status.amend_until.isoformat()}.")
+
+
+@review_app.command("comment")
+def review_comment(
+    round_id: str,
+    partner: str,
+    reviewer: Annotated[str, typer.Option(help="Your name.")],
+    text: Annotated[str, typer.Option(help="The comment.")],
+) -> None:
+    """Leave a comment on an offer, recorded in its audit trail."""
+    _call(lambda e: e.comment(round_id, partner.upper(), Comment(reviewer=reviewer, text=text)))
+    out.print("Comment recorded.")
+
+
+@staff_app.command("extend")
+def staff_extend(
+    round_id: str,
+    partner: str,
+    by: Annotated[str, typer.Option(help="Your name.")],
+    extend_by: Annotated[str, typer.Option("--extend", help="How much longer, e.g. 1d.")],
+    reason: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Extend an offer's review window (also reopens an escalated offer for review)."""
+    request = _input(lambda: ExtendReview(by=by, extend_by=parse_duration(extend_by), reason=reason))
+    status = _call(lambda e: e.extend_review(round_id, partner.upper(), request))
+    assert status.review_deadline is not None
+    out.print(f"Review window now ends {status.review_deadline.isoformat()}.")
+
+
+@staff_app.command("decide")
+def staff_decide(
+    round_id: str,
+    partner: str,
+    by: Annotated[str, typer.Option(help="Your name.")],
+    decision: Annotated[str, typer.Option(help="approve or request_changes.")],
+    reason: Annotated[str, typer.Option(help="Why; recorded and, for approvals, printed in the letter.")],
+    rate: Annotated[
+        float | None, typer.Option(help="The reciprocal rate; staff may go outside the reviewers' bounds.")
+    ] = None,
+) -> None:
+    """Decide an escalated offer."""
+    request = _input(lambda: StaffDecision(by=by, decision=decision.replace("-", "_"), rate_pct=rate, reason=reason))
+    status = _call(lambda e: e.decide(round_id, partner.upper(), request))
+    out.print(f"Decided: {status.state.value}.")
+
+
+# ---- letters ----------------------------------------------------------------------------------
+
+
+@letter_app.command("download")
+def letter_download(
+    round_id: str,
+    partner: str,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write the PDF.")] = None,
+) -> None:
+    """Write a partner's landing-zone letter to a file."""
+    status = _call(lambda e: e.offer_status(round_id, partner.upper()))
+    if status.letter is None:
+        raise _fail(
+            f"{status.partner_name}'s offer in round {round_id} is {status.state.value}; it has no letter yet", 1
+        )
+    settings = Settings.from_env()
+    try:
+        data = LetterStore(settings.letters_dir).get(status.letter.letter_id)
+    except LetterNotFoundError as e:
+        raise _fail(f"{e}; set OFFERDESK_LETTERS_DIR to the store the workers write to", 1) from None
+    target = output or Path(status.letter.filename)
+    target.write_bytes(data)
+    out.print(f"Wrote {target} ({len(data):,} bytes, {status.letter.pages} pages, sha256 {status.letter.sha256}).")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Settings from the environment: where data lives and which Temporal to use."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    """OFFERDESK_HOME: the Temporal database of the embedded server and the letter store live here."""
+    temporal_address: str | None
+    """TEMPORAL_ADDRESS; unset means the embedded dev server on 127.0.0.1:OFFERDESK_TEMPORAL_PORT."""
+    namespace: str
+    tls: bool
+    tls_cert: Path | None
+    tls_key: Path | None
+    tls_ca: Path | None
+    api_key: str | None
+    letters_dir: Path
+    temporal_port: int
+    ui_port: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        home = Path(e.get("OFFERDESK_HOME") or ".offerdesk").expanduser().resolve()
+
+        def path(name: str) -> Path | None:
+            return Path(e[name]).expanduser() if e.get(name) else None
+
+        cert, key, ca = (
+            path("TEMPORAL_TLS_CLIENT_CERT_PATH"),
+            path("TEMPORAL_TLS_CLIENT_KEY_PATH"),
+            path("TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
+        )
+        api_key = e.get("TEMPORAL_API_KEY") or None
+        return cls(
+            home=home,
+            temporal_address=e.get("TEMPORAL_ADDRESS") or None,
+            namespace=e.get("TEMPORAL_NAMESPACE") or "default",
+            tls=_flag(e.get("TEMPORAL_TLS")) or bool(cert or ca or api_key),
+            tls_cert=cert,
+            tls_key=key,
+            tls_ca=ca,
+            api_key=api_key,
+            letters_dir=Path(e["OFFERDESK_LETTERS_DIR"]).expanduser().resolve()
+            if e.get("OFFERDESK_LETTERS_DIR")
+            else home / "letters",
+            temporal_port=int(e.get("OFFERDESK_TEMPORAL_PORT") or 7233),
+            ui_port=int(e.get("OFFERDESK_UI_PORT") or 8233),
+        )
+
+    @property
+    def embedded(self) -> bool:
+        return self.temporal_address is None
+
+    @property
+    def address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"

@@ -1,0 +1,92 @@
+"""The demo: a round of a few partners with sample offers, two reviewers, and letters left on disk."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from activities.reference import partner_references
+from activities.store import LetterStore
+from offerdesk.engine import Engine
+from offerdesk.samples import sample_offer
+from schemas.review import Approve, RequestChanges
+from schemas.round import RoundSpec
+
+DEMO_PARTNERS = ["JP", "EU", "VN", "IN"]
+REVIEWERS = ("Reviewer Ada", "Reviewer Grace")
+STEPS = 4  # submitted, clean, approved, letter stored
+
+
+async def _one_partner(engine: Engine, round_id: str, code: str, progress: Progress, task: TaskID) -> None:
+    today = datetime.now(UTC).date()
+    # VN first sends an offer missing two categories, then amends it; IN is sent back once by a reviewer.
+    first = sample_offer(round_id, code, lines=12, seed=7, received=today, deficient=(code == "VN"))
+    receipt = await engine.submit(first)
+    progress.update(task, advance=1, description=f"{code} {receipt.state.value}")
+    if code == "VN":
+        receipt = await engine.submit(sample_offer(round_id, code, lines=12, seed=7, received=today), amend=True)
+        progress.update(task, description=f"{code} amended: {receipt.state.value}")
+    if code == "IN":
+        await engine.request_changes(
+            round_id, code, RequestChanges(reviewer=REVIEWERS[0], note="Please add a staging plan for dairy lines.")
+        )
+        receipt = await engine.submit(sample_offer(round_id, code, lines=14, seed=8, received=today), amend=True)
+        progress.update(task, description=f"{code} amended: {receipt.state.value}")
+    progress.update(task, advance=1)
+    status = await engine.offer_status(round_id, code)
+    zone = status.landing_zone
+    assert zone is not None
+    if code == "EU":
+        rate = max(zone.baseline_rate_pct, min(zone.announced_rate_pct, 15.0))
+        await engine.approve(
+            round_id, code, Approve(reviewer=REVIEWERS[0], rate_pct=rate, reason="in line with the July framework")
+        )
+    else:
+        await engine.approve(round_id, code, Approve(reviewer=REVIEWERS[0]))
+    await engine.approve(round_id, code, Approve(reviewer=REVIEWERS[1]))
+    progress.update(task, advance=1, description=f"{code} APPROVED")
+    await engine.wait_for(round_id, code, {"LETTER_ISSUED"}, timeout=timedelta(minutes=5))
+    progress.update(task, advance=1, description=f"{code} LETTER_ISSUED")
+
+
+async def run_demo(engine: Engine, store: LetterStore, out_dir: Path, round_id: str, console: Console) -> list[Path]:
+    """Open the demo round, drive every partner to a letter, and copy the letters to out_dir."""
+    spec = RoundSpec(
+        round_id=round_id,
+        partners=partner_references(DEMO_PARTNERS),
+        deadline=datetime.now(UTC) + timedelta(minutes=10),
+        review_window=timedelta(minutes=10),
+        approvals_required=2,
+        opened_by="demo",
+    )
+    await engine.open_round(spec)
+    console.print(f"Opened round [bold]{round_id}[/] for {', '.join(DEMO_PARTNERS)}.")
+    with Progress(TextColumn("{task.description:<28}"), BarColumn(), console=console, transient=False) as progress:
+        tasks = {code: progress.add_task(f"{code} INVITED", total=STEPS) for code in DEMO_PARTNERS}
+        await asyncio.gather(*(_one_partner(engine, round_id, c, progress, tasks[c]) for c in DEMO_PARTNERS))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = Table(title=f"Round {round_id}: landing-zone letters")
+    for column in ("partner", "announced", "agreed rate", "pages", "letter"):
+        table.add_column(column)
+    written = []
+    for code in DEMO_PARTNERS:
+        status = await engine.offer_status(round_id, code)
+        assert status.letter is not None and status.terms is not None
+        path = out_dir / status.letter.filename
+        path.write_bytes(store.get(status.letter.letter_id))
+        written.append(path)
+        table.add_row(
+            code,
+            f"{status.terms.landing_zone.announced_rate_pct:g}%",
+            f"{status.terms.agreed_rate_pct:g}%",
+            str(status.letter.pages),
+            str(path),
+        )
+    console.print(table)
+    return written

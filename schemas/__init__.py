@@ -1,0 +1,1 @@
+"""The vocabulary of Offerdesk: pydantic models shared by the CLI, the workflows and the activities."""

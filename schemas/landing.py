@@ -1,0 +1,60 @@
+"""Landing-zone terms: what the policy proposes, and what reviewers agreed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from schemas.offer import OfferDocument
+from schemas.partner import PartnerReference
+from schemas.validation import Category
+
+
+class CategoryScore(BaseModel):
+    category: Category
+    score: float
+    """0 (nothing offered) to 1 (everything the policy asks for)."""
+    weight: float
+    note: str
+
+
+class LandingZone(BaseModel):
+    """The policy's proposal for one offer, computed by activities.landing_zone."""
+
+    partner: str
+    partner_name: str
+    baseline_rate_pct: float
+    announced_rate_pct: float
+    score: float
+    proposed_rate_pct: float
+    category_scores: list[CategoryScore]
+    conditions: list[str]
+    strengthen: list[str]
+    policy_version: str
+
+
+class Approval(BaseModel):
+    reviewer: str
+    at: datetime
+    rate_pct: float | None = None
+    reason: str | None = None
+    by_staff: bool = False
+
+
+class AgreedTerms(BaseModel):
+    """The terms the letter carries: the proposal, the rate reviewers settled on, and who approved."""
+
+    landing_zone: LandingZone
+    agreed_rate_pct: float
+    rate_set_by: str
+    rate_reason: str
+    approvals: list[Approval]
+    agreed_at: datetime
+
+
+class ProposeRequest(BaseModel):
+    """Input of the landing-zone activity: the clean offer and the partner's reference figures."""
+
+    document: OfferDocument
+    partner: PartnerReference

@@ -1,0 +1,31 @@
+"""A round: who is invited, until when, and how many approvals an offer needs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from schemas.offer import ROUND_ID_PATTERN
+from schemas.offer_state import OfferOutcome
+from schemas.partner import PartnerReference
+
+
+class RoundSpec(BaseModel):
+    round_id: str = Field(pattern=ROUND_ID_PATTERN)
+    partners: list[PartnerReference] = Field(min_length=1)
+    deadline: AwareDatetime
+    review_window: timedelta = timedelta(days=3)
+    approvals_required: int = Field(default=2, ge=1, le=10)
+    opened_by: str = "staff"
+
+
+class RoundStatus(BaseModel):
+    round_id: str
+    deadline: datetime
+    review_window: timedelta
+    approvals_required: int
+    partners: list[str]
+    opened_at: datetime
+    started: bool
+    outcomes: list[OfferOutcome]

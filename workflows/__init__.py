@@ -1,0 +1,1 @@
+"""Orchestration only: the round and offer workflows. No I/O here; effects are activities."""

@@ -1,0 +1,84 @@
+"""One round: invites each partner by starting its offer workflow, then follows them to the end."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ChildWorkflowError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.offer_state import OfferInput, OfferOutcome
+    from schemas.round import RoundSpec, RoundStatus
+    from workflows.names import OFFER_PARTNER, OFFER_ROUND, OFFER_STATE, offer_workflow_id
+    from workflows.offer import OfferWorkflow
+
+
+@workflow.defn
+class RoundWorkflow:
+    @workflow.init
+    def __init__(self, spec: RoundSpec) -> None:
+        self._spec = spec
+        self._opened_at = workflow.now()
+        self._started = False
+        self._outcomes: dict[str, OfferOutcome] = {}
+
+    @workflow.run
+    async def run(self, spec: RoundSpec) -> RoundStatus:
+        handles = []
+        for partner in spec.partners:
+            handle = await workflow.start_child_workflow(
+                OfferWorkflow.run,
+                OfferInput(
+                    round_id=spec.round_id,
+                    partner=partner,
+                    deadline=spec.deadline,
+                    review_window=spec.review_window,
+                    approvals_required=spec.approvals_required,
+                ),
+                id=offer_workflow_id(spec.round_id, partner.code),
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(OFFER_ROUND, spec.round_id),
+                        SearchAttributePair(OFFER_PARTNER, partner.code),
+                        SearchAttributePair(OFFER_STATE, "INVITED"),
+                    ]
+                ),
+                # An offer outlives a round workflow that is reset or terminated by an operator.
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            handles.append(handle)
+        self._started = True
+        await asyncio.gather(*(self._follow(h) for h in handles))
+        return self.status()
+
+    async def _follow(self, handle: ChildWorkflowHandle[OfferWorkflow, OfferOutcome]) -> None:
+        try:
+            outcome = await handle
+        except ChildWorkflowError as e:
+            # One broken offer must not end the round; its own history says what happened.
+            workflow.logger.error("offer workflow %s failed: %s", handle.id, e)
+            return
+        self._outcomes[outcome.partner] = outcome
+
+    @workflow.update
+    async def opened(self) -> RoundStatus:
+        """Returns once every invited partner's offer workflow has started, so submissions can follow."""
+        await workflow.wait_condition(lambda: self._started)
+        return self.status()
+
+    @workflow.query
+    def status(self) -> RoundStatus:
+        spec = self._spec
+        return RoundStatus(
+            round_id=spec.round_id,
+            deadline=spec.deadline,
+            review_window=spec.review_window,
+            approvals_required=spec.approvals_required,
+            partners=[p.code for p in spec.partners],
+            opened_at=self._opened_at,
+            started=self._started,
+            outcomes=[self._outcomes[p.code] for p in spec.partners if p.code in self._outcomes],
+        )
