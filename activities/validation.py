@@ -203,12 +203,13 @@ def validate_offer(doc: OfferDocument, as_of: date) -> ValidationReport:
                 _error(C.NON_TARIFF_BARRIERS, f"{path}.measure", "name the measure to remove, reform or recognize")
             )
         if ntb.effective_by < as_of:
+            # A warning, not an error: a measure may already be in force; the reviewers judge which.
             findings.append(
-                _error(
+                _warning(
                     C.NON_TARIFF_BARRIERS,
                     f"{path}.effective_by",
                     f"{ntb.effective_by.isoformat()} is before the offer was received ({as_of.isoformat()}); "
-                    "give a date from then on",
+                    "give a date from then on, or say in detail that the measure is already in force",
                 )
             )
 
@@ -230,12 +231,20 @@ def validate_offer(doc: OfferDocument, as_of: date) -> ValidationReport:
             )
         if item.value_usd is not None and item.value_usd < 0:
             findings.append(_error(C.COUNTRY_SPECIFIC, f"{path}.value_usd", "a commitment's value cannot be negative"))
-        if item.by_year is not None and not as_of.year <= item.by_year <= as_of.year + 50:
+        if item.by_year is not None and item.by_year > as_of.year + 50:
             findings.append(
                 _error(
                     C.COUNTRY_SPECIFIC,
                     f"{path}.by_year",
-                    f"{item.by_year} is not a year ahead; give a year from {as_of.year} to {as_of.year + 50}",
+                    f"{item.by_year} is too far ahead to hold anyone to; give a year up to {as_of.year + 50}",
+                )
+            )
+        elif item.by_year is not None and item.by_year < as_of.year:
+            findings.append(
+                _warning(
+                    C.COUNTRY_SPECIFIC,
+                    f"{path}.by_year",
+                    f"{item.by_year} is before the offer was received ({as_of.year}); give a year from then on",
                 )
             )
 

@@ -75,8 +75,9 @@ async def connect(settings: Settings) -> Client:
 
 
 class Engine:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, task_queue: str = TASK_QUEUE) -> None:
         self.client = client
+        self.task_queue = task_queue
 
     # ---- rounds ------------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ class Engine:
             raise Refused(f"partners are listed twice: {', '.join(sorted({c for c in codes if codes.count(c) > 1}))}")
         try:
             handle = await self.client.start_workflow(
-                RoundWorkflow.run, spec, id=round_workflow_id(spec.round_id), task_queue=TASK_QUEUE
+                RoundWorkflow.run, spec, id=round_workflow_id(spec.round_id), task_queue=self.task_queue
             )
         except WorkflowAlreadyStartedError:
             raise Refused(f"round {spec.round_id} already exists; choose another id", "RoundExists") from None

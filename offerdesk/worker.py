@@ -21,7 +21,9 @@ WORKFLOWS = [RoundWorkflow, OfferWorkflow]
 
 
 @contextmanager
-def worker_for(client: Client, settings: Settings, render_workers: int | None = None) -> Iterator[Worker]:
+def worker_for(
+    client: Client, settings: Settings, render_workers: int | None = None, task_queue: str = TASK_QUEUE
+) -> Iterator[Worker]:
     """A worker with its render pool and thread pool, both closed when the block ends."""
     pool = make_render_pool(render_workers)
     threads = ThreadPoolExecutor(max_workers=16)
@@ -29,7 +31,7 @@ def worker_for(client: Client, settings: Settings, render_workers: int | None = 
     try:
         yield Worker(
             client,
-            task_queue=TASK_QUEUE,
+            task_queue=task_queue,
             workflows=WORKFLOWS,
             activities=activities.all(),
             activity_executor=threads,

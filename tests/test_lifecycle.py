@@ -1,0 +1,242 @@
+"""The offer lifecycle end to end on a real Temporal dev server and worker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from offerdesk.engine import Engine, Refused
+from offerdesk.samples import sample_offer
+from schemas.offer_state import OfferState
+from schemas.review import Approve, Comment, ExtendReview, RequestChanges, StaffDecision, Withdraw
+from schemas.validation import Category, CategoryStatus
+from tests.conftest import round_spec
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+WAIT = timedelta(seconds=60)
+ADA, GRACE = Approve(reviewer="Ada"), Approve(reviewer="Grace")
+
+
+async def test_a_clean_offer_goes_from_submission_to_a_stored_letter(engine: Engine, store) -> None:  # type: ignore[no-untyped-def]
+    spec = round_spec(["JP", "EU"])
+    opened = await engine.open_round(spec)
+    assert opened.started and opened.partners == ["JP", "EU"]
+    rid = spec.round_id
+
+    receipt = await engine.submit(sample_offer(rid, "JP"))
+    assert (receipt.version, receipt.duplicate, receipt.state) == (1, False, OfferState.UNDER_REVIEW)
+    assert receipt.report is not None and receipt.report.clean
+
+    status = await engine.approve(rid, "JP", Approve(reviewer="Ada", rate_pct=15, reason="matches the July deal"))
+    assert status.state is OfferState.UNDER_REVIEW and len(status.approvals) == 1
+    await engine.approve(rid, "JP", GRACE)
+    done = await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, WAIT)
+
+    assert done.terms is not None and done.terms.agreed_rate_pct == 15
+    assert [a.reviewer for a in done.terms.approvals] == ["Ada", "Grace"]
+    assert done.letter is not None
+    pdf = store.get(done.letter.letter_id)
+    assert pdf.startswith(b"%PDF") and len(pdf) == done.letter.size
+    assert [e.action for e in done.events][:2] == ["invited", "submitted"]
+    assert "issued the letter" in [e.action for e in done.events]
+
+
+async def test_an_offer_missing_categories_is_deficient_and_can_be_amended(engine: Engine) -> None:
+    spec = round_spec(["VN"])
+    await engine.open_round(spec)
+    rid = spec.round_id
+    receipt = await engine.submit(sample_offer(rid, "VN", deficient=True))
+    assert receipt.state is OfferState.DEFICIENT
+    assert receipt.report is not None
+    assert receipt.report.categories[Category.DIGITAL_TRADE] is CategoryStatus.MISSING
+    assert any(f.path == "economic_security" for f in receipt.report.errors)
+
+    amended = await engine.submit(sample_offer(rid, "VN"), amend=True)
+    assert (amended.version, amended.state) == (2, OfferState.UNDER_REVIEW)
+    status = await engine.offer_status(rid, "VN")
+    assert [v.number for v in status.versions] == [1, 2]
+    assert status.versions[0].report is not None and not status.versions[0].report.clean
+
+
+async def test_a_second_identical_submission_is_not_a_second_offer(engine: Engine) -> None:
+    spec = round_spec(["IN"])
+    await engine.open_round(spec)
+    doc = sample_offer(spec.round_id, "IN")
+    first = await engine.submit(doc)
+    again = await engine.submit(doc)
+    amend_same = await engine.submit(doc, amend=True)
+    assert (first.duplicate, again.duplicate, amend_same.duplicate) == (False, True, True)
+    assert again.version == amend_same.version == 1
+    status = await engine.offer_status(spec.round_id, "IN")
+    assert len(status.versions) == 1
+
+
+async def test_submissions_are_refused_with_reasons(engine: Engine) -> None:
+    spec = round_spec(["JP"])
+    await engine.open_round(spec)
+    rid = spec.round_id
+
+    with pytest.raises(Refused, match=r"partner EU is not invited to round .* \(invited: JP\)"):
+        await engine.submit(sample_offer(rid, "EU"))
+    with pytest.raises(Refused, match="round no-such-round does not exist"):
+        await engine.submit(sample_offer("no-such-round", "JP"))
+    with pytest.raises(Refused, match="has not been submitted yet"):
+        await engine.submit(sample_offer(rid, "JP"), amend=True)
+
+    # A document for another round, sent to this round's workflow, is refused by the workflow itself.
+    wrong = sample_offer("other-round", "JP")
+    handle = engine._offer(rid, "JP")
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from schemas.offer_state import SubmitOffer
+    from workflows.offer import OfferWorkflow
+
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await handle.execute_update(OfferWorkflow.submit, SubmitOffer(document=wrong))
+    assert "fix round_id and partner" in str(info.value.cause)
+
+    await engine.submit(sample_offer(rid, "JP"))
+    with pytest.raises(Refused, match="already submitted .* 'offer amend'"):
+        await engine.submit(sample_offer(rid, "JP", seed=99))
+
+
+async def test_reviewer_refusals(engine: Engine) -> None:
+    spec = round_spec(["KR"])
+    await engine.open_round(spec)
+    rid = spec.round_id
+    with pytest.raises(Refused, match="INVITED, not UNDER_REVIEW"):
+        await engine.approve(rid, "KR", ADA)
+    doc = sample_offer(rid, "KR", negotiator="Kim Negotiator")
+    await engine.submit(doc)
+    with pytest.raises(Refused, match="submitted this offer and cannot review it"):
+        await engine.approve(rid, "KR", Approve(reviewer="kim negotiator"))
+    with pytest.raises(Refused, match="submitted this offer"):
+        await engine.approve(rid, "KR", Approve(reviewer=doc.submitted_by.email))
+    with pytest.raises(Refused, match=r"between 10% and 25%.*30% is outside"):
+        await engine.approve(rid, "KR", Approve(reviewer="Ada", rate_pct=30, reason="too high"))
+    with pytest.raises(Refused, match=r"between 10% and 25%"):
+        await engine.approve(rid, "KR", Approve(reviewer="Ada", rate_pct=9, reason="too low"))
+    with pytest.raises(Refused, match="needs a reason"):
+        await engine.approve(rid, "KR", Approve(reviewer="Ada", rate_pct=12))
+    await engine.approve(rid, "KR", ADA)
+    with pytest.raises(Refused, match="Ada has already approved"):
+        await engine.approve(rid, "KR", Approve(reviewer=" ada "))
+    status = await engine.offer_status(rid, "KR")
+    assert len(status.approvals) == 1 and status.state is OfferState.UNDER_REVIEW
+
+
+async def test_request_changes_then_amend_returns_to_review(engine: Engine) -> None:
+    spec = round_spec(["TH"], review_window=timedelta(minutes=5))
+    await engine.open_round(spec)
+    rid = spec.round_id
+    await engine.submit(sample_offer(rid, "TH"))
+    await engine.approve(rid, "TH", ADA)
+    back = await engine.request_changes(rid, "TH", RequestChanges(reviewer="Grace", note="Stage dairy over 3 years."))
+    assert back.state is OfferState.DEFICIENT
+    assert back.changes_requested == ["Stage dairy over 3 years."] and back.approvals == []
+    await engine.comment(rid, "TH", Comment(reviewer="Ada", text="Agree with Grace."))
+
+    receipt = await engine.submit(sample_offer(rid, "TH", seed=5), amend=True)
+    assert (receipt.version, receipt.state) == (2, OfferState.UNDER_REVIEW)
+    await engine.approve(rid, "TH", ADA)  # Ada's earlier approval was of version 1; she approves again.
+    await engine.approve(rid, "TH", GRACE)
+    done = await engine.wait_for(rid, "TH", {"LETTER_ISSUED"}, WAIT)
+    assert done.letter is not None and done.letter.filename.endswith("-v2.pdf")
+    actions = [e.action for e in done.events]
+    assert "requested changes" in actions and "commented" in actions and "amended" in actions
+
+
+async def test_withdraw_ends_the_offer_and_refuses_later_changes(engine: Engine) -> None:
+    spec = round_spec(["MY"])
+    await engine.open_round(spec)
+    rid = spec.round_id
+    await engine.submit(sample_offer(rid, "MY"))
+    status = await engine.withdraw(rid, "MY", Withdraw(by="negotiator", reason="new government"))
+    assert status.state is OfferState.WITHDRAWN
+    await asyncio.sleep(0.5)
+    with pytest.raises(Refused, match="WITHDRAWN and takes no more changes"):
+        await engine.submit(sample_offer(rid, "MY", seed=3), amend=True)
+    with pytest.raises(Refused, match="WITHDRAWN"):
+        await engine.approve(rid, "MY", ADA)
+    final = await engine.offer_status(rid, "MY")
+    assert len(final.versions) == 1  # withdrawn, never lost
+
+
+async def test_deadline_passing_lapses_unsubmitted_and_deficient_offers(engine: Engine) -> None:
+    spec = round_spec(["CH", "ID", "PH"], deadline_in=timedelta(seconds=4))
+    await engine.open_round(spec)
+    rid = spec.round_id
+    await engine.submit(sample_offer(rid, "ID", deficient=True))
+    await engine.submit(sample_offer(rid, "PH"))
+    lapsed = await engine.wait_for(rid, "CH", {"LAPSED"}, WAIT)
+    assert lapsed.versions == []
+    deficient = await engine.wait_for(rid, "ID", {"LAPSED"}, WAIT)
+    assert len(deficient.versions) == 1  # the deficient offer lapses but is kept
+    assert (await engine.offer_status(rid, "PH")).state is OfferState.UNDER_REVIEW
+
+    with pytest.raises(Refused, match=r"LAPSED and takes no more changes; submissions closed at"):
+        await engine.submit(sample_offer(rid, "CH"))
+    with pytest.raises(Refused, match="could be amended until .* that time has passed"):
+        await engine.submit(sample_offer(rid, "PH", seed=4), amend=True)
+
+
+async def test_late_submission_is_refused_with_the_deadline(engine: Engine) -> None:
+    spec = round_spec(["NO", "IL"], deadline_in=timedelta(seconds=3))
+    await engine.open_round(spec)
+    await engine.submit(sample_offer(spec.round_id, "IL", deficient=True))
+    await engine.wait_for(spec.round_id, "NO", {"LAPSED"}, WAIT)
+    with pytest.raises(Refused, match=f"submissions closed at {spec.deadline.isoformat()[:19]}"):
+        await engine.submit(sample_offer(spec.round_id, "NO"))
+
+
+async def test_review_window_passing_escalates_and_staff_extend_or_decide(engine: Engine) -> None:
+    spec = round_spec(["ZA", "RS"], review_window=timedelta(seconds=3))
+    await engine.open_round(spec)
+    rid = spec.round_id
+    for code in ("ZA", "RS"):
+        await engine.submit(sample_offer(rid, code))
+        await engine.approve(rid, code, ADA)
+    escalated = await engine.wait_for(rid, "ZA", {"ESCALATED"}, WAIT)
+    assert len(escalated.approvals) == 1  # nothing is approved by the timer
+    with pytest.raises(Refused, match="ESCALATED, not UNDER_REVIEW"):
+        await engine.approve(rid, "ZA", GRACE)
+
+    extended = await engine.extend_review(rid, "ZA", ExtendReview(by="Staff Sam", extend_by=timedelta(minutes=10)))
+    assert extended.state is OfferState.UNDER_REVIEW
+    await engine.approve(rid, "ZA", GRACE)
+    await engine.wait_for(rid, "ZA", {"LETTER_ISSUED"}, WAIT)
+
+    await engine.wait_for(rid, "RS", {"ESCALATED"}, WAIT)
+    decided = await engine.decide(
+        rid, "RS", StaffDecision(by="Staff Sam", decision="approve", rate_pct=40, reason="security carve-out")
+    )
+    assert decided.terms is not None and decided.terms.agreed_rate_pct == 40  # staff may go above the bounds
+    done = await engine.wait_for(rid, "RS", {"LETTER_ISSUED"}, WAIT)
+    assert done.terms is not None and done.terms.approvals[-1].by_staff
+
+
+async def test_status_lists_come_from_visibility(engine: Engine) -> None:
+    spec = round_spec(["GB", "AU", "BR"])
+    await engine.open_round(spec)
+    await engine.submit(sample_offer(spec.round_id, "GB"))
+    for _ in range(50):
+        listings = await engine.list_offers(round_id=spec.round_id)
+        states = {x.partner: x.state for x in listings}
+        if states.get("GB") == "UNDER_REVIEW" and len(states) == 3:
+            break
+        await asyncio.sleep(0.2)
+    assert states == {"GB": "UNDER_REVIEW", "AU": "INVITED", "BR": "INVITED"}
+    under_review = await engine.list_offers(round_id=spec.round_id, state="UNDER_REVIEW")
+    assert [x.partner for x in under_review] == ["GB"] and under_review[0].review_deadline is not None
+
+
+async def test_opening_a_round_twice_or_in_the_past_is_refused(engine: Engine) -> None:
+    spec = round_spec(["JP"])
+    await engine.open_round(spec)
+    with pytest.raises(Refused, match="already exists"):
+        await engine.open_round(spec)
+    with pytest.raises(Refused, match="already past"):
+        await engine.open_round(round_spec(["JP"], deadline_in=timedelta(seconds=-1)))
