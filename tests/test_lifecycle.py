@@ -99,7 +99,7 @@ async def test_submissions_are_refused_with_reasons(engine: Engine) -> None:
     assert "fix round_id and partner" in str(info.value.cause)
 
     await engine.submit(sample_offer(rid, "JP"))
-    with pytest.raises(Refused, match="already submitted .* 'offer amend'"):
+    with pytest.raises(Refused, match=r"already submitted .* 'offer amend'"):
         await engine.submit(sample_offer(rid, "JP", seed=99))
 
 
@@ -179,7 +179,7 @@ async def test_deadline_passing_lapses_unsubmitted_and_deficient_offers(engine: 
 
     with pytest.raises(Refused, match=r"LAPSED and takes no more changes; submissions closed at"):
         await engine.submit(sample_offer(rid, "CH"))
-    with pytest.raises(Refused, match="could be amended until .* that time has passed"):
+    with pytest.raises(Refused, match=r"could be amended until .* that time has passed"):
         await engine.submit(sample_offer(rid, "PH", seed=4), amend=True)
 
 
