@@ -108,7 +108,7 @@ def test_a_hostile_offer_renders_as_inert_text_and_fetches_nothing(example: Offe
     passwd = Path("/etc/passwd").read_bytes()
     with pikepdf.open(io.BytesIO(pdf)) as opened:
         assert sorted(opened.attachments) == ["landing-zone.json", "offer.json"]
-        images = [name for page in opened.pages for name in (page.Resources.get("/XObject") or {}).keys()]
+        images = [name for page in opened.pages for name in (page.Resources.get("/XObject") or {})]
         streams = b"".join(obj.read_bytes() for obj in opened.objects if isinstance(obj, pikepdf.Stream))
     assert passwd[:40] not in streams and passwd[:40] not in pdf
     assert len(images) <= 1  # the seal, and nothing the offer asked for

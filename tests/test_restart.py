@@ -1,0 +1,56 @@
+"""A worker stopped mid-round and replaced loses nothing: state lives in Temporal, not in the worker."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.store import LetterStore
+from offerdesk.config import Settings
+from offerdesk.engine import Engine
+from offerdesk.samples import sample_offer
+from offerdesk.worker import worker_for
+from schemas.offer_state import OfferState
+from schemas.review import Approve
+from tests.conftest import round_spec
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_a_restarted_worker_carries_on_where_the_last_one_stopped(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> None:
+    queue = "restart-test"
+    local = replace(settings, letters_dir=tmp_path / "letters")
+    engine = Engine(env.client, task_queue=queue)
+    spec = round_spec(["JP", "EU"])
+    rid = spec.round_id
+
+    with worker_for(env.client, local, render_workers=1, task_queue=queue) as first:
+        async with first:
+            await engine.open_round(spec)
+            await engine.submit(sample_offer(rid, "JP"))
+            await engine.submit(sample_offer(rid, "EU", deficient=True))
+            await engine.approve(rid, "JP", Approve(reviewer="Ada"))
+
+    # No worker now: an approval sent meanwhile waits in Temporal for the next worker.
+    pending = asyncio.create_task(engine.approve(rid, "JP", Approve(reviewer="Grace")))
+    await asyncio.sleep(1.0)
+    assert not pending.done()
+
+    with worker_for(env.client, local, render_workers=1, task_queue=queue) as second:
+        async with second:
+            approved = await pending
+            assert [a.reviewer for a in approved.approvals] == ["Ada", "Grace"]
+            done = await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, timeout=timedelta(seconds=60))
+            eu = await engine.offer_status(rid, "EU")
+
+    assert done.letter is not None
+    assert LetterStore(local.letters_dir).get(done.letter.letter_id)[:4] == b"%PDF"
+    assert [v.number for v in done.versions] == [1]
+    assert eu.state is OfferState.DEFICIENT and len(eu.versions) == 1
