@@ -6,7 +6,7 @@ import asyncio
 import json
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -410,7 +410,14 @@ def letter_download(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write the PDF.")] = None,
 ) -> None:
     """Write a partner's landing-zone letter to a file."""
-    status = _call(lambda e: e.offer_status(round_id, partner.upper()))
+
+    async def work(e: Engine) -> OfferStatus:
+        status = await e.offer_status(round_id, partner.upper())
+        if status.state.value == "APPROVED":  # the letter is being rendered: wait for it
+            status = await e.wait_for(round_id, partner.upper(), {"LETTER_ISSUED"}, timedelta(minutes=2))
+        return status
+
+    status = _call(work)
     if status.letter is None:
         raise _fail(
             f"{status.partner_name}'s offer in round {round_id} is {status.state.value}; it has no letter yet", 1

@@ -1,0 +1,128 @@
+"""The `offerdesk` command as a newcomer runs it: real processes against the test's dev server and worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pypdf
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from offerdesk.config import Settings
+from offerdesk.engine import Engine
+from tests.conftest import new_round_id
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+OFFERDESK = str(Path(sys.executable).parent / "offerdesk")
+
+
+async def cli(env: WorkflowEnvironment, settings: Settings, *args: str) -> tuple[int, str, str]:
+    environ = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "OFFERDESK_HOME": str(settings.home),
+        "OFFERDESK_LETTERS_DIR": str(settings.letters_dir),
+        "COLUMNS": "200",
+    }
+    process = await asyncio.create_subprocess_exec(
+        OFFERDESK, *args, env=environ, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_open_submit_approve_twice_and_download_the_letter(
+    env: WorkflowEnvironment, settings: Settings, engine: Engine, example_path: Path, tmp_path: Path
+) -> None:
+    rid = new_round_id("cli")
+    offer = tmp_path / "offer.json"
+    offer.write_text(example_path.read_text().replace("2025-06-best-offers", rid))
+
+    code, out, err = await cli(
+        env, settings, "round", "open", rid, "--deadline", "10m", "--partner", "JP", "--partner", "eu"
+    )
+    assert code == 0, err
+    assert f"Round {rid} is open for JP, EU" in out
+
+    code, out, err = await cli(env, settings, "offer", "submit", str(offer))
+    assert code == 0, err
+    assert "accepted as version 1: UNDER_REVIEW" in out and "offers no change" in out
+
+    code, out, _ = await cli(env, settings, "offer", "submit", str(offer))
+    assert code == 0 and "was already received as version 1" in out
+
+    code, out, err = await cli(
+        env, settings, "review", "approve", rid, "JP", "--reviewer", "Ada", "--rate", "15", "--reason", "July deal"
+    )
+    assert code == 0, err
+    code, out, err = await cli(env, settings, "review", "approve", rid, "JP", "--reviewer", "Ada")
+    assert code == 1 and "Ada has already approved" in err
+    code, out, err = await cli(env, settings, "review", "approve", rid, "JP", "--reviewer", "Grace")
+    assert code == 0, err
+
+    await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, timedelta(seconds=60))
+    code, out, err = await cli(env, settings, "offer", "show", rid, "JP", "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["state"] == "LETTER_ISSUED" and shown["terms"]["agreed_rate_pct"] == 15
+    assert shown["report"]["findings"][0]["path"] == "tariff_commitments[2].offered_rate_pct"
+
+    letter = tmp_path / "jp.pdf"
+    code, out, err = await cli(env, settings, "letter", "download", rid, "JP", "-o", str(letter))
+    assert code == 0, err
+    text = pypdf.PdfReader(letter).pages[0].extract_text()
+    assert "15%" in text and "Japan (JP)" in text
+
+    code, out, err = await cli(env, settings, "letter", "download", rid, "EU")
+    assert code == 1 and "INVITED; it has no letter yet" in err
+
+    for _ in range(30):
+        code, out, err = await cli(env, settings, "round", "status", rid, "--json")
+        states = {o["partner"]: o["state"] for o in json.loads(out)["offers"]}
+        if states == {"JP": "LETTER_ISSUED", "EU": "INVITED"}:
+            break
+        await asyncio.sleep(0.3)
+    assert states == {"JP": "LETTER_ISSUED", "EU": "INVITED"}
+
+
+async def test_unusable_input_exits_2_and_refusals_exit_1(
+    env: WorkflowEnvironment, settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema_version": 1,\n "partner": }')
+    code, _, err = await cli(env, settings, "offer", "submit", str(broken))
+    assert code == 2 and "line 2, column 13" in err
+
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"schema_version": 1, "round_id": "r", "partner": "Japan", "submitted_by": {}}))
+    code, _, err = await cli(env, settings, "offer", "submit", str(wrong))
+    assert code == 2 and "partner: String should match pattern" in err and "submitted_by.name: Field required" in err
+
+    code, _, err = await cli(env, settings, "round", "open", "r1", "--deadline", "1h", "--partner", "XX")
+    assert code == 2 and "no reference figures for partner XX" in err
+    code, _, err = await cli(env, settings, "round", "open", "r1", "--deadline", "2026-12-02T17:00", "--partner", "JP")
+    assert code == 2 and "no time zone" in err
+    code, _, err = await cli(
+        env, settings, "round", "open", "r1", "--deadline", "1h", "--partner", "JP", "--review-window", "soon"
+    )
+    assert code == 2 and "not a duration" in err
+
+    code, _, err = await cli(env, settings, "round", "status", "never-opened")
+    assert code == 1 and "round never-opened does not exist" in err
+    code, _, err = await cli(env, settings, "review", "approve", "never-opened", "JP", "--reviewer", "Ada")
+    assert code == 1 and "does not exist" in err
+
+
+async def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    environ = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:1", "OFFERDESK_HOME": str(tmp_path)}
+    process = await asyncio.create_subprocess_exec(
+        OFFERDESK, "round", "status", "x", env=environ, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    _, err = await process.communicate()
+    assert process.returncode == 1 and "cannot reach Temporal at 127.0.0.1:1" in err.decode()
