@@ -6,6 +6,7 @@ becomes a Refused that says what happened and what to do; the CLI and the portal
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -167,8 +168,6 @@ class Engine:
 
     async def wait_for(self, round_id: str, partner: str, states: set[str], timeout: timedelta) -> OfferStatus:
         """Poll an offer until it reaches one of the states (for the demo and scripts)."""
-        import asyncio
-
         deadline = datetime.now(UTC) + timeout
         while True:
             status = await self.offer_status(round_id, partner)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,8 +86,3 @@ def example_path() -> Path:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def tmp_letters(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path / "letters"
