@@ -109,7 +109,7 @@ class OfferWorkflow:
 
     @submit.validator
     def _validate_submit(self, request: SubmitOffer) -> None:
-        self._check_submission(request.document, amend=False)
+        self._check_submission(request.document, False, request.document.digest())
 
     @workflow.update
     async def amend(self, request: SubmitOffer) -> SubmissionReceipt:
@@ -117,19 +117,19 @@ class OfferWorkflow:
 
     @amend.validator
     def _validate_amend(self, request: SubmitOffer) -> None:
-        self._check_submission(request.document, amend=True)
+        self._check_submission(request.document, True, request.document.digest())
 
     @workflow.update
     async def withdraw(self, request: Withdraw) -> OfferStatus:
         async with self._lock:  # never withdraw under a validation still in flight
-            self._check_withdraw()
+            self._check_open("withdraw")
             self._record(request.by, "withdrew", request.reason)
             self._set_state(S.WITHDRAWN)
         return self.status()
 
     @withdraw.validator
     def _validate_withdraw(self, request: Withdraw) -> None:
-        self._check_withdraw()
+        self._check_open("withdraw")
 
     # ---- review ------------------------------------------------------------------------------
 
@@ -238,7 +238,8 @@ class OfferWorkflow:
     def _who(self) -> str:
         return f"{self._inp.partner.name}'s offer in round {self._inp.round_id}"
 
-    def _check_submission(self, doc: OfferDocument, amend: bool) -> None:
+    def _check_submission(self, doc: OfferDocument, amend: bool, digest: str) -> bool:
+        """Refuses what may not be accepted; True when the document repeats the latest version."""
         inp = self._inp
         if doc.round_id != inp.round_id or doc.partner != inp.partner.code:
             raise refuse(
@@ -246,8 +247,8 @@ class OfferWorkflow:
                 f"{inp.round_id}, partner {inp.partner.code}; fix round_id and partner in the file",
                 "WrongOffer",
             )
-        if self._versions and doc.digest() == self._versions[-1].digest:
-            return  # the same document again: answered with the existing version, not a second offer
+        if self._versions and digest == self._versions[-1].digest:
+            return True  # the same document again: answered with the existing version, not a second offer
         if self._state not in OPEN_STATES:
             raise refuse(f"{self._who()} is {self._state.value}: it takes no more submissions", "OfferClosed")
         now = workflow.now()
@@ -264,13 +265,13 @@ class OfferWorkflow:
                     "this offer was not accepted",
                     "DeadlinePassed",
                 )
-            return
+            return False
         if not self._versions:
             raise refuse(f"{self._who()} has not been submitted yet; use 'offer submit' first", "NothingToAmend")
         if self._state is S.DEFICIENT and now < self._amend_until:
-            return
+            return False
         if self._state is S.UNDER_REVIEW and now < inp.deadline:
-            return
+            return False
         if self._state is S.VALIDATING:
             raise refuse(f"{self._who()} is being validated; amend again in a moment", "Busy")
         if self._state in (S.DEFICIENT, S.UNDER_REVIEW):
@@ -280,10 +281,6 @@ class OfferWorkflow:
                 "DeadlinePassed",
             )
         raise refuse(f"{self._who()} is {self._state.value}: it cannot be amended now", "WrongState")
-
-    def _check_withdraw(self) -> None:
-        if self._state not in OPEN_STATES:
-            raise refuse(f"{self._who()} is {self._state.value}: there is nothing left to withdraw", "OfferClosed")
 
     def _check_open(self, verb: str) -> None:
         if self._state not in OPEN_STATES:
@@ -348,11 +345,11 @@ class OfferWorkflow:
 
     async def _accept(self, doc: OfferDocument, amend: bool) -> SubmissionReceipt:
         async with self._lock:
-            self._check_submission(doc, amend)  # again: the state may have moved while waiting
-            if self._versions and doc.digest() == self._versions[-1].digest:
+            digest = doc.digest()
+            if self._check_submission(doc, amend, digest):  # again: the state may have moved while waiting
                 return self._receipt(duplicate=True)
             now = workflow.now()
-            version = OfferVersion(number=len(self._versions) + 1, digest=doc.digest(), received_at=now, document=doc)
+            version = OfferVersion(number=len(self._versions) + 1, digest=digest, received_at=now, document=doc)
             self._versions.append(version)
             self._approvals = []
             self._record(
