@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -21,7 +22,9 @@ from offerdesk.config import Settings
 from offerdesk.documents import UnusableInputError, load_offer
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
 from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
+from offerdesk.portal.accounts import Accounts
 from schemas.offer_state import OfferStatus, SubmissionReceipt
+from schemas.portal import Role
 from schemas.review import Approve, Comment, ExtendReview, RequestChanges, StaffDecision, Withdraw
 from schemas.round import RoundSpec
 
@@ -31,11 +34,15 @@ offer_app = typer.Typer(help="Submit, amend, withdraw and read offers.", no_args
 review_app = typer.Typer(help="Reviewers' decisions on offers under review.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff decisions: extend review windows, decide escalations.", no_args_is_help=True)
 letter_app = typer.Typer(help="Landing-zone letters.", no_args_is_help=True)
+user_app = typer.Typer(help="Portal users: negotiators (bound to a partner), reviewers, staff.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for programs that call the portal's API.", no_args_is_help=True)
 app.add_typer(round_app, name="round")
 app.add_typer(offer_app, name="offer")
 app.add_typer(review_app, name="review")
 app.add_typer(staff_app, name="staff")
 app.add_typer(letter_app, name="letter")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 
 out = Console()
 err = Console(stderr=True)
@@ -86,7 +93,7 @@ def _print_json(model: BaseModel | list[Any] | dict[str, Any]) -> None:
 def up(
     demo: Annotated[bool, typer.Option(help="Seed the demo round (once) so there is something to see.")] = False,
 ) -> None:
-    """Run Offerdesk: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set) and a worker, until Ctrl-C."""
+    """Run Offerdesk: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), a worker and the portal."""
     from offerdesk.devserver import DevServer
 
     settings = Settings.from_env()
@@ -107,6 +114,7 @@ def up(
 
 
 async def _serve(settings: Settings, demo: bool) -> None:
+    from offerdesk.portal.app import serve_portal
     from offerdesk.worker import run_worker
 
     client = await connect(settings)
@@ -116,26 +124,44 @@ async def _serve(settings: Settings, demo: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     worker = asyncio.create_task(run_worker(client, settings, stop))
     out.print(f"Worker running on task queue 'offerdesk'; letters are stored under {settings.letters_dir}")
+    portal = asyncio.create_task(serve_portal(settings, Engine(client), stop))
     if demo:
         await _seed_demo(Engine(client), settings)
-    out.print("Ready. Try: [bold]offerdesk round status demo[/]   (Ctrl-C stops)")
-    await worker
+    out.print(f"Portal: [bold]{_portal_url(settings)}[/]   (Ctrl-C stops everything)")
+    await asyncio.gather(worker, portal)
+
+
+def _portal_url(settings: Settings) -> str:
+    return f"http://{settings.portal_host}:{settings.portal_port}/"
 
 
 async def _seed_demo(engine: Engine, settings: Settings) -> None:
-    from offerdesk.demo import run_demo
+    from offerdesk.demo import PORTAL_PARTNER, run_demo, seed_users, write_portal_samples
+    from offerdesk.portal.accounts import Accounts
 
     out_dir = settings.home / "out" / "demo"
     try:
         await engine.round_status("demo")
         out.print(f"The demo round exists already; its letters are in {out_dir}")
-        return
     except Refused:
-        pass
-    try:
-        await run_demo(engine, LetterStore(settings.letters_dir), out_dir, "demo", out)
-    except Refused as e:
-        err.print(f"[red]the demo could not finish:[/] {e.message}")
+        try:
+            await run_demo(engine, LetterStore(settings.letters_dir), out_dir, "demo", out)
+        except Refused as e:
+            err.print(f"[red]the demo could not finish:[/] {e.message}")
+    incomplete, complete = write_portal_samples("demo", out_dir)
+    users = await asyncio.to_thread(seed_users, Accounts(settings.portal_db))
+    table = Table(title=f"Sign in at {_portal_url(settings)}signin")
+    for column in ("name", "password", "role", "their job in the demo round"):
+        table.add_column(column)
+    jobs = {
+        "negotiator": f"submit {PORTAL_PARTNER}'s offer: upload {incomplete.name}, read the findings, "
+        f"then amend with {complete.name} (both in {out_dir})",
+        "reviewer": f"approve {PORTAL_PARTNER} from the review queue (two reviewers are needed)",
+        "staff": "follow the round on its dashboard, download the letters, read the audit log",
+    }
+    for name, role, partner, password in users:
+        table.add_row(name, password, role.value + (f" for {partner}" if partner else ""), jobs[role.value])
+    out.print(table)
 
 
 @app.command()
@@ -430,6 +456,115 @@ def letter_download(
     target = output or Path(status.letter.filename)
     target.write_bytes(data)
     out.print(f"Wrote {target} ({len(data):,} bytes, {status.letter.pages} pages, sha256 {status.letter.sha256}).")
+
+
+# ---- the portal, its users and tokens ---------------------------------------------------------
+
+
+@app.command()
+def portal(
+    host: Annotated[str | None, typer.Option(help="Default OFFERDESK_PORTAL_HOST or 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default OFFERDESK_PORTAL_PORT or 8000.")] = None,
+) -> None:
+    """Serve only the portal, against the configured Temporal (workers run elsewhere, sharing the letter store)."""
+    import uvicorn
+
+    from offerdesk.portal.app import create_app
+
+    settings = Settings.from_env()
+    settings = replace(settings, portal_host=host or settings.portal_host, portal_port=port or settings.portal_port)
+    out.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
+    try:
+        uvicorn.run(create_app(settings), host=settings.portal_host, port=settings.portal_port, log_level="warning")
+    except EngineUnavailable as e:
+        raise _fail(str(e), 1) from None
+
+
+def _accounts() -> Accounts:
+    from offerdesk.portal.accounts import Accounts
+
+    return Accounts(Settings.from_env().portal_db)
+
+
+def _account_call(work: Callable[[], T]) -> T:
+    from offerdesk.portal.accounts import AccountError
+
+    try:
+        return work()
+    except AccountError as e:
+        raise _fail(e.message, 2 if e.kind == "Invalid" else 1) from None
+
+
+RoleOpt = Annotated[Role, typer.Option("--role", help="negotiator, reviewer or staff")]
+PasswordOpt = Annotated[
+    str,
+    typer.Option(
+        prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters; asked if not given."
+    ),
+]
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: RoleOpt,
+    password: PasswordOpt,
+    partner: Annotated[str | None, typer.Option(help="The partner a negotiator speaks for, such as JP.")] = None,
+) -> None:
+    """Add a portal user; a negotiator needs --partner."""
+    user = _account_call(lambda: _accounts().add_user(name, role, password, partner))
+    out.print(f"Added {user.name} ({user.role.value}{f' for {user.partner}' if user.partner else ''}).")
+
+
+@user_app.command("list")
+def user_list(as_json: JsonOpt = False) -> None:
+    users = _accounts().users()
+    if as_json:
+        _print_json([u.model_dump(mode="json") for u in users])
+        return
+    table = Table("name", "role", "partner", "since")
+    for u in users:
+        table.add_row(u.name, u.role.value, u.partner or "", u.created_at.strftime("%Y-%m-%d"))
+    out.print(table)
+
+
+@user_app.command("passwd")
+def user_passwd(name: str, password: PasswordOpt) -> None:
+    """Set a new password; the user's sessions end."""
+    _account_call(lambda: _accounts().set_password(name, password))
+    out.print(f"New password set for {name}; their sessions have ended.")
+
+
+@user_app.command("remove")
+def user_remove(name: str) -> None:
+    """Remove a user with their sessions and tokens (the audit log keeps what they did)."""
+    _account_call(lambda: _accounts().remove_user(name))
+    out.print(f"Removed {name}.")
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+) -> None:
+    """Create an API token; it is printed once and only its hash is kept."""
+    created = _account_call(lambda: _accounts().create_token(user, label, "cli"))
+    err.print(f"API token {created.token_id} for {created.user}; keep it now, it is not shown again:")
+    print(created.token)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    table = Table("id", "acts as", "label", "created", "revoked")
+    for t in _accounts().tokens():
+        table.add_row(t.token_id, t.user, t.label, t.created_at.strftime("%Y-%m-%d %H:%M"), "yes" if t.revoked else "")
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str) -> None:
+    _account_call(lambda: _accounts().revoke_token(token_id))
+    out.print(f"Token {token_id} revoked.")
 
 
 def main() -> None:

@@ -26,6 +26,14 @@ class Settings:
     letters_dir: Path
     temporal_port: int
     ui_port: int
+    portal_host: str = "127.0.0.1"
+    """OFFERDESK_PORTAL_HOST and OFFERDESK_PORTAL_PORT: where `offerdesk up` and `offerdesk portal` serve."""
+    portal_port: int = 8000
+    portal_db: Path = Path(".offerdesk/portal.db")
+    """OFFERDESK_PORTAL_DB: users, API tokens, sessions and the audit log; defaults to OFFERDESK_HOME/portal.db."""
+    cookie_secure: bool = True
+    """OFFERDESK_COOKIE_SECURE=0 only behind a plain-HTTP proxy that is not localhost; browsers keep
+    Secure cookies on http://127.0.0.1 and http://localhost."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -55,6 +63,10 @@ class Settings:
             else home / "letters",
             temporal_port=int(e.get("OFFERDESK_TEMPORAL_PORT") or 7233),
             ui_port=int(e.get("OFFERDESK_UI_PORT") or 8233),
+            portal_host=e.get("OFFERDESK_PORTAL_HOST") or "127.0.0.1",
+            portal_port=int(e.get("OFFERDESK_PORTAL_PORT") or 8000),
+            portal_db=path("OFFERDESK_PORTAL_DB") or home / "portal.db",
+            cookie_secure=e.get("OFFERDESK_COOKIE_SECURE", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
 
     @property

@@ -13,12 +13,23 @@ from rich.table import Table
 from activities.reference import partner_references
 from activities.store import LetterStore
 from offerdesk.engine import Engine
+from offerdesk.portal.accounts import Accounts
 from offerdesk.samples import sample_offer
+from schemas.portal import Role
 from schemas.review import Approve, RequestChanges
 from schemas.round import RoundSpec
 
 DEMO_PARTNERS = ["JP", "EU", "VN", "IN"]
+PORTAL_PARTNER = "KR"
+"""Invited but left alone by the demo: the demo negotiator's to submit in the portal."""
 REVIEWERS = ("Reviewer Ada", "Reviewer Grace")
+DEMO_USERS: list[tuple[str, Role, str | None, str]] = [
+    ("nadia", Role.NEGOTIATOR, PORTAL_PARTNER, "nadia-demo-pass"),
+    ("ada", Role.REVIEWER, None, "ada-demo-pass"),
+    ("grace", Role.REVIEWER, None, "grace-demo-pass"),
+    ("sam", Role.STAFF, None, "sam-demo-pass"),
+]
+"""One user per role (two reviewers, as an offer needs two approvals), for trying the portal locally."""
 STEPS = 4  # submitted, clean, approved, letter stored
 
 
@@ -58,9 +69,9 @@ async def run_demo(engine: Engine, store: LetterStore, out_dir: Path, round_id: 
     """Open the demo round, drive every partner to a letter, and copy the letters to out_dir."""
     spec = RoundSpec(
         round_id=round_id,
-        partners=partner_references(DEMO_PARTNERS),
-        deadline=datetime.now(UTC) + timedelta(minutes=10),
-        review_window=timedelta(minutes=10),
+        partners=partner_references([*DEMO_PARTNERS, PORTAL_PARTNER]),
+        deadline=datetime.now(UTC) + timedelta(days=7),
+        review_window=timedelta(days=3),
         approvals_required=2,
         opened_by="demo",
     )
@@ -89,4 +100,24 @@ async def run_demo(engine: Engine, store: LetterStore, out_dir: Path, round_id: 
             str(path),
         )
     console.print(table)
+    write_portal_samples(round_id, out_dir)
     return written
+
+
+def write_portal_samples(round_id: str, out_dir: Path) -> tuple[Path, Path]:
+    """Two offers of the portal partner to upload by hand: one missing categories, then the complete one."""
+    today = datetime.now(UTC).date()
+    deficient = out_dir / f"{PORTAL_PARTNER}-offer-incomplete.json"
+    complete = out_dir / f"{PORTAL_PARTNER}-offer.json"
+    for path, bad in ((deficient, True), (complete, False)):
+        doc = sample_offer(round_id, PORTAL_PARTNER, lines=24, seed=11, received=today, deficient=bad)
+        path.write_text(doc.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return deficient, complete
+
+
+def seed_users(accounts: Accounts) -> list[tuple[str, Role, str | None, str]]:
+    """Create the demo users that do not exist yet; returns every demo user with its password."""
+    for name, role, partner, password in DEMO_USERS:
+        if accounts.user(name) is None:
+            accounts.add_user(name, role, password, partner)
+    return DEMO_USERS

@@ -13,7 +13,11 @@ MAX_OFFER_BYTES = 1024 * 1024
 
 
 class UnusableInputError(ValueError):
-    """Input nobody can act on as it is; the message says what to fix."""
+    """Input nobody can act on as it is; the message says what to fix, `fields` each path at fault."""
+
+    def __init__(self, message: str, fields: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or []
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
@@ -35,8 +39,8 @@ def parse_offer(text: str | bytes, source: str = "offer") -> OfferDocument:
     try:
         return OfferDocument.model_validate(raw)
     except ValidationError as e:
-        lines = [f"{source}: {field_path(err['loc'])}: {err['msg']}" for err in e.errors()]
-        raise UnusableInputError("\n".join(lines)) from None
+        fields = [(field_path(err["loc"]), err["msg"]) for err in e.errors()]
+        raise UnusableInputError("\n".join(f"{source}: {p}: {m}" for p, m in fields), fields) from None
 
 
 def load_offer(path: Path) -> OfferDocument:

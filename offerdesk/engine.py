@@ -108,13 +108,24 @@ class Engine:
                 ) from None
             raise
 
-    async def list_offers(self, round_id: str | None = None, state: str | None = None) -> list[OfferListing]:
+    async def list_rounds(self) -> list[str]:
+        """Round ids, newest first, as Temporal visibility lists them."""
+        rounds = []
+        async for wf in self.client.list_workflows(f"WorkflowType = {_quote(RoundWorkflow.__name__)}"):
+            rounds.append((wf.start_time, wf.id.removeprefix(round_workflow_id(""))))
+        return [r for _, r in sorted(rounds, reverse=True)]
+
+    async def list_offers(
+        self, round_id: str | None = None, state: str | None = None, partner: str | None = None
+    ) -> list[OfferListing]:
         """Offers as Temporal visibility lists them (eventually consistent, a second or so behind)."""
         clauses = [f"{OFFER_PARTNER.name} IS NOT NULL"]
         if round_id is not None:
             clauses.append(f"{OFFER_ROUND.name} = {_quote(round_id)}")
         if state is not None:
             clauses.append(f"{OFFER_STATE.name} = {_quote(state)}")
+        if partner is not None:
+            clauses.append(f"{OFFER_PARTNER.name} = {_quote(partner)}")
         listings = []
         async for wf in self.client.list_workflows(" AND ".join(clauses)):
             sa = wf.typed_search_attributes

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
@@ -21,6 +22,9 @@ from offerdesk.engine import Engine
 from offerdesk.worker import worker_for
 from schemas.round import RoundSpec
 from workflows.names import SEARCH_ATTRIBUTES
+
+if TYPE_CHECKING:
+    from tests.portal import Portal
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -56,6 +60,15 @@ async def worker(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def engine(env: WorkflowEnvironment, worker: None) -> Engine:
     return Engine(env.client)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def portal(env: WorkflowEnvironment, settings: Settings, worker: None) -> AsyncIterator[Portal]:
+    """A real `offerdesk portal` process against the session's dev server; the worker runs in this process."""
+    from tests.portal import start_portal
+
+    async for running in start_portal(env, settings):
+        yield running
 
 
 def new_round_id(prefix: str = "t") -> str:

@@ -1,0 +1,340 @@
+"""What the portal keeps for itself, in one SQLite file: users, API tokens, sessions and the audit log.
+
+Passwords are hashed with argon2. Tokens and session ids are 256-bit random secrets, so a SHA-256 of
+each is enough to store: a stolen database gives no way back to a working token or cookie.
+Every call opens its own connection, so the CLI (`offerdesk user add`) and a running portal share the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from activities.reference import load_partners
+from schemas.offer import PARTNER_PATTERN
+from schemas.portal import USER_NAME_PATTERN, AuditRecord, Role, TokenCreated, TokenInfo, UserInfo
+
+SESSION_LIFETIME = timedelta(hours=12)
+TOKEN_PREFIX = "od_"
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("offerdesk-no-such-user")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    role TEXT NOT NULL,
+    partner TEXT,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_id TEXT PRIMARY KEY,
+    user TEXT NOT NULL COLLATE NOCASE REFERENCES users(name) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_sha256 TEXT PRIMARY KEY,
+    user TEXT NOT NULL COLLATE NOCASE REFERENCES users(name) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    flash TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    round_id TEXT,
+    partner TEXT,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+
+
+class AccountError(ValueError):
+    """A user or token request that cannot be carried out, said in a sentence.
+
+    kind: "Invalid" (fix the input), "Exists" (the name is taken) or "Missing" (no such user or token).
+    """
+
+    def __init__(self, message: str, kind: str = "Invalid") -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the portal knows them."""
+
+    name: str
+    role: Role
+    partner: str | None
+    via: str  # "session" or "token"
+    csrf: str = ""
+    """The session's CSRF token (empty for API tokens, which are not sent by browsers)."""
+
+
+@dataclass(frozen=True)
+class NewSession:
+    cookie: str
+    csrf: str
+    principal: Principal
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Accounts:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA journal_mode = WAL")
+            with db:  # one transaction: committed on success, rolled back on error
+                yield db
+        finally:
+            db.close()
+
+    # ---- users -------------------------------------------------------------------------------
+
+    def add_user(self, name: str, role: Role, password: str, partner: str | None = None) -> UserInfo:
+        if not re.match(USER_NAME_PATTERN, name):
+            raise AccountError(f"'{name}' is not a usable user name: letters, digits and . _ @ - only, up to 64")
+        if role is Role.NEGOTIATOR and not partner:
+            raise AccountError("a negotiator speaks for one partner: give --partner, such as JP")
+        if role is not Role.NEGOTIATOR and partner:
+            raise AccountError(f"only negotiators are bound to a partner; a {role.value} sees every partner")
+        if partner and not re.match(PARTNER_PATTERN, partner):
+            raise AccountError(f"'{partner}' is not a partner code: two capital letters, such as JP")
+        if partner and partner not in load_partners():
+            raise AccountError(f"'{partner}' is not a partner Offerdesk knows; the codes are in data/partners.csv")
+        if len(password) < 8:
+            raise AccountError("the password needs at least 8 characters")
+        created = _now()
+        try:
+            with self._db() as db:
+                db.execute(
+                    "INSERT INTO users (name, role, partner, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (name, role.value, partner, _hasher.hash(password), created.isoformat()),
+                )
+        except sqlite3.IntegrityError:
+            raise AccountError(f"user {name} exists already; choose another name", "Exists") from None
+        return UserInfo(name=name, role=role, partner=partner, created_at=created)
+
+    def set_password(self, name: str, password: str) -> None:
+        if len(password) < 8:
+            raise AccountError("the password needs at least 8 characters")
+        with self._db() as db:
+            changed = db.execute(
+                "UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), name)
+            ).rowcount
+            db.execute("DELETE FROM sessions WHERE user = ?", (name,))
+        if not changed:
+            raise AccountError(f"there is no user {name}", "Missing")
+
+    def remove_user(self, name: str) -> None:
+        with self._db() as db:
+            if not db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
+                raise AccountError(f"there is no user {name}", "Missing")
+
+    def users(self) -> list[UserInfo]:
+        with self._db() as db:
+            rows = db.execute("SELECT * FROM users ORDER BY role, name").fetchall()
+        return [_user(r) for r in rows]
+
+    def user(self, name: str) -> UserInfo | None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        return _user(row) if row else None
+
+    def check_password(self, name: str, password: str) -> UserInfo | None:
+        """The user if the password is theirs; None otherwise, taking as long either way."""
+        with self._db() as db:
+            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        try:
+            _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if row is None:
+            return None
+        if _hasher.check_needs_rehash(row["password_hash"]):
+            with self._db() as db:
+                db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), row["name"]))
+        return _user(row)
+
+    # ---- sessions ----------------------------------------------------------------------------
+
+    def start_session(self, user: UserInfo) -> NewSession:
+        cookie, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), _now()
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(),))
+            db.execute(
+                "INSERT INTO sessions (id_sha256, user, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (_sha256(cookie), user.name, csrf, now.isoformat(), (now + SESSION_LIFETIME).isoformat()),
+            )
+        return NewSession(cookie, csrf, Principal(user.name, user.role, user.partner, "session", csrf))
+
+    def session(self, cookie: str) -> Principal | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT u.name, u.role, u.partner, s.csrf FROM sessions s JOIN users u ON u.name = s.user "
+                "WHERE s.id_sha256 = ? AND s.expires_at > ?",
+                (_sha256(cookie), _now().isoformat()),
+            ).fetchone()
+        return Principal(row["name"], Role(row["role"]), row["partner"], "session", row["csrf"]) if row else None
+
+    def flash(self, cookie: str, message: str) -> None:
+        """Keep a message for the next page this session shows (post, redirect, get)."""
+        with self._db() as db:
+            db.execute("UPDATE sessions SET flash = ? WHERE id_sha256 = ?", (message, _sha256(cookie)))
+
+    def pop_flash(self, cookie: str) -> str | None:
+        with self._db() as db:
+            row = db.execute("SELECT flash FROM sessions WHERE id_sha256 = ?", (_sha256(cookie),)).fetchone()
+            if row is None or row["flash"] is None:
+                return None
+            db.execute("UPDATE sessions SET flash = NULL WHERE id_sha256 = ?", (_sha256(cookie),))
+        return str(row["flash"])
+
+    def end_session(self, cookie: str) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE id_sha256 = ?", (_sha256(cookie),))
+
+    # ---- API tokens --------------------------------------------------------------------------
+
+    def create_token(self, user: str, label: str, created_by: str) -> TokenCreated:
+        owner = self.user(user)
+        if owner is None:
+            raise AccountError(f"there is no user {user}; create it first with 'offerdesk user add'", "Missing")
+        token_id, secret, now = secrets.token_hex(6), secrets.token_urlsafe(32), _now()
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO tokens (token_id, user, label, secret_sha256, created_at, created_by) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (token_id, owner.name, label, _sha256(secret), now.isoformat(), created_by),
+            )
+        return TokenCreated(
+            token_id=token_id,
+            user=owner.name,
+            label=label,
+            created_at=now,
+            created_by=created_by,
+            revoked=False,
+            token=f"{TOKEN_PREFIX}{token_id}_{secret}",
+        )
+
+    def token(self, presented: str) -> Principal | None:
+        if not presented.startswith(TOKEN_PREFIX) or "_" not in presented[len(TOKEN_PREFIX) :]:
+            return None
+        token_id, secret = presented[len(TOKEN_PREFIX) :].split("_", 1)
+        with self._db() as db:
+            row = db.execute(
+                "SELECT t.secret_sha256, u.name, u.role, u.partner FROM tokens t JOIN users u ON u.name = t.user "
+                "WHERE t.token_id = ? AND t.revoked_at IS NULL",
+                (token_id,),
+            ).fetchone()
+        if row is None or not hmac.compare_digest(row["secret_sha256"], _sha256(secret)):
+            return None
+        return Principal(row["name"], Role(row["role"]), row["partner"], "token")
+
+    def tokens(self) -> list[TokenInfo]:
+        with self._db() as db:
+            rows = db.execute("SELECT * FROM tokens ORDER BY created_at").fetchall()
+        return [
+            TokenInfo(
+                token_id=r["token_id"],
+                user=r["user"],
+                label=r["label"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+                created_by=r["created_by"],
+                revoked=r["revoked_at"] is not None,
+            )
+            for r in rows
+        ]
+
+    def revoke_token(self, token_id: str) -> None:
+        with self._db() as db:
+            changed = db.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
+                (_now().isoformat(), token_id),
+            ).rowcount
+        if not changed:
+            raise AccountError(f"there is no live token {token_id}", "Missing")
+
+    # ---- audit -------------------------------------------------------------------------------
+
+    def record(
+        self,
+        who: Principal,
+        action: str,
+        outcome: str,
+        round_id: str | None = None,
+        partner: str | None = None,
+        detail: str = "",
+    ) -> None:
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO audit (at, actor, role, action, round_id, partner, outcome, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (_now().isoformat(), who.name, who.role.value, action, round_id, partner, outcome, detail),
+            )
+
+    def audit(self, limit: int = 500, round_id: str | None = None) -> list[AuditRecord]:
+        """The newest records first."""
+        query, args = "SELECT * FROM audit", []
+        if round_id is not None:
+            query += " WHERE round_id = ?"
+            args.append(round_id)
+        with self._db() as db:
+            rows = db.execute(query + " ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
+        return [
+            AuditRecord(
+                seq=r["seq"],
+                at=datetime.fromisoformat(r["at"]),
+                actor=r["actor"],
+                role=r["role"],
+                action=r["action"],
+                round_id=r["round_id"],
+                partner=r["partner"],
+                outcome=r["outcome"],
+                detail=r["detail"],
+            )
+            for r in rows
+        ]
+
+
+def _user(row: sqlite3.Row) -> UserInfo:
+    return UserInfo(name=row["name"], role=Role(row["role"]), partner=row["partner"], created_at=row["created_at"])

@@ -1,0 +1,95 @@
+"""The portal application: API and pages on one FastAPI app, and a way to serve it beside a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import quote
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from activities.store import LetterStore
+from offerdesk.config import Settings
+from offerdesk.engine import Engine, connect
+from offerdesk.portal import api, pages
+from offerdesk.portal.accounts import Accounts
+from offerdesk.portal.auth import SignInRequired, page_caller
+from offerdesk.portal.desk import Desk
+from offerdesk.portal.errors import HANDLED, json_error, refusal
+from offerdesk.portal.limits import BodyLimit
+
+log = logging.getLogger("offerdesk.portal")
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The portal; it connects to Temporal on start unless an engine is given (as `offerdesk up` does)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        the_engine = engine or Engine(await connect(settings))
+        app.state.desk = Desk(the_engine, app.state.accounts, LetterStore(settings.letters_dir))
+        yield
+
+    app = FastAPI(
+        title="Offerdesk",
+        version="1",
+        summary="Trade partners' best offers, from intake to a landing-zone letter.",
+        description=(
+            "Sign in with an API token: `Authorization: Bearer od_…` (staff create tokens on /access or "
+            "with `offerdesk token create`). Every refusal is a JSON body with `error`, `message` and `fields`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.accounts = Accounts(settings.portal_db)
+    app.state.cookie_secure = settings.cookie_secure
+    app.add_middleware(BodyLimit)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.TEMPLATES / "static"), name="static")
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, SignInRequired):
+            return RedirectResponse(f"/signin?next={quote(exc.next_path)}", status_code=303)
+        status, body = refusal(exc)
+        if status >= 500:
+            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        if request.url.path.startswith("/api/") or request.url.path == "/api":
+            return json_error(request, exc)
+        who = None
+        with contextlib.suppress(SignInRequired):
+            who = await page_caller(request)
+        return pages.render(request, "error.html", who, status, error=body)
+
+    for kind in (*HANDLED, SignInRequired, Exception):
+        app.add_exception_handler(kind, on_error)
+    return app
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn without its own signal handlers: `offerdesk up` stops the worker and the portal together."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
+async def serve_portal(settings: Settings, engine: Engine, stop: asyncio.Event) -> None:
+    """Serve the portal until `stop` is set, in the caller's event loop (beside the worker)."""
+    config = uvicorn.Config(
+        create_app(settings, engine),
+        host=settings.portal_host,
+        port=settings.portal_port,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await task

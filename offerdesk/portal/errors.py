@@ -1,0 +1,98 @@
+"""Every refusal as an HTTP status and a sentence: JSON for the API, a page for people in a browser."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from temporalio.service import RPCError
+
+from offerdesk.documents import UnusableInputError, field_path
+from offerdesk.engine import EngineUnavailable, Refused
+from offerdesk.portal.access import Forbidden, NotFound
+from offerdesk.portal.accounts import AccountError
+from schemas.portal import ErrorBody, FieldError
+
+# The engine's refusals by kind. Anything not listed is a conflict with the offer's state (409).
+KIND_STATUS: dict[str, int] = {
+    "NoRound": 404,
+    "NotInvited": 404,
+    "RateOutOfBounds": 422,
+    "ReasonRequired": 422,
+    "BadDuration": 422,
+    "BadDeadline": 422,
+    "UnknownPartner": 422,
+    "WrongOffer": 422,
+    "Timeout": 504,
+}
+
+
+class Unauthorized(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def refusal(exc: Exception) -> tuple[int, ErrorBody]:
+    """The status and body for an exception a person caused; anything else is a 500 and a bug."""
+    if isinstance(exc, Refused):
+        return KIND_STATUS.get(exc.kind, 409), ErrorBody(error=exc.kind, message=exc.message)
+    if isinstance(exc, Forbidden):
+        return 403, ErrorBody(error="Forbidden", message=exc.message)
+    if isinstance(exc, NotFound):
+        return 404, ErrorBody(error="NotFound", message=exc.message)
+    if isinstance(exc, AccountError):
+        return {"Exists": 409, "Missing": 404}.get(exc.kind, 422), ErrorBody(error=exc.kind, message=exc.message)
+    if isinstance(exc, Unauthorized):
+        return 401, ErrorBody(error="Unauthorized", message=exc.message)
+    if isinstance(exc, UnusableInputError):
+        fields = [FieldError(path=p, message=m) for p, m in exc.fields]
+        return 422, ErrorBody(error="InvalidDocument", message=str(exc).splitlines()[0], fields=fields)
+    if isinstance(exc, ValidationError):
+        fields = [FieldError(path=field_path(tuple(e["loc"])), message=e["msg"]) for e in exc.errors()]
+        return 422, ErrorBody(error="InvalidRequest", message=f"{fields[0].path}: {fields[0].message}", fields=fields)
+    if isinstance(exc, RequestValidationError):
+        fields = [
+            FieldError(
+                path=field_path(tuple(e["loc"][1:]) if e["loc"][0] == "body" else tuple(e["loc"])), message=e["msg"]
+            )
+            for e in exc.errors()
+        ]
+        first = fields[0] if fields else FieldError(path="(request)", message="is not valid")
+        more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
+        return 422, ErrorBody(error="InvalidRequest", message=f"{first.path}: {first.message}{more}", fields=fields)
+    if isinstance(exc, EngineUnavailable | RPCError):
+        return 503, ErrorBody(error="EngineUnavailable", message=f"the offer engine cannot be reached now: {exc}")
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code, ErrorBody(error="HTTP", message=str(exc.detail))
+    return 500, ErrorBody(error="InternalError", message="something went wrong on our side; it has been logged")
+
+
+def _request_path(loc: tuple[int | str, ...]) -> str:
+    """A body field as the document names it (tariff_commitments[0].hs_code); a query or path value by its name."""
+    if loc and loc[0] == "body":
+        return field_path(loc[1:])
+    return field_path(loc[1:]) + f" (in the {loc[0]})" if len(loc) > 1 else field_path(loc)
+
+
+HANDLED: tuple[type[Exception], ...] = (
+    Refused,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    AccountError,
+    UnusableInputError,
+    RequestValidationError,
+    EngineUnavailable,
+    RPCError,
+    StarletteHTTPException,
+)
+
+
+def json_error(request: Request, exc: Exception) -> Response:
+    status, body = refusal(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
