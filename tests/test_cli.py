@@ -126,3 +126,21 @@ async def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     )
     _, err = await process.communicate()
     assert process.returncode == 1 and "cannot reach Temporal at 127.0.0.1:1" in err.decode()
+
+
+async def test_users_and_tokens_from_the_command_line(env: WorkflowEnvironment, settings: Settings) -> None:
+    from offerdesk.portal.accounts import Accounts
+
+    name = "cli-" + new_round_id("u")
+    code, _, err = await cli(env, settings, "user", "add", name, "--role", "negotiator", "--password", "long enough")
+    assert code == 2 and "--partner" in err
+    code, out, _ = await cli(
+        env, settings, "user", "add", name, "--role", "negotiator", "--partner", "JP", "--password", "long enough"
+    )
+    assert code == 0 and "negotiator for JP" in out
+    code, _, err = await cli(env, settings, "user", "add", name, "--role", "staff", "--password", "long enough")
+    assert code == 1 and "exists already" in err
+    code, out, err = await cli(env, settings, "token", "create", name, "--label", "upload script")
+    assert code == 0 and "not shown again" in err
+    who = Accounts(settings.portal_db).token(out.strip())
+    assert who is not None and (who.name, who.partner) == (name, "JP")
