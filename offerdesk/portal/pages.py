@@ -82,6 +82,7 @@ templates = Jinja2Templates(
 )
 templates.env.filters["when"] = _when
 templates.env.filters["left"] = _time_left
+templates.env.filters["duration"] = format_duration
 templates.env.globals["CATEGORY_TITLES"] = CATEGORY_TITLES
 templates.env.globals["Action"] = Action
 
