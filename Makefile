@@ -30,6 +30,10 @@ lint: $(STAMP)
 test: lint $(CHROMIUM)
 	$(BIN)/pytest -q
 
+# The benchmark: a 75-partner round, the same work without Temporal, letter rendering, 5,000 open offers.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.round $(BENCH_ARGS)
+
 histories: $(STAMP)
 	OFFERDESK_RECORD_HISTORIES=1 $(BIN)/pytest -q tests/test_replay.py
 
