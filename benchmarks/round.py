@@ -29,7 +29,7 @@ from rich.table import Table
 
 from activities.landing_zone import propose_landing_zone
 from activities.offer_activities import make_render_pool
-from activities.reference import load_partners, load_policy
+from activities.reference import LandingZonePolicy, load_partners, load_policy
 from activities.render import render_letter_pdf
 from activities.store import LetterStore
 from activities.validation import validate_offer
@@ -157,30 +157,8 @@ async def without_temporal(
     start = time.perf_counter()
 
     async def one(doc: OfferDocument) -> None:
-        today = datetime.now(UTC).date()
-        report = validate_offer(doc, today)
-        assert report.clean
-        zone = propose_landing_zone(doc, by_code[doc.partner], policy)
-        now = datetime.now(UTC)
-        terms = AgreedTerms(
-            landing_zone=zone,
-            agreed_rate_pct=zone.proposed_rate_pct,
-            rate_set_by="the landing-zone policy",
-            rate_reason="the policy's proposal",
-            approvals=[Approval(reviewer=r, at=now) for r in REVIEWERS],
-            agreed_at=now,
-        )
-        letter = LetterInput(
-            round_id=doc.round_id,
-            partner=doc.partner,
-            partner_name=zone.partner_name,
-            reference=f"OD/{doc.round_id}/{doc.partner}/v1",
-            letter_date=today,
-            offer_version=1,
-            offer=doc,
-            report=report,
-            terms=terms,
-        )
+        letter = letter_input(doc, by_code[doc.partner], policy)
+        assert letter.report.clean
         pdf, _ = await loop.run_in_executor(pool, render_letter_pdf, letter)
         await asyncio.to_thread(store.put, pdf)
 
@@ -217,11 +195,11 @@ def _render_timed(letter: LetterInput) -> tuple[float, int]:
     return time.perf_counter() - start, pages
 
 
-def letter_for(lines: int, partner: PartnerReference) -> LetterInput:
-    doc = sample_offer("bench-letters", partner.code, lines=lines, seed=lines)
+def letter_input(doc: OfferDocument, partner: PartnerReference, policy: LandingZonePolicy) -> LetterInput:
+    """What the workflow hands the letter activity: validated, proposed, approved at the policy's rate."""
     today = datetime.now(UTC).date()
     report = validate_offer(doc, today)
-    zone = propose_landing_zone(doc, partner, load_policy())
+    zone = propose_landing_zone(doc, partner, policy)
     now = datetime.now(UTC)
     terms = AgreedTerms(
         landing_zone=zone,
@@ -235,13 +213,18 @@ def letter_for(lines: int, partner: PartnerReference) -> LetterInput:
         round_id=doc.round_id,
         partner=doc.partner,
         partner_name=zone.partner_name,
-        reference="OD/bench",
+        reference=f"OD/{doc.round_id}/{doc.partner}/v1",
         letter_date=today,
         offer_version=1,
         offer=doc,
         report=report,
         terms=terms,
     )
+
+
+def letter_for(lines: int, partner: PartnerReference) -> LetterInput:
+    doc = sample_offer("bench-letters", partner.code, lines=lines, seed=lines)
+    return letter_input(doc, partner, load_policy())
 
 
 async def rendering(letters_each: int, sizes: dict[str, int]) -> dict[str, Any]:
