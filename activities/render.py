@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import jinja2
-from weasyprint import HTML, Attachment
+from weasyprint import CSS, HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from schemas.letter import LetterInput
@@ -56,6 +56,12 @@ def _environment() -> jinja2.Environment:
     env.filters["tonnes"] = lambda v: f"{v:,.0f} t"
     env.filters["usd"] = lambda v: f"USD {v / 1e9:,.2f} bn" if v >= 1e8 else f"USD {v:,.0f}"
     return env
+
+
+@lru_cache
+def _stylesheet() -> CSS:
+    """letter.css, parsed once per process rather than once per letter."""
+    return CSS(filename=str(TEMPLATES_DIR / "letter.css"), url_fetcher=TemplateAssetFetcher())
 
 
 def letter_filename(inp: LetterInput) -> str:
@@ -111,7 +117,7 @@ def render_letter_pdf(inp: LetterInput) -> tuple[bytes, int]:
         base_url=TEMPLATES_DIR.as_uri() + "/",
         url_fetcher=fetcher,
     )
-    document = html.render()
+    document = html.render(stylesheets=[_stylesheet()])
     pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=attachments)
     assert pdf is not None
     return pdf, len(document.pages)
