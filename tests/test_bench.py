@@ -45,6 +45,8 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
     assert results["round"]["offers"] == 3 and results["round"]["offers_per_s"] > 0
     assert results["round"]["approve_latency"]["n"] == 6 and results["round"]["submit_latency"]["n"] == 3
     assert results["without_temporal"]["offers"] == 3 and results["durability_ratio"] > 0
-    assert results["rendering"]["3_pages"]["pages"] >= 1 and results["rendering"]["floor_one_line_s"] > 0
+    rendering = results["rendering"]
+    assert rendering["3_pages"]["pages"] >= 1 and rendering["floor_one_line_s"] > 0
+    assert rendering["15_pages"]["plain_text_same_pages_s"] > 0
     assert results["scale"]["listed"] == 12 and results["scale"]["worker_rss_mib"] > 0
     assert "durability ratio" in out.decode()

@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from activities.names import RENDER_AND_STORE_LETTER
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from offerdesk.worker import WORKFLOWS
@@ -59,6 +60,13 @@ async def test_fresh_histories_replay_and_committed_ones_still_do(engine: Engine
     fresh = await _record(engine, env)
     for history in fresh:
         await _replayer().replay_workflow(history)
+    scheduled = {
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for h in fresh
+        for e in h.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+    assert scheduled == {RENDER_AND_STORE_LETTER}, scheduled  # validation and the landing zone run locally now
     if os.environ.get("OFFERDESK_RECORD_HISTORIES"):
         HISTORIES.mkdir(exist_ok=True)
         for history in fresh:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
     from activities.names import PROPOSE_LANDING_ZONE, RENDER_AND_STORE_LETTER, VALIDATE_OFFER
     from schemas.landing import AgreedTerms, Approval, LandingZone, ProposeRequest
     from schemas.letter import LetterInput, LetterRef
@@ -45,6 +48,28 @@ S = OfferState
 OPEN_STATES = frozenset({S.INVITED, S.VALIDATING, S.DEFICIENT, S.UNDER_REVIEW, S.ESCALATED})
 QUICK_TIMEOUT = timedelta(seconds=30)
 QUICK_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
+
+
+# Workflows started before this patch ran validation and the landing zone as ordinary activities; they replay so.
+QUICK_AS_LOCAL = "quick-steps-as-local-activities"
+Q = TypeVar("Q")
+
+
+async def _quick(activity: str, request: BaseModel, result_type: type[Q]) -> Q:
+    """Validation and the landing zone: milliseconds of pure computation on the worker.
+
+    As local activities they skip the task-queue round trip through the server (three history events and a
+    workflow task each), so a submission is answered sooner and the server does less per offer.
+    """
+    if workflow.patched(QUICK_AS_LOCAL):
+        result = await workflow.execute_local_activity(
+            activity, request, result_type=result_type, start_to_close_timeout=QUICK_TIMEOUT, retry_policy=QUICK_RETRY
+        )
+    else:
+        result = await workflow.execute_activity(
+            activity, request, result_type=result_type, start_to_close_timeout=QUICK_TIMEOUT, retry_policy=QUICK_RETRY
+        )
+    return cast(Q, result)
 
 
 def refuse(message: str, kind: str) -> ApplicationError:
@@ -358,25 +383,15 @@ class OfferWorkflow:
                 f"version {version.number}",
             )
             self._set_state(S.VALIDATING)
-            report = await workflow.execute_activity(
-                VALIDATE_OFFER,
-                ValidateRequest(document=doc, as_of=now.date()),
-                result_type=ValidationReport,
-                start_to_close_timeout=QUICK_TIMEOUT,
-                retry_policy=QUICK_RETRY,
-            )
+            report = await _quick(VALIDATE_OFFER, ValidateRequest(document=doc, as_of=now.date()), ValidationReport)
             version.report = report
             self._report = report
             if not report.clean:
                 self._zone = None
                 self._set_state(S.DEFICIENT)
                 return self._receipt(duplicate=False)
-            self._zone = await workflow.execute_activity(
-                PROPOSE_LANDING_ZONE,
-                ProposeRequest(document=doc, partner=self._inp.partner),
-                result_type=LandingZone,
-                start_to_close_timeout=QUICK_TIMEOUT,
-                retry_policy=QUICK_RETRY,
+            self._zone = await _quick(
+                PROPOSE_LANDING_ZONE, ProposeRequest(document=doc, partner=self._inp.partner), LandingZone
             )
             self._changes = []
             self._review_deadline = workflow.now() + self._inp.review_window
