@@ -128,3 +128,15 @@ def test_the_asset_fetcher_serves_only_the_template_folder() -> None:
 def test_a_long_offer_gives_a_multi_page_letter() -> None:
     pdf, pages = render_letter_pdf(letter_input(sample_offer("r1", "EU", lines=120, seed=1)))
     assert pages >= 3 and _text(pdf).count("tariff line") >= 80
+
+
+def test_a_tariff_row_is_never_split_across_pages() -> None:
+    # Rows are kept whole (break-inside: avoid); floated cells once let a wrapped description's last word
+    # fall onto the next page, over the next row's HS code.
+    doc = sample_offer("r1", "EU", lines=60, seed=60)  # a wrapped row falls at the foot of page 2
+    pdf, pages = render_letter_pdf(letter_input(doc))
+    assert pages >= 3
+    texts = [" ".join(page.extract_text().split()) for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+    for t in doc.tariff_commitments:
+        row = f"{t.hs_code} {t.description}"
+        assert any(row in text for text in texts), f"{row!r} is not whole on any page"
