@@ -72,6 +72,18 @@ def offers(round_id: str, refs: list[PartnerReference], seed: int = 1) -> list[O
     return [sample_offer(round_id, p.code, lines=rng.randint(20, 200), seed=seed + i) for i, p in enumerate(refs)]
 
 
+def bench_round(round_id: str, refs: list[PartnerReference], deadline_in: timedelta, review: timedelta) -> RoundSpec:
+    """A round the benchmark opens: two approvals per offer, deadlines long enough never to fire mid-run."""
+    return RoundSpec(
+        round_id=round_id,
+        partners=refs,
+        deadline=datetime.now(UTC) + deadline_in,
+        review_window=review,
+        approvals_required=2,
+        opened_by="bench",
+    )
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     if not samples:
         return {}
@@ -112,15 +124,7 @@ async def through_temporal(
 ) -> dict[str, Any]:
     """Partners submit `submit_rate` offers a second (faster than letters render, so the round stays saturated);
     a desk of `reviewers` people approves each offer as it comes under review."""
-    spec = RoundSpec(
-        round_id=round_id,
-        partners=refs,
-        deadline=datetime.now(UTC) + timedelta(hours=1),
-        review_window=timedelta(hours=1),
-        approvals_required=2,
-        opened_by="bench",
-    )
-    await engine.open_round(spec)
+    await engine.open_round(bench_round(round_id, refs, deadline_in=timedelta(hours=1), review=timedelta(hours=1)))
     submits: list[float] = []
     approves: list[float] = []
     desk = asyncio.Semaphore(reviewers)
@@ -314,16 +318,7 @@ async def scale(engine: Engine, total: int, worker: psutil.Process) -> dict[str,
         count = min(per_round, left)
         rid = f"bench-open-{len(rounds)}-{int(time.time())}"
         refs = partners(count, salt=rid)
-        await engine.open_round(
-            RoundSpec(
-                round_id=rid,
-                partners=refs,
-                deadline=datetime.now(UTC) + timedelta(hours=2),
-                review_window=timedelta(days=3),
-                approvals_required=2,
-                opened_by="bench",
-            )
-        )
+        await engine.open_round(bench_round(rid, refs, deadline_in=timedelta(hours=2), review=timedelta(days=3)))
         docs = [sample_offer(rid, p.code, lines=20, seed=i) for i, p in enumerate(refs)]
         await asyncio.gather(*(submit(d) for d in docs))
         rounds.append(rid)
