@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -22,7 +23,21 @@ from schemas.letter import LetterInput, LetterRef
 from schemas.validation import ValidateRequest, ValidationReport
 
 
-def _warm_up() -> None:
+def yield_to_interactive_work() -> None:
+    """Letters are batch work: they take the CPU that reviewers' updates and the Temporal server leave over.
+
+    Under Linux's SCHED_IDLE a render process runs only on a core nobody else wants, so an approval is never
+    queued behind a letter, and letters lose nothing when the machine is otherwise idle. Elsewhere, nice 19.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux, or a sandbox that refuses the call
+        with contextlib.suppress(AttributeError, OSError):
+            os.nice(19)
+
+
+def _start_render_process() -> None:
+    yield_to_interactive_work()
     import weasyprint  # noqa: F401  (imported once per pool process, not per letter)
 
 
@@ -30,11 +45,12 @@ def make_render_pool(workers: int | None = None) -> ProcessPoolExecutor:
     """Processes for WeasyPrint, one per core: rendering is CPU-bound and holds the GIL.
 
     Spawned, not forked: the worker process runs Temporal's threads, which a fork would copy half-alive.
+    They run at the lowest priority (yield_to_interactive_work).
     """
     return ProcessPoolExecutor(
         max_workers=workers or os.cpu_count() or 1,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_warm_up,
+        initializer=_start_render_process,
     )
 
 

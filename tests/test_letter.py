@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pikepdf
 import pypdf
 import pytest
 
+from activities.offer_activities import make_render_pool
 from activities.render import TemplateAssetFetcher, render_letter_html, render_letter_pdf
 from offerdesk.documents import load_offer
 from offerdesk.samples import sample_offer
@@ -140,3 +142,19 @@ def test_a_tariff_row_is_never_split_across_pages() -> None:
     for t in doc.tariff_commitments:
         row = f"{t.hs_code} {t.description}"
         assert any(row in text for text in texts), f"{row!r} is not whole on any page"
+
+
+def _scheduling_policy() -> int:
+    return os.sched_getscheduler(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_render_pool_renders_at_idle_priority_so_updates_come_first(example: OfferDocument) -> None:
+    pool = make_render_pool(1)
+    try:
+        assert pool.submit(_scheduling_policy).result(timeout=60) == os.SCHED_IDLE
+        assert _scheduling_policy() != os.SCHED_IDLE  # the caller (the worker) keeps its normal priority
+        pdf, pages = pool.submit(render_letter_pdf, letter_input(example, rate=15.0)).result(timeout=120)
+        assert pages >= 1 and "Landing zone" in _text(pdf)
+    finally:
+        pool.shutdown()
