@@ -121,25 +121,34 @@ async def through_temporal(
     procs: dict[str, Any],
     reviewers: int,
     submit_rate: float,
+    review_s: float,
 ) -> dict[str, Any]:
     """Partners submit `submit_rate` offers a second (faster than letters render, so the round stays saturated);
-    a desk of `reviewers` people approves each offer as it comes under review."""
+    a desk of `reviewers` people approves each offer as it comes under review, each taking `review_s` to read
+    it first. Approvals are timed apart while submissions still arrive and once only letters are rendering."""
     await engine.open_round(bench_round(round_id, refs, deadline_in=timedelta(hours=1), review=timedelta(hours=1)))
     submits: list[float] = []
     approves: list[float] = []
+    approves_by_phase: dict[str, list[float]] = {"submitting": [], "rendering": []}
+    arrived = 0
     desk = asyncio.Semaphore(reviewers)
     cpu0 = {name: cpu_seconds(p) for name, p in procs.items()}
     main0 = cpu_seconds(procs["worker"], children=False)
     start = time.perf_counter()
 
     async def one(i: int, doc: OfferDocument) -> None:
+        nonlocal arrived
         await asyncio.sleep(i / submit_rate)
         receipt = await timed(submits, lambda: engine.submit(doc))
+        arrived += 1
         assert receipt.state.value == "UNDER_REVIEW", receipt
         for reviewer in REVIEWERS:
             request = Approve(reviewer=reviewer)
             async with desk:
+                await asyncio.sleep(review_s)
+                phase = "submitting" if arrived < len(docs) else "rendering"
                 await timed(approves, lambda: engine.approve(round_id, doc.partner, request))  # noqa: B023
+                approves_by_phase[phase].append(approves[-1])
 
     await asyncio.gather(*(one(i, d) for i, d in enumerate(docs)))
     handle = engine.client.get_workflow_handle_for(RoundWorkflow.run, round_workflow_id(round_id))
@@ -160,7 +169,10 @@ async def through_temporal(
         "render_pool_cpu_s": cpu["worker"] - main,
         "server_cpu_s": cpu["server"],
         "submit_latency": percentiles(submits),
+        "review_s": review_s,
         "approve_latency": percentiles(approves),
+        "approve_latency_while_submitting": percentiles(approves_by_phase["submitting"]),
+        "approve_latency_while_rendering": percentiles(approves_by_phase["rendering"]),
     }
 
 
@@ -365,7 +377,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         console.print(f"[bold]1.[/] a round of {args.partners} partners through Temporal …")
         round_id = f"bench-{int(time.time())}"
         docs = offers(round_id, refs)
-        temporal = await through_temporal(engine, docs, refs, round_id, procs, args.reviewers, args.submit_rate)
+        temporal = await through_temporal(
+            engine, docs, refs, round_id, procs, args.reviewers, args.submit_rate, args.review_s
+        )
         console.print("[bold]2.[/] the same work without Temporal …")
         direct = await without_temporal(docs, refs, LetterStore(home / "direct-letters"))
         console.print("[bold]4.[/] letter rendering alone …")
@@ -414,13 +428,17 @@ def report(results: dict[str, Any]) -> Table:
         table.add_row(
             f"3. {name} update p50 / p95 / p99"
             + (
-                f" ({r['reviewers_at_once']} reviewers at once)"
+                f" ({r['reviewers_at_once']} reviewers, {r['review_s']:g} s to read each)"
                 if name == "approve"
                 else f" ({r['submits_per_s']:g} a second)"
             ),
             f"{lat['p50_ms']:.0f} / {lat['p95_ms']:.0f} / {lat['p99_ms']:.0f} ms",
             goal,
         )
+    for phase, when in (("submitting", "while offers still arrive"), ("rendering", "once only letters render")):
+        lat = r[f"approve_latency_while_{phase}"]
+        figure = f"{lat['p50_ms']:.0f} / {lat['p95_ms']:.0f} / {lat['p99_ms']:.0f} ms ({lat['n']})" if lat else "none"
+        table.add_row(f"   approve, {when}", figure, "")
     table.add_row("4. one-line WeasyPrint floor", f"{lz['floor_one_line_s'] * 1000:.0f} ms", "")
     for label in ("3_pages", "15_pages"):
         x = lz[label]
@@ -451,6 +469,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--partners", type=int, default=75, help="partners in the round (default 75)")
     parser.add_argument("--submit-rate", type=float, default=10, help="offers submitted per second in the round")
     parser.add_argument("--reviewers", type=int, default=4, help="reviewers approving at the same moment")
+    parser.add_argument("--review-s", type=float, default=0.5, help="seconds a reviewer reads an offer first")
     parser.add_argument("--open-offers", type=int, default=5000, help="offers open at once for the scale test")
     parser.add_argument("--letters", type=int, default=12, help="letters rendered per size in the rendering test")
     parser.add_argument("--lines-3", type=int, default=30, help="tariff lines of the '3-page' letter")

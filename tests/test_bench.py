@@ -44,6 +44,8 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
     results = json.loads(output.read_text())
     assert results["round"]["offers"] == 3 and results["round"]["offers_per_s"] > 0
     assert results["round"]["approve_latency"]["n"] == 6 and results["round"]["submit_latency"]["n"] == 3
+    by_phase = [results["round"][f"approve_latency_while_{p}"].get("n", 0) for p in ("submitting", "rendering")]
+    assert sum(by_phase) == 6
     assert results["without_temporal"]["offers"] == 3 and results["durability_ratio"] > 0
     rendering = results["rendering"]
     assert rendering["3_pages"]["pages"] >= 1 and rendering["floor_one_line_s"] > 0
