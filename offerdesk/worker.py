@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,8 +25,13 @@ WORKFLOWS = [RoundWorkflow, OfferWorkflow]
 def worker_for(
     client: Client, settings: Settings, render_workers: int | None = None, task_queue: str = TASK_QUEUE
 ) -> Iterator[Worker]:
-    """A worker with its render pool and thread pool, both closed when the block ends."""
-    pool = make_render_pool(render_workers)
+    """A worker with its render pool and thread pool, both closed when the block ends.
+
+    It takes no more letters than its pool has processes: the rest wait on the task queue, where another worker
+    may take them, rather than in this worker's memory with their five-minute start-to-close clock running.
+    """
+    renderers = render_workers or os.cpu_count() or 1
+    pool = make_render_pool(renderers)
     threads = ThreadPoolExecutor(max_workers=16)
     activities = OfferActivities(LetterStore(settings.letters_dir), pool)
     try:
@@ -35,6 +41,7 @@ def worker_for(
             workflows=WORKFLOWS,
             activities=activities.all(),
             activity_executor=threads,
+            max_concurrent_activities=renderers,
         )
     finally:
         threads.shutdown(wait=False, cancel_futures=True)

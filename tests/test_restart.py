@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from offerdesk.worker import worker_for
 from schemas.offer_state import OfferState
 from schemas.review import Approve
 from tests.conftest import round_spec
+from workflows.names import offer_workflow_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -54,3 +55,35 @@ async def test_a_restarted_worker_carries_on_where_the_last_one_stopped(
     assert LetterStore(local.letters_dir).get(done.letter.letter_id)[:4] == b"%PDF"
     assert [v.number for v in done.versions] == [1]
     assert eu.state is OfferState.DEFICIENT and len(eu.versions) == 1
+
+
+async def _render_span(env: WorkflowEnvironment, round_id: str, partner: str) -> tuple[datetime, datetime]:
+    """When the letter activity of one offer started and completed, as its history records them."""
+    history = await env.client.get_workflow_handle(offer_workflow_id(round_id, partner)).fetch_history()
+    started = [e.event_time.ToDatetime() for e in history.events if e.HasField("activity_task_started_event_attributes")]
+    ended = [e.event_time.ToDatetime() for e in history.events if e.HasField("activity_task_completed_event_attributes")]
+    assert len(started) == len(ended) == 1, (started, ended)
+    return started[0], ended[0]
+
+
+async def test_a_worker_takes_no_more_letters_than_it_has_render_processes(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> None:
+    # A letter waiting on the task queue can go to any worker, and its start-to-close clock has not started.
+    queue = "one-renderer"
+    local = replace(settings, letters_dir=tmp_path / "letters")
+    engine = Engine(env.client, task_queue=queue)
+    partners = ["JP", "EU", "CH"]
+    spec = round_spec(partners, approvals=1)
+    rid = spec.round_id
+    with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
+        async with worker:
+            await engine.open_round(spec)
+            for p in partners:
+                await engine.submit(sample_offer(rid, p, lines=40, seed=7))
+            await asyncio.gather(*(engine.approve(rid, p, Approve(reviewer="Ada")) for p in partners))
+            for p in partners:
+                await engine.wait_for(rid, p, {"LETTER_ISSUED"}, timeout=timedelta(seconds=120))
+    spans = sorted([await _render_span(env, rid, p) for p in partners])
+    for (_, ended), (next_started, _) in zip(spans, spans[1:], strict=False):
+        assert next_started >= ended, f"two letters were taken at once by a one-process worker: {spans}"
