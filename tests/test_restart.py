@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -60,8 +61,13 @@ async def test_a_restarted_worker_carries_on_where_the_last_one_stopped(
 async def _render_span(env: WorkflowEnvironment, round_id: str, partner: str) -> tuple[datetime, datetime]:
     """When the letter activity of one offer started and completed, as its history records them."""
     history = await env.client.get_workflow_handle(offer_workflow_id(round_id, partner)).fetch_history()
-    started = [e.event_time.ToDatetime() for e in history.events if e.HasField("activity_task_started_event_attributes")]
-    ended = [e.event_time.ToDatetime() for e in history.events if e.HasField("activity_task_completed_event_attributes")]
+
+    def times(kind: str) -> list[datetime]:
+        return [
+            e.event_time.ToDatetime() for e in history.events if e.HasField(f"activity_task_{kind}_event_attributes")
+        ]
+
+    started, ended = times("started"), times("completed")
     assert len(started) == len(ended) == 1, (started, ended)
     return started[0], ended[0]
 
@@ -85,5 +91,5 @@ async def test_a_worker_takes_no_more_letters_than_it_has_render_processes(
             for p in partners:
                 await engine.wait_for(rid, p, {"LETTER_ISSUED"}, timeout=timedelta(seconds=120))
     spans = sorted([await _render_span(env, rid, p) for p in partners])
-    for (_, ended), (next_started, _) in zip(spans, spans[1:], strict=False):
+    for (_, ended), (next_started, _) in itertools.pairwise(spans):
         assert next_started >= ended, f"two letters were taken at once by a one-process worker: {spans}"
