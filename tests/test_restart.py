@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import LetterStore
@@ -62,12 +63,11 @@ async def _render_span(env: WorkflowEnvironment, round_id: str, partner: str) ->
     """When the letter activity of one offer started and completed, as its history records them."""
     history = await env.client.get_workflow_handle(offer_workflow_id(round_id, partner)).fetch_history()
 
-    def times(kind: str) -> list[datetime]:
-        return [
-            e.event_time.ToDatetime() for e in history.events if e.HasField(f"activity_task_{kind}_event_attributes")
-        ]
+    def times(kind: EventType.ValueType) -> list[datetime]:
+        return [e.event_time.ToDatetime() for e in history.events if e.event_type == kind]
 
-    started, ended = times("started"), times("completed")
+    started = times(EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+    ended = times(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
     assert len(started) == len(ended) == 1, (started, ended)
     return started[0], ended[0]
 
