@@ -26,8 +26,8 @@ from schemas.validation import ValidateRequest, ValidationReport
 def yield_to_interactive_work() -> None:
     """Letters are batch work: they take the CPU that reviewers' updates and the Temporal server leave over.
 
-    Under Linux's SCHED_IDLE a render process runs only on a core nobody else wants, so an approval is never
-    queued behind a letter, and letters lose nothing when the machine is otherwise idle. Elsewhere, nice 19.
+    Under Linux's SCHED_IDLE a render process runs only on a core nobody else wants, so an approval is not
+    queued behind letters, and letters lose nothing when the machine is otherwise idle. Elsewhere, nice 19.
     """
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))

@@ -91,5 +91,7 @@ async def test_a_worker_takes_no_more_letters_than_it_has_render_processes(
             for p in partners:
                 await engine.wait_for(rid, p, {"LETTER_ISSUED"}, timeout=timedelta(seconds=120))
     spans = sorted([await _render_span(env, rid, p) for p in partners])
+    # The worker frees its slot as it reports a letter done, so the next may start a moment before the server
+    # records the last one complete; a letter takes about a second, and uncapped ones overlap by seconds.
     for (_, ended), (next_started, _) in itertools.pairwise(spans):
-        assert next_started >= ended, f"two letters were taken at once by a one-process worker: {spans}"
+        assert next_started >= ended - timedelta(milliseconds=250), f"a one-process worker took two letters: {spans}"
