@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
@@ -37,6 +38,9 @@ def yield_to_interactive_work() -> None:
 
 
 def _start_render_process() -> None:
+    # Ctrl-C reaches the whole process group; the worker shuts its pool down, so a render process ignores it
+    # rather than print a KeyboardInterrupt traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     yield_to_interactive_work()
     import weasyprint  # noqa: F401  (imported once per pool process, not per letter)
 

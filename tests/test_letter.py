@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 from pathlib import Path
 
 import pikepdf
@@ -149,10 +150,11 @@ def _scheduling_policy() -> int:
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
-def test_the_render_pool_renders_at_idle_priority_so_updates_come_first(example: OfferDocument) -> None:
+def test_the_render_pool_renders_at_idle_priority_and_leaves_ctrl_c_to_the_worker(example: OfferDocument) -> None:
     pool = make_render_pool(1)
     try:
         assert pool.submit(_scheduling_policy).result(timeout=60) == os.SCHED_IDLE
+        assert pool.submit(signal.getsignal, signal.SIGINT).result(timeout=60) == signal.SIG_IGN
         assert _scheduling_policy() != os.SCHED_IDLE  # the caller (the worker) keeps its normal priority
         pdf, pages = pool.submit(render_letter_pdf, letter_input(example, rate=15.0)).result(timeout=120)
         assert pages >= 1 and "Landing zone" in _text(pdf)
