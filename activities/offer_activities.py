@@ -45,6 +45,11 @@ def _start_render_process() -> None:
     import weasyprint  # noqa: F401  (imported once per pool process, not per letter)
 
 
+def render_processes(workers: int | None = None) -> int:
+    """How many render processes a worker runs: as asked, else one per core."""
+    return workers or os.cpu_count() or 1
+
+
 def make_render_pool(workers: int | None = None) -> ProcessPoolExecutor:
     """Processes for WeasyPrint, one per core: rendering is CPU-bound and holds the GIL.
 
@@ -52,7 +57,7 @@ def make_render_pool(workers: int | None = None) -> ProcessPoolExecutor:
     They run at the lowest priority (yield_to_interactive_work).
     """
     return ProcessPoolExecutor(
-        max_workers=workers or os.cpu_count() or 1,
+        max_workers=render_processes(workers),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_render_process,
     )

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from activities.landing_zone import propose_landing_zone
-from activities.offer_activities import make_render_pool
+from activities.offer_activities import make_render_pool, render_processes
 from activities.reference import LandingZonePolicy, load_partners, load_policy
 from activities.render import render_letter_pdf
 from activities.store import LetterStore
@@ -128,7 +128,6 @@ async def through_temporal(
     it first. Approvals are timed apart while submissions still arrive and once only letters are rendering."""
     await engine.open_round(bench_round(round_id, refs, deadline_in=timedelta(hours=1), review=timedelta(hours=1)))
     submits: list[float] = []
-    approves: list[float] = []
     approves_by_phase: dict[str, list[float]] = {"submitting": [], "rendering": []}
     arrived = 0
     desk = asyncio.Semaphore(reviewers)
@@ -147,8 +146,7 @@ async def through_temporal(
             async with desk:
                 await asyncio.sleep(review_s)
                 phase = "submitting" if arrived < len(docs) else "rendering"
-                await timed(approves, lambda: engine.approve(round_id, doc.partner, request))  # noqa: B023
-                approves_by_phase[phase].append(approves[-1])
+                await timed(approves_by_phase[phase], lambda: engine.approve(round_id, doc.partner, request))  # noqa: B023
 
     await asyncio.gather(*(one(i, d) for i, d in enumerate(docs)))
     handle = engine.client.get_workflow_handle_for(RoundWorkflow.run, round_workflow_id(round_id))
@@ -170,7 +168,7 @@ async def through_temporal(
         "server_cpu_s": cpu["server"],
         "submit_latency": percentiles(submits),
         "review_s": review_s,
-        "approve_latency": percentiles(approves),
+        "approve_latency": percentiles(approves_by_phase["submitting"] + approves_by_phase["rendering"]),
         "approve_latency_while_submitting": percentiles(approves_by_phase["submitting"]),
         "approve_latency_while_rendering": percentiles(approves_by_phase["rendering"]),
     }
@@ -187,7 +185,7 @@ async def without_temporal(
     by_code = {p.code: p for p in refs}
     pool = make_render_pool()
     loop = asyncio.get_running_loop()
-    await asyncio.gather(*(loop.run_in_executor(pool, _noop) for _ in range(os.cpu_count() or 1)))  # spawned, warm
+    await asyncio.gather(*(loop.run_in_executor(pool, _noop) for _ in range(render_processes())))  # spawned, warm
     me = psutil.Process()
     cpu0, start = cpu_seconds(me), time.perf_counter()
 

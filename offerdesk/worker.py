@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -11,7 +10,7 @@ from contextlib import contextmanager
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.offer_activities import OfferActivities, make_render_pool
+from activities.offer_activities import OfferActivities, make_render_pool, render_processes
 from activities.store import LetterStore
 from offerdesk.config import Settings
 from workflows.names import TASK_QUEUE
@@ -30,7 +29,7 @@ def worker_for(
     It takes no more letters than its pool has processes: the rest wait on the task queue, where another worker
     may take them, rather than in this worker's memory with their five-minute start-to-close clock running.
     """
-    renderers = render_workers or os.cpu_count() or 1
+    renderers = render_processes(render_workers)
     pool = make_render_pool(renderers)
     threads = ThreadPoolExecutor(max_workers=16)
     activities = OfferActivities(LetterStore(settings.letters_dir), pool)
