@@ -1,4 +1,8 @@
-"""The activities the workflows call, as one class holding their dependencies (store, render pool, policy)."""
+"""The activities the workflows call, as one class holding their dependencies (store, render pool, policy).
+
+Each names the errors that will not heal as non-retryable, so the workflow's bounded retries stop at once
+and the offer shows the reason instead of retrying without end.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,40 @@ import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.landing_zone import propose_landing_zone
-from activities.names import PROPOSE_LANDING_ZONE, RENDER_AND_STORE_LETTER, VALIDATE_OFFER
+from activities.names import (
+    PROPOSE_LANDING_ZONE,
+    RENDER_AND_STORE_LETTER,
+    RENDER_STORED_LETTER,
+    STORE_AUDIT_CHUNK,
+    VALIDATE_OFFER,
+    VALIDATE_STORED_OFFER,
+)
 from activities.reference import LandingZonePolicy, load_policy
 from activities.render import letter_filename, render_letter_pdf
-from activities.store import LetterStore
+from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectStore, StoreError
 from activities.validation import validate_offer
+from schemas.document_ref import DocumentRef
 from schemas.landing import LandingZone, ProposeRequest
-from schemas.letter import LetterInput, LetterRef
-from schemas.validation import ValidateRequest, ValidationReport
+from schemas.letter import LetterInput, LetterRef, LetterRequest
+from schemas.offer import OfferDocument
+from schemas.review import AuditChunk
+from schemas.validation import (
+    ValidateRequest,
+    ValidateStoredRequest,
+    ValidationOutcome,
+    ValidationReport,
+    first_findings,
+    summarize_report,
+)
+
+HEARTBEAT_EVERY_S = 5.0
 
 
 def yield_to_interactive_work() -> None:
@@ -63,28 +88,113 @@ def make_render_pool(workers: int | None = None) -> ProcessPoolExecutor:
     )
 
 
+def _not_healing(error: StoreError) -> ApplicationError:
+    """Store errors that another try cannot fix, named so the workflow's retry policy stops at once."""
+    return ApplicationError(str(error), type=type(error).__name__, non_retryable=True)
+
+
+def load_document(store: ObjectStore, ref: DocumentRef) -> OfferDocument:
+    try:
+        data = store.get(Kind.OFFER, ref.digest)
+    except (NotInStoreError, DamagedObjectError) as e:
+        raise _not_healing(e) from None
+    return OfferDocument.model_validate_json(data)
+
+
+def load_report(store: ObjectStore, digest: str | None) -> ValidationReport | None:
+    if digest is None:
+        return None
+    try:
+        return ValidationReport.model_validate_json(store.get(Kind.REPORT, digest))
+    except (NotInStoreError, DamagedObjectError) as e:
+        raise _not_healing(e) from None
+
+
 class OfferActivities:
-    def __init__(self, store: LetterStore, render_pool: Executor, policy: LandingZonePolicy | None = None) -> None:
+    def __init__(self, store: ObjectStore, render_pool: Executor, policy: LandingZonePolicy | None = None) -> None:
         self._store = store
         self._render_pool = render_pool
         self._policy = policy or load_policy()
 
+    @activity.defn(name=VALIDATE_STORED_OFFER)
+    def validate_stored(self, request: ValidateStoredRequest) -> ValidationOutcome:
+        """Read the document, run the rules, keep the full report in the store and answer with its summary."""
+        document = load_document(self._store, request.ref)
+        try:
+            report = validate_offer(document, request.as_of)
+        except Exception as e:
+            # A bug in a rule will not heal by retrying: say so once, with the reference that finds this log line.
+            activity.logger.exception("validation failed, reference %s", request.reference)
+            raise ApplicationError(
+                f"a validation rule failed ({type(e).__name__}: {e})", type="RuleError", non_retryable=True
+            ) from None
+        digest = self._store.put(Kind.REPORT, report.model_dump_json().encode())
+        return ValidationOutcome(summary=summarize_report(report, digest), findings=first_findings(report))
+
     @activity.defn(name=VALIDATE_OFFER)
     def validate(self, request: ValidateRequest) -> ValidationReport:
+        """For offers started before documents went by reference: the document inline, the report inline."""
         return validate_offer(request.document, request.as_of)
 
     @activity.defn(name=PROPOSE_LANDING_ZONE)
     def propose(self, request: ProposeRequest) -> LandingZone:
-        return propose_landing_zone(request.document, request.partner, self._policy)
+        if request.document is not None:
+            document = request.document
+        elif request.ref is not None:
+            document = load_document(self._store, request.ref)
+        else:
+            raise ApplicationError("the landing zone needs a document", type="RuleError", non_retryable=True)
+        try:
+            return propose_landing_zone(document, request.partner, self._policy)
+        except Exception as e:
+            activity.logger.exception("the landing-zone policy failed for %s", request.partner.code)
+            raise ApplicationError(
+                f"the landing-zone policy failed ({type(e).__name__}: {e})", type="RuleError", non_retryable=True
+            ) from None
+
+    @activity.defn(name=RENDER_STORED_LETTER)
+    async def render_stored(self, request: LetterRequest) -> LetterRef:
+        document = await asyncio.to_thread(load_document, self._store, request.offer)
+        report = await asyncio.to_thread(load_report, self._store, request.report_digest)
+        return await self._render(
+            request.with_content(document, report or ValidationReport(categories={}, findings=[]))
+        )
 
     @activity.defn(name=RENDER_AND_STORE_LETTER)
     async def render_and_store(self, request: LetterInput) -> LetterRef:
+        """For offers started before documents went by reference: everything inline."""
+        return await self._render(request)
+
+    async def _render(self, letter: LetterInput) -> LetterRef:
         loop = asyncio.get_running_loop()
-        pdf, pages = await loop.run_in_executor(self._render_pool, render_letter_pdf, request)
-        letter_id = await asyncio.to_thread(self._store.put, pdf)
+        rendering = loop.run_in_executor(self._render_pool, render_letter_pdf, letter)
+        # Heartbeats tell Temporal this worker is alive: if it dies, another takes the letter within the
+        # heartbeat timeout instead of the whole start-to-close timeout.
+        while not (await asyncio.wait({rendering}, timeout=HEARTBEAT_EVERY_S))[0]:
+            activity.heartbeat()
+        try:
+            pdf, pages = rendering.result()
+        except BrokenProcessPool:
+            raise  # a render process died (memory?): another try may well succeed
+        except Exception as e:
+            raise ApplicationError(
+                f"the letter could not be rendered ({type(e).__name__}: {e})", type="LetterError", non_retryable=True
+            ) from None
+        letter_id = await asyncio.to_thread(self._store.put, Kind.LETTER, pdf)
         return LetterRef(
-            letter_id=letter_id, sha256=letter_id, size=len(pdf), pages=pages, filename=letter_filename(request)
+            letter_id=letter_id, sha256=letter_id, size=len(pdf), pages=pages, filename=letter_filename(letter)
         )
 
+    @activity.defn(name=STORE_AUDIT_CHUNK)
+    def store_audit_chunk(self, chunk: AuditChunk) -> str:
+        return self._store.put(Kind.AUDIT, chunk.model_dump_json().encode())
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.validate, self.propose, self.render_and_store]
+        return [
+            self.validate_stored,
+            self.validate,
+            self.propose,
+            self.render_stored,
+            self.render_and_store,
+            self.store_audit_chunk,
+        ]

@@ -1,27 +1,121 @@
-"""Letters: jinja2 renders HTML, WeasyPrint renders PDF/A-3b with the offer and the terms attached as JSON.
+"""Letters: jinja2 renders HTML, WeasyPrint renders PDF/A-3b with the offer and the terms attached as JSON
+and every tariff line attached as CSV.
 
 The output is byte-for-byte reproducible for the same input: dates come from the input, never the clock,
 so a re-run after a crash stores the same file under the same id.
+
+A letter lists up to MAX_LISTED_LINES tariff lines; a longer offer (up to a full national tariff schedule)
+is summed up per HS chapter instead, so the letter stays a few pages long and quick to render.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import mimetypes
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import jinja2
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from activities.hs import GoodsKind, classify_hs
 from schemas.letter import LetterInput
+from schemas.offer import TariffCommitment
 from schemas.validation import CATEGORY_TITLES, Category
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PDF_VARIANT = "pdf/a-3b"
+
+MAX_LISTED_LINES = 200
+"""A letter lists this many tariff lines at most; beyond, its body sums them up per HS chapter."""
+TARIFF_CSV_NAME = "tariff-lines.csv"
+TARIFF_CSV_COLUMNS = ("hs_code", "description", "current_rate_pct", "offered_rate_pct", "staging_years")
+
+ChapterKind = Literal["agricultural", "industrial", "mixed", "unclassified"]
+
+
+@dataclass(frozen=True)
+class ChapterRow:
+    """The tariff lines of one HS chapter, summed up for the letter."""
+
+    chapter: str
+    """The first two digits of the codes ("02"), or "" for codes that do not start with two digits."""
+    lines: int
+    average_cut_pct: float
+    """Current minus offered rate, in percentage points, averaged over the chapter's lines."""
+    agricultural: int = 0
+    industrial: int = 0
+    mixed: int = 0
+    """Lines whose code is too short to tell (classify_hs says mixed)."""
+    unclassified: int = 0
+    """Lines whose code cannot be classified (not a valid HS code)."""
+
+    @property
+    def kind(self) -> ChapterKind:
+        """Agricultural or industrial when every classified line is; mixed when both kinds are there."""
+        if self.mixed or (self.agricultural and self.industrial):
+            return "mixed"
+        if self.agricultural:
+            return "agricultural"
+        if self.industrial:
+            return "industrial"
+        return "unclassified"
+
+
+def _chapter_of(code: str) -> str:
+    digits = code.replace(".", "").replace(" ", "")
+    return digits[:2] if len(digits) >= 2 and digits[:2].isascii() and digits[:2].isdigit() else ""
+
+
+def _kind_of(code: str) -> GoodsKind | None:
+    if not code.isascii():  # str.isdigit() is true for "²" and other non-ASCII digits
+        return None
+    try:
+        return classify_hs(code)
+    except ValueError:  # HSCodeError, and whatever else a malformed code raises
+        return None
+
+
+def chapter_summary(lines: Sequence[TariffCommitment]) -> list[ChapterRow]:
+    """Tariff lines per HS chapter, in chapter order; codes without a chapter come last."""
+    groups: dict[str, list[TariffCommitment]] = {}
+    for line in lines:
+        groups.setdefault(_chapter_of(line.hs_code), []).append(line)
+    rows = []
+    for chapter in sorted(groups, key=lambda c: (c == "", c)):
+        group = groups[chapter]
+        kinds: list[GoodsKind | None] = [_kind_of(t.hs_code) if chapter else None for t in group]
+        rows.append(
+            ChapterRow(
+                chapter=chapter,
+                lines=len(group),
+                average_cut_pct=sum(t.current_rate_pct - t.offered_rate_pct for t in group) / len(group),
+                agricultural=kinds.count(GoodsKind.AGRICULTURAL),
+                industrial=kinds.count(GoodsKind.INDUSTRIAL),
+                mixed=kinds.count(GoodsKind.MIXED),
+                unclassified=kinds.count(None),
+            )
+        )
+    return rows
+
+
+def tariff_lines_csv(lines: Sequence[TariffCommitment]) -> str:
+    """Every tariff line as CSV with a header row; rates are written so that they read back exactly."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(TARIFF_CSV_COLUMNS)
+    writer.writerows(
+        (t.hs_code, t.description, repr(t.current_rate_pct), repr(t.offered_rate_pct), t.staging_years) for t in lines
+    )
+    return out.getvalue()
 
 
 class TemplateAssetFetcher(URLFetcher):  # type: ignore[misc]
@@ -55,6 +149,8 @@ def _environment() -> jinja2.Environment:
     env.filters["pct"] = lambda v: f"{v:g}%"
     env.filters["tonnes"] = lambda v: f"{v:,.0f} t"
     env.filters["usd"] = lambda v: f"USD {v / 1e9:,.2f} bn" if v >= 1e8 else f"USD {v:,.0f}"
+    env.filters["count"] = lambda v: f"{v:,}"
+    env.filters["pp"] = lambda v: f"{round(v, 1) + 0.0:.1f} pp"  # + 0.0: no "-0.0"
     return env
 
 
@@ -70,6 +166,8 @@ def letter_filename(inp: LetterInput) -> str:
 
 def render_letter_html(inp: LetterInput) -> str:
     created = datetime.combine(inp.letter_date, time(12, 0), tzinfo=UTC)
+    tariffs = inp.offer.tariff_commitments
+    listed = len(tariffs) <= MAX_LISTED_LINES
     return (
         _environment()
         .get_template("letter.html.j2")
@@ -82,6 +180,9 @@ def render_letter_html(inp: LetterInput) -> str:
             categories=Category,
             titles=CATEGORY_TITLES,
             created=created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            tariffs_listed=listed,
+            chapters=[] if listed else chapter_summary(tariffs),
+            tariff_csv_name=TARIFF_CSV_NAME,
         )
     )
 
@@ -106,6 +207,16 @@ def render_letter_pdf(inp: LetterInput) -> tuple[bytes, int]:
             string=inp.terms.model_dump_json(indent=2),
             name="landing-zone.json",
             description="The landing-zone terms agreed by the reviewers",
+            created=created,
+            modified=created,
+            relationship="Data",
+            url_fetcher=fetcher,
+        ),
+        Attachment(
+            string=tariff_lines_csv(inp.offer.tariff_commitments),
+            name=TARIFF_CSV_NAME,
+            description=f"Every tariff line of the offer ({len(inp.offer.tariff_commitments):,}), one a row, "
+            f"as CSV (UTF-8, header row): {', '.join(TARIFF_CSV_COLUMNS)}",
             created=created,
             modified=created,
             relationship="Data",

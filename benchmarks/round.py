@@ -32,11 +32,11 @@ from activities.landing_zone import propose_landing_zone
 from activities.offer_activities import make_render_pool, render_processes
 from activities.reference import LandingZonePolicy, load_partners, load_policy
 from activities.render import render_letter_pdf
-from activities.store import LetterStore
+from activities.store import FolderStore, Kind, ObjectStore
 from activities.validation import validate_offer
 from offerdesk.config import Settings
 from offerdesk.devserver import DevServer
-from offerdesk.engine import Engine, connect
+from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from schemas.landing import AgreedTerms, Approval
 from schemas.letter import LetterInput
@@ -178,7 +178,7 @@ async def through_temporal(
 
 
 async def without_temporal(
-    docs: list[OfferDocument], refs: list[PartnerReference], store: LetterStore
+    docs: list[OfferDocument], refs: list[PartnerReference], store: ObjectStore
 ) -> dict[str, Any]:
     """Validation, landing zone, rendering and storing, called directly, with the worker's kind of render pool."""
     policy = load_policy()
@@ -193,7 +193,7 @@ async def without_temporal(
         letter = letter_input(doc, by_code[doc.partner], policy)
         assert letter.report.clean
         pdf, _ = await loop.run_in_executor(pool, render_letter_pdf, letter)
-        await asyncio.to_thread(store.put, pdf)
+        await asyncio.to_thread(store.put, Kind.LETTER, pdf)
 
     try:
         await asyncio.gather(*(one(d) for d in docs))
@@ -368,7 +368,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        engine = Engine(await connect(settings))
+        engine = await Engine.from_settings(settings)
         procs = {"worker": psutil.Process(worker.pid), "server": psutil.Process(server.process.pid)}
         await asyncio.sleep(2)  # the worker connects and spawns its render pool
         refs = partners(args.partners)
@@ -379,7 +379,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             engine, docs, refs, round_id, procs, args.reviewers, args.submit_rate, args.review_s
         )
         console.print("[bold]2.[/] the same work without Temporal …")
-        direct = await without_temporal(docs, refs, LetterStore(home / "direct-letters"))
+        direct = await without_temporal(docs, refs, FolderStore(home / "direct-letters"))
         console.print("[bold]4.[/] letter rendering alone …")
         render = await rendering(args.letters, {"3_pages": args.lines_3, "15_pages": args.lines_15})
         console.print(f"[bold]5.[/] {args.open_offers} offers open at once …")

@@ -1,10 +1,13 @@
-"""The `offerdesk` command: exit 0 on success, 1 when the engine refuses, 2 for unusable input."""
+"""The `offerdesk` command: exit 0 on success, 1 when the engine refuses, 2 for unusable input, 3 for an outage
+(Temporal cannot be reached, no worker is running, the store is away)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,17 +18,17 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
+from temporalio.service import RPCError
 
 from activities.reference import UnknownPartnerError, partner_references
-from activities.store import LetterNotFoundError, LetterStore
 from offerdesk.config import Settings
 from offerdesk.documents import UnusableInputError, load_offer
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
 from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
 from offerdesk.portal.accounts import Accounts
-from schemas.offer_state import OfferStatus, SubmissionReceipt
+from schemas.offer_state import OfferCard, OfferState, OfferStatus, SubmissionResult
 from schemas.portal import Role
-from schemas.review import Approve, Comment, ExtendReview, RequestChanges, StaffDecision, Withdraw
+from schemas.review import Approve, Comment, ExtendReview, RequestChanges, RetryLetter, StaffDecision, Withdraw
 from schemas.round import RoundSpec
 
 app = typer.Typer(help="Offerdesk: best offers from intake to landing-zone letter, on Temporal.", no_args_is_help=True)
@@ -56,21 +59,39 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+OUTAGE = 3
+"""Exit code for 'cannot reach Temporal', 'no worker is running' and 'the store is away': scripts can retry."""
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as e:
+        raise _fail(str(e), 2) from None
+
+
 def _call(work: Callable[[Engine], Awaitable[T]]) -> T:
     """Connect, run, and turn every failure a person can cause into a message and an exit code."""
+    settings = _settings()
 
     async def main() -> T:
-        engine = Engine(await connect(Settings.from_env()))
-        return await work(engine)
+        return await work(await Engine.from_settings(settings))
 
     try:
         return asyncio.run(main())
     except Refused as e:
         raise _fail(e.message, 1) from None
     except EngineUnavailable as e:
-        raise _fail(str(e), 1) from None
+        raise _fail(str(e), OUTAGE) from None
     except (UnusableInputError, ValueError) as e:
         raise _fail(str(e), 2) from None
+    except RPCError as e:
+        hint = (
+            "; register Offerdesk's search attributes in the namespace (README: Running against a Temporal cluster)"
+            if "search attribute" in e.message
+            else ""
+        )
+        raise _fail(f"Temporal refused the call: {e.message}{hint}", 1) from None
 
 
 def _input(parse: Callable[[], T]) -> T:
@@ -96,7 +117,7 @@ def up(
     """Run Offerdesk: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), a worker and the portal."""
     from offerdesk.devserver import DevServer
 
-    settings = Settings.from_env()
+    settings = _settings()
     server = DevServer(settings.home, settings.temporal_port, settings.ui_port) if settings.embedded else None
     try:
         if server:
@@ -106,7 +127,9 @@ def up(
         else:
             out.print(f"Using Temporal at {settings.address}, namespace {settings.namespace}")
         asyncio.run(_serve(settings, demo))
-    except (EngineUnavailable, RuntimeError, FileNotFoundError) as e:
+    except EngineUnavailable as e:
+        raise _fail(str(e), OUTAGE) from None
+    except (RuntimeError, FileNotFoundError) as e:
         raise _fail(str(e), 1) from None
     finally:
         if server:
@@ -117,16 +140,17 @@ async def _serve(settings: Settings, demo: bool) -> None:
     from offerdesk.portal.app import serve_portal
     from offerdesk.worker import run_worker
 
-    client = await connect(settings)
+    client = await connect(settings, verbose=True)
+    engine = Engine(client, settings.store(), update_timeout=settings.update_timeout, embedded=settings.embedded)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     worker = asyncio.create_task(run_worker(client, settings, stop))
-    out.print(f"Worker running on task queue 'offerdesk'; letters are stored under {settings.letters_dir}")
-    portal = asyncio.create_task(serve_portal(settings, Engine(client), stop))
+    out.print(f"Worker running on task queue 'offerdesk'; documents and letters are stored in {engine.store.location}")
+    portal = asyncio.create_task(serve_portal(settings, engine, stop))
     if demo:
-        await _seed_demo(Engine(client), settings)
+        await _seed_demo(engine, settings)
     out.print(f"Portal: [bold]{_portal_url(settings)}[/]   (Ctrl-C stops everything)")
     await asyncio.gather(worker, portal)
 
@@ -145,7 +169,7 @@ async def _seed_demo(engine: Engine, settings: Settings) -> None:
         out.print(f"The demo round exists already; its letters are in {out_dir}")
     except Refused:
         try:
-            await run_demo(engine, LetterStore(settings.letters_dir), out_dir, "demo", out)
+            await run_demo(engine, out_dir, "demo", out)
         except Refused as e:
             err.print(f"[red]the demo could not finish:[/] {e.message}")
     incomplete, complete = write_portal_samples("demo", out_dir)
@@ -169,10 +193,10 @@ def worker() -> None:
     """Run a worker against the configured Temporal (TEMPORAL_ADDRESS, or the embedded server)."""
     from offerdesk.worker import run_worker
 
-    settings = Settings.from_env()
+    settings = _settings()
 
     async def main() -> None:
-        client = await connect(settings)
+        client = await connect(settings, verbose=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -183,7 +207,7 @@ def worker() -> None:
     try:
         asyncio.run(main())
     except EngineUnavailable as e:
-        raise _fail(str(e), 1) from None
+        raise _fail(str(e), OUTAGE) from None
 
 
 @app.command()
@@ -191,11 +215,9 @@ def demo() -> None:
     """Open a demo round for a few partners, take each to a letter, and leave the letters on disk."""
     from offerdesk.demo import run_demo
 
-    settings = Settings.from_env()
+    settings = _settings()
     round_id = "demo-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    paths = _call(
-        lambda e: run_demo(e, LetterStore(settings.letters_dir), settings.home / "out" / round_id, round_id, out)
-    )
+    paths = _call(lambda e: run_demo(e, settings.home / "out" / round_id, round_id, out))
     out.print(f"{len(paths)} letters written to {paths[0].parent}")
 
 
@@ -247,10 +269,16 @@ def round_status(round_id: str, as_json: JsonOpt = False) -> None:
         _print_json({"round": status.model_dump(mode="json"), "offers": [x.model_dump(mode="json") for x in listings]})
         return
     table = Table(title=f"Round {round_id}: submissions close {status.deadline.isoformat()}")
-    for column in ("partner", "state", "review deadline"):
+    for column in ("partner", "state", "review deadline", "note"):
         table.add_column(column)
-    for x in listings:
-        table.add_row(x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "")
+    listed = {x.partner: x for x in listings}
+    for code in status.partners:
+        x = listed.get(code)
+        if x is None:  # visibility lags the round by a second or so
+            table.add_row(code, "INVITED", "", "")
+            continue
+        note = f"letter failed: {x.letter_failure}" if x.state == OfferState.LETTER_FAILED and x.letter_failure else ""
+        table.add_row(x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "", note)
     out.print(table)
 
 
@@ -275,7 +303,18 @@ def round_list(
 # ---- offers -----------------------------------------------------------------------------------
 
 
-def _print_receipt(receipt: SubmissionReceipt, as_json: bool) -> None:
+SHOWN_FINDINGS = 50
+
+
+def _print_findings(findings: list[Any], shown: int = SHOWN_FINDINGS) -> None:
+    for f in findings[:shown]:
+        colour = "red" if f.severity.value == "error" else "yellow"
+        out.print(f"  [{colour}]{f.severity.value}[/] {f.path}: {f.message}", highlight=False)
+    if len(findings) > shown:
+        out.print(f"  ... and {len(findings) - shown:,} more; 'offer show --json' lists them all", highlight=False)
+
+
+def _print_receipt(receipt: SubmissionResult, as_json: bool) -> None:
     if as_json:
         _print_json(receipt)
         return
@@ -284,9 +323,7 @@ def _print_receipt(receipt: SubmissionReceipt, as_json: bool) -> None:
         f"{receipt.partner}'s offer in round {receipt.round_id} {verb} version {receipt.version}: {receipt.state.value}"
     )
     if receipt.report:
-        for f in receipt.report.findings:
-            colour = "red" if f.severity.value == "error" else "yellow"
-            out.print(f"  [{colour}]{f.severity.value}[/] {f.path}: {f.message}", highlight=False)
+        _print_findings(receipt.report.errors + receipt.report.warnings)
 
 
 @offer_app.command("submit")
@@ -311,12 +348,18 @@ def offer_withdraw(
     reason: Annotated[str, typer.Option()] = "",
 ) -> None:
     """Withdraw a partner's offer from the round."""
-    status = _call(lambda e: e.withdraw(round_id, partner.upper(), Withdraw(by=by, reason=reason)))
-    out.print(f"{status.partner}'s offer in round {round_id} is {status.state.value}.")
+    request = _input(lambda: Withdraw(by=by, reason=reason))
+    answer = _call(lambda e: e.withdraw(round_id, partner.upper(), request))
+    out.print(f"{answer.partner}'s offer in round {round_id} is {answer.state.value}.")
 
 
 def _print_status(s: OfferStatus) -> None:
     out.print(f"[bold]{s.partner_name} ({s.partner})[/], round {s.round_id}: [bold]{s.state.value}[/]")
+    if s.closed:
+        when = s.closed.at.isoformat() if s.closed.at else "at an unknown time"
+        out.print(
+            f"  Temporal reports the offer's workflow {s.closed.status} {when}: {s.closed.reason}", highlight=False
+        )
     out.print(f"  submissions close {s.deadline.isoformat()}; versions received: {len(s.versions)}")
     if s.review_deadline:
         out.print(
@@ -324,8 +367,7 @@ def _print_status(s: OfferStatus) -> None:
         )
     if s.report:
         out.print("  categories: " + ", ".join(f"{c.value}={v.value}" for c, v in s.report.categories.items()))
-        for f in s.report.findings:
-            out.print(f"  {f.severity.value} {f.path}: {f.message}", highlight=False)
+        _print_findings(s.report.errors + s.report.warnings)
     if s.changes_requested:
         out.print(f"  changes requested: {' '.join(s.changes_requested)}")
     if s.landing_zone:
@@ -338,6 +380,14 @@ def _print_status(s: OfferStatus) -> None:
         out.print(f"  agreed rate {s.terms.agreed_rate_pct:g}%, set by {s.terms.rate_set_by}")
     if s.letter:
         out.print(f"  letter {s.letter.filename}, {s.letter.pages} pages, sha256 {s.letter.sha256}")
+    if s.letter_failure:
+        out.print(
+            f"  [red]the letter failed:[/] {s.letter_failure}. Once the cause is fixed, staff retry it with "
+            f"'offerdesk staff retry-letter {s.round_id} {s.partner}'",
+            highlight=False,
+        )
+    for note in s.notes:
+        out.print(f"  [yellow]note:[/] {note}", highlight=False)
 
 
 @offer_app.command("show")
@@ -362,11 +412,10 @@ def review_approve(
     reason: Annotated[str | None, typer.Option(help="Why the rate was adjusted.")] = None,
 ) -> None:
     """Approve an offer under review, optionally adjusting the reciprocal rate."""
-    status = _call(
-        lambda e: e.approve(round_id, partner.upper(), Approve(reviewer=reviewer, rate_pct=rate, reason=reason))
-    )
+    request = _input(lambda: Approve(reviewer=reviewer, rate_pct=rate, reason=reason))
+    answer = _call(lambda e: e.approve(round_id, partner.upper(), request))
     out.print(
-        f"Approved by {reviewer}: {len(status.approvals)}/{status.approvals_required} approvals; {status.state.value}."
+        f"Approved by {reviewer}: {answer.approvals}/{answer.approvals_required} approvals; {answer.state.value}."
     )
 
 
@@ -378,8 +427,9 @@ def review_request_changes(
     note: Annotated[str, typer.Option(help="What the negotiator should change.")],
 ) -> None:
     """Send an offer back to its negotiator with notes."""
-    status = _call(lambda e: e.request_changes(round_id, partner.upper(), RequestChanges(reviewer=reviewer, note=note)))
-    out.print(f"Sent back to the negotiator; they may amend until {status.amend_until.isoformat()}.")
+    request = _input(lambda: RequestChanges(reviewer=reviewer, note=note))
+    answer = _call(lambda e: e.request_changes(round_id, partner.upper(), request))
+    out.print(f"Sent back to the negotiator; they may amend until {answer.amend_until.isoformat()}.")
 
 
 @review_app.command("comment")
@@ -390,7 +440,8 @@ def review_comment(
     text: Annotated[str, typer.Option(help="The comment.")],
 ) -> None:
     """Leave a comment on an offer, recorded in its audit trail."""
-    _call(lambda e: e.comment(round_id, partner.upper(), Comment(reviewer=reviewer, text=text)))
+    request = _input(lambda: Comment(reviewer=reviewer, text=text))
+    _call(lambda e: e.comment(round_id, partner.upper(), request))
     out.print("Comment recorded.")
 
 
@@ -404,9 +455,9 @@ def staff_extend(
 ) -> None:
     """Extend an offer's review window (also reopens an escalated offer for review)."""
     request = _input(lambda: ExtendReview(by=by, extend_by=parse_duration(extend_by), reason=reason))
-    status = _call(lambda e: e.extend_review(round_id, partner.upper(), request))
-    assert status.review_deadline is not None
-    out.print(f"Review window now ends {status.review_deadline.isoformat()}.")
+    answer = _call(lambda e: e.extend_review(round_id, partner.upper(), request))
+    assert answer.review_deadline is not None
+    out.print(f"Review window now ends {answer.review_deadline.isoformat()}.")
 
 
 @staff_app.command("decide")
@@ -417,13 +468,26 @@ def staff_decide(
     decision: Annotated[str, typer.Option(help="approve or request_changes.")],
     reason: Annotated[str, typer.Option(help="Why; recorded and, for approvals, printed in the letter.")],
     rate: Annotated[
-        float | None, typer.Option(help="The reciprocal rate; staff may go outside the reviewers' bounds.")
+        float | None, typer.Option(help="The reciprocal rate, 0-100; staff may go outside the reviewers' bounds.")
     ] = None,
 ) -> None:
     """Decide an escalated offer."""
     request = _input(lambda: StaffDecision(by=by, decision=decision.replace("-", "_"), rate_pct=rate, reason=reason))
-    status = _call(lambda e: e.decide(round_id, partner.upper(), request))
-    out.print(f"Decided: {status.state.value}.")
+    answer = _call(lambda e: e.decide(round_id, partner.upper(), request))
+    out.print(f"Decided: {answer.state.value}.")
+
+
+@staff_app.command("retry-letter")
+def staff_retry_letter(
+    round_id: str,
+    partner: str,
+    by: Annotated[str, typer.Option(help="Your name.")] = "staff",
+    reason: Annotated[str, typer.Option(help="What was fixed.")] = "",
+) -> None:
+    """Render and store a letter again after it failed (LETTER_FAILED), once its cause is fixed."""
+    request = _input(lambda: RetryLetter(by=by, reason=reason))
+    answer = _call(lambda e: e.retry_letter(round_id, partner.upper(), request))
+    out.print(f"The letter is being rendered again: {answer.state.value}. 'offerdesk letter download' waits for it.")
 
 
 # ---- letters ----------------------------------------------------------------------------------
@@ -435,27 +499,25 @@ def letter_download(
     partner: str,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write the PDF.")] = None,
 ) -> None:
-    """Write a partner's landing-zone letter to a file."""
+    """Write a partner's landing-zone letter to a file (no worker needed for a letter already issued)."""
 
-    async def work(e: Engine) -> OfferStatus:
-        status = await e.offer_status(round_id, partner.upper())
-        if status.state.value == "APPROVED":  # the letter is being rendered: wait for it
-            status = await e.wait_for(round_id, partner.upper(), {"LETTER_ISSUED"}, timedelta(minutes=2))
-        return status
+    async def work(e: Engine) -> tuple[OfferCard, bytes | None]:
+        card, _ = await e.offer_card(round_id, partner.upper())
+        if card.state is OfferState.APPROVED:  # the letter is being rendered: wait for it
+            card = await e.wait_for(round_id, partner.upper(), {"LETTER_ISSUED", "LETTER_FAILED"}, timedelta(minutes=2))
+        return card, await e.letter_bytes(card.letter) if card.letter else None
 
-    status = _call(work)
-    if status.letter is None:
-        raise _fail(
-            f"{status.partner_name}'s offer in round {round_id} is {status.state.value}; it has no letter yet", 1
+    card, data = _call(work)
+    if card.letter is None or data is None:
+        why = (
+            f": {card.letter_failure}; once the cause is fixed, staff run 'offerdesk staff retry-letter'"
+            if (card.letter_failure)
+            else "; it has no letter yet"
         )
-    settings = Settings.from_env()
-    try:
-        data = LetterStore(settings.letters_dir).get(status.letter.letter_id)
-    except LetterNotFoundError as e:
-        raise _fail(f"{e}; set OFFERDESK_LETTERS_DIR to the store the workers write to", 1) from None
-    target = output or Path(status.letter.filename)
+        raise _fail(f"{card.partner_name}'s offer in round {round_id} is {card.state.value}{why}", 1)
+    target = output or Path(card.letter.filename)
     target.write_bytes(data)
-    out.print(f"Wrote {target} ({len(data):,} bytes, {status.letter.pages} pages, sha256 {status.letter.sha256}).")
+    out.print(f"Wrote {target} ({len(data):,} bytes, {card.letter.pages} pages, sha256 {card.letter.sha256}).")
 
 
 # ---- the portal, its users and tokens ---------------------------------------------------------
@@ -466,18 +528,18 @@ def portal(
     host: Annotated[str | None, typer.Option(help="Default OFFERDESK_PORTAL_HOST or 127.0.0.1.")] = None,
     port: Annotated[int | None, typer.Option(help="Default OFFERDESK_PORTAL_PORT or 8000.")] = None,
 ) -> None:
-    """Serve only the portal, against the configured Temporal (workers run elsewhere, sharing the letter store)."""
+    """Serve only the portal, against the configured Temporal (workers run elsewhere, sharing the store)."""
     import uvicorn
 
     from offerdesk.portal.app import create_app
 
-    settings = Settings.from_env()
+    settings = _settings()
     settings = replace(settings, portal_host=host or settings.portal_host, portal_port=port or settings.portal_port)
     out.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
     try:
         uvicorn.run(create_app(settings), host=settings.portal_host, port=settings.portal_port, log_level="warning")
     except EngineUnavailable as e:
-        raise _fail(str(e), 1) from None
+        raise _fail(str(e), OUTAGE) from None
 
 
 def _accounts() -> Accounts:
@@ -568,6 +630,8 @@ def token_revoke(token_id: str) -> None:
 
 
 def main() -> None:
+    # The SDK's own log lines (retries while a server restarts) go to stderr, never into --json output.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()
 
 

@@ -11,7 +11,6 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from activities.reference import partner_references
-from activities.store import LetterStore
 from offerdesk.engine import Engine
 from offerdesk.portal.accounts import Accounts
 from offerdesk.samples import sample_offer
@@ -49,8 +48,8 @@ async def _one_partner(engine: Engine, round_id: str, code: str, progress: Progr
         receipt = await engine.submit(sample_offer(round_id, code, lines=14, seed=8, received=today), amend=True)
         progress.update(task, description=f"{code} amended: {receipt.state.value}")
     progress.update(task, advance=1)
-    status = await engine.offer_status(round_id, code)
-    zone = status.landing_zone
+    card, _ = await engine.offer_card(round_id, code)
+    zone = card.landing_zone
     assert zone is not None
     if code == "EU":
         rate = max(zone.baseline_rate_pct, min(zone.announced_rate_pct, 15.0))
@@ -65,7 +64,7 @@ async def _one_partner(engine: Engine, round_id: str, code: str, progress: Progr
     progress.update(task, advance=1, description=f"{code} LETTER_ISSUED")
 
 
-async def run_demo(engine: Engine, store: LetterStore, out_dir: Path, round_id: str, console: Console) -> list[Path]:
+async def run_demo(engine: Engine, out_dir: Path, round_id: str, console: Console) -> list[Path]:
     """Open the demo round, drive every partner to a letter, and copy the letters to out_dir."""
     spec = RoundSpec(
         round_id=round_id,
@@ -87,10 +86,10 @@ async def run_demo(engine: Engine, store: LetterStore, out_dir: Path, round_id: 
         table.add_column(column)
     written = []
     for code in DEMO_PARTNERS:
-        status = await engine.offer_status(round_id, code)
+        status, _ = await engine.offer_card(round_id, code)
         assert status.letter is not None and status.terms is not None
         path = out_dir / status.letter.filename
-        path.write_bytes(store.get(status.letter.letter_id))
+        path.write_bytes(await engine.letter_bytes(status.letter))
         written.append(path)
         table.add_row(
             code,

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from schemas.offer import OfferDocument
 
-MAX_OFFER_BYTES = 1024 * 1024
+MAX_OFFER_BYTES = 16 * 1024 * 1024
+"""A full national schedule (25,000 tariff lines) with room to spare."""
+
+MAX_JSON_DEPTH = 64
+"""An offer nests 3 levels (document, list, item); the limit keeps a hostile document off the stack."""
 
 
 class UnusableInputError(ValueError):
@@ -27,15 +34,100 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out or "(document)"
 
 
+class _NonFinite:
+    """Stands in for NaN, Infinity or -Infinity, which Python's json accepts though JSON has no such numbers."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+# A path as a chain of (parent, key) links: built only for the few values reported, not for every node.
+_Link = tuple["_Link", int | str] | None
+
+
+def _loc(link: _Link) -> tuple[int | str, ...]:
+    parts: list[int | str] = []
+    while link is not None:
+        link, key = link
+        parts.append(key)
+    return tuple(reversed(parts))
+
+
+def _too_deep(source: str) -> UnusableInputError:
+    return UnusableInputError(
+        f"{source}: nested more than {MAX_JSON_DEPTH} levels deep; an offer document is 3 levels deep "
+        "(the document, a list, its items): send the offer's JSON file"
+    )
+
+
+def _children(node: dict[str, object] | list[object]) -> Iterator[tuple[int | str, object]]:
+    return iter(node.items()) if isinstance(node, dict) else enumerate(node)
+
+
+def _non_finite(value: object) -> str | None:
+    """What is wrong with a number JSON cannot carry, or None for any other value."""
+    if isinstance(value, _NonFinite):
+        return f"{value.literal} is {'not a number' if value.literal == 'NaN' else 'not a finite number'}"
+    if isinstance(value, float) and not math.isfinite(value):
+        # json turns a literal beyond the float range (1e400) into inf; NaN and Infinity came as _NonFinite.
+        return "the number is too large to hold (over 1.8e308)"
+    return None
+
+
+def _non_finite_numbers(value: object, source: str) -> list[tuple[str, str]]:
+    """Each NaN, infinity or overflowing number with its path, in document order; refuses nesting past the limit.
+
+    Iterative (a stack of the open containers' iterators), so no document can exhaust Python's stack.
+    """
+    if not isinstance(value, dict | list):
+        problem = _non_finite(value)
+        return [("(document)", f"{problem}; give a finite number")] if problem else []
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[Iterator[tuple[int | str, object]], _Link]] = [(_children(value), None)]
+    while stack:
+        children, link = stack[-1]
+        for key, child in children:
+            if isinstance(child, dict | list):
+                if len(stack) >= MAX_JSON_DEPTH:
+                    raise _too_deep(source)
+                stack.append((_children(child), (link, key)))
+                break
+            if isinstance(child, float | _NonFinite) and (problem := _non_finite(child)):
+                found.append((field_path(_loc((link, key))), f"{problem}; give a finite number"))
+        else:
+            stack.pop()
+    return found
+
+
+def _too_large(source: str, size: int) -> UnusableInputError:
+    return UnusableInputError(f"{source}: {size:,} bytes is over the {MAX_OFFER_BYTES >> 20} MiB an offer may take")
+
+
 def parse_offer(text: str | bytes, source: str = "offer") -> OfferDocument:
-    if len(text) > MAX_OFFER_BYTES:
-        raise UnusableInputError(f"{source}: {len(text):,} bytes is over the 1 MiB an offer may take")
+    # Text counts in UTF-8 bytes, as it was sent; its length in characters can only be smaller.
+    size = len(text) if isinstance(text, bytes) or len(text) > MAX_OFFER_BYTES else len(text.encode("utf-8", "replace"))
+    if size > MAX_OFFER_BYTES:
+        raise _too_large(source, size)
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_constant=_NonFinite)
     except json.JSONDecodeError as e:
         raise UnusableInputError(f"{source}: line {e.lineno}, column {e.colno}: {e.msg}") from None
     except UnicodeDecodeError:
         raise UnusableInputError(f"{source}: is not UTF-8 text") from None
+    except RecursionError:
+        raise _too_deep(source) from None
+    except ValueError as e:
+        if "integer string conversion" not in str(e):
+            raise
+        # Python refuses integers of more digits than sys.get_int_max_str_digits(); no field of an offer takes one.
+        raise UnusableInputError(
+            f"{source}: a number has more than {sys.get_int_max_str_digits():,} digits; no field of an offer takes one"
+        ) from None
+    non_finite = _non_finite_numbers(raw, source)
+    if non_finite:
+        raise UnusableInputError("\n".join(f"{source}: {p}: {m}" for p, m in non_finite), non_finite)
     try:
         return OfferDocument.model_validate(raw)
     except ValidationError as e:
@@ -45,7 +137,11 @@ def parse_offer(text: str | bytes, source: str = "offer") -> OfferDocument:
 
 def load_offer(path: Path) -> OfferDocument:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_OFFER_BYTES + 1)
+            size = path.stat().st_size if len(data) > MAX_OFFER_BYTES else len(data)
     except OSError as e:
         raise UnusableInputError(f"{path}: cannot read it ({e.strerror})") from None
+    if size > MAX_OFFER_BYTES:
+        raise _too_large(str(path), size)
     return parse_offer(data, str(path))

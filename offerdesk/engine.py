@@ -1,27 +1,75 @@
 """The engine as callers see it: typed calls in, typed answers or a Refused with a sentence out.
 
 Every Temporal failure a person can cause (a refused update, a workflow that is closed or does not exist)
-becomes a Refused that says what happened and what to do; the CLI and the portal both stand on this.
+becomes a Refused that says what happened and what to do; an outage (no server, no worker, no store) becomes
+an Unavailable that says where it looked. The CLI and the portal both stand on this.
+
+Documents go to the store before the update that names them; reads come from Temporal's own records (the
+memo each offer publishes, search attributes, its status) and the store, so they need no worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 from pydantic import BaseModel
-from temporalio.client import Client, TLSConfig, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
+    GetWorkflowExecutionHistoryReverseRequest,
+)
+from temporalio.client import (
+    Client,
+    TLSConfig,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectStore, StoreError
 from offerdesk.config import Settings
+from schemas.document_ref import canonical_bytes, reference_for
+from schemas.letter import LetterRef
 from schemas.listing import OfferListing
 from schemas.offer import OfferDocument
-from schemas.offer_state import OfferStatus, SubmissionReceipt, SubmitOffer
-from schemas.review import Approve, Comment, ExtendReview, RequestChanges, StaffDecision, Withdraw
+from schemas.offer_state import (
+    ClosedRun,
+    OfferAnswer,
+    OfferCard,
+    OfferState,
+    OfferStatus,
+    SubmissionReceipt,
+    SubmissionResult,
+    SubmitOffer,
+)
+from schemas.review import (
+    Approve,
+    AuditChunk,
+    AuditEvent,
+    AuditPage,
+    Comment,
+    ExtendReview,
+    Request,
+    RequestChanges,
+    RetryLetter,
+    StaffDecision,
+    Withdraw,
+)
 from schemas.round import RoundSpec, RoundStatus
+from schemas.validation import ValidationReport, failed_report
 from workflows.names import (
     OFFER_PARTNER,
     OFFER_REVIEW_DEADLINE,
@@ -35,6 +83,23 @@ from workflows.offer import OfferWorkflow
 from workflows.round import RoundWorkflow
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+P = ParamSpec("P")
+
+POLLER_FRESH = timedelta(seconds=75)
+"""A live worker polls at least once a minute (a long poll lasts up to a minute)."""
+QUERY_TIMEOUT = timedelta(seconds=3)
+# How Temporal says an execution ended other than by completing, and what an offer shows for it.
+CLOSED_AS = {
+    WorkflowExecutionStatus.TERMINATED: OfferState.TERMINATED,
+    WorkflowExecutionStatus.CANCELED: OfferState.TERMINATED,
+    WorkflowExecutionStatus.FAILED: OfferState.FAILED,
+    WorkflowExecutionStatus.TIMED_OUT: OfferState.FAILED,
+}
+
+
+FILED_STATES = frozenset({OfferState.LETTER_ISSUED, OfferState.LAPSED, OfferState.WITHDRAWN})
+"""States an offer's workflow completes in, having filed its whole audit trail to the store."""
 
 
 class Refused(Exception):
@@ -47,10 +112,23 @@ class Refused(Exception):
 
 
 class EngineUnavailable(Exception):
-    pass
+    """An outage, not a refusal: Temporal cannot be reached, no worker answers, or the store is away."""
 
 
-async def connect(settings: Settings) -> Client:
+@functools.cache
+def client_runtime(verbose: bool) -> Runtime:
+    """A Temporal runtime for a worker (verbose: the SDK's warnings, on its console) or a one-shot command.
+
+    A command's output may be JSON a script reads, and the SDK's own console log (retries while a server
+    restarts) would land in it: commands silence it, and say what went wrong in a sentence on stderr instead.
+    Forwarding the SDK's log to Python logging is not an option: a line forwarded while the interpreter exits
+    aborts the process.
+    """
+    logging_config = LoggingConfig.default if verbose else LoggingConfig(filter="off")
+    return Runtime(telemetry=TelemetryConfig(logging=logging_config))
+
+
+async def connect(settings: Settings, verbose: bool = False) -> Client:
     tls: bool | TLSConfig = False
     if settings.tls:
         tls = TLSConfig(
@@ -65,23 +143,100 @@ async def connect(settings: Settings) -> Client:
             tls=tls,
             api_key=settings.api_key,
             data_converter=pydantic_data_converter,
+            runtime=client_runtime(verbose),
         )
-    except RuntimeError as e:
-        hint = (
-            "start it with 'offerdesk up' (or 'make run') in another terminal"
-            if settings.embedded
-            else "check TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS or API-key settings"
-        )
-        raise EngineUnavailable(f"cannot reach Temporal at {settings.address}: {hint} ({e})") from None
+    except RuntimeError:
+        raise EngineUnavailable(cannot_reach(settings.address, settings.embedded)) from None
+
+
+def cannot_reach(address: str, embedded: bool) -> str:
+    hint = (
+        "start it with 'offerdesk up' (or 'make run') in another terminal"
+        if embedded
+        else "check TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS or API-key settings"
+    )
+    return f"cannot reach Temporal at {address}: {hint}"
+
+
+def _is_outage(error: RPCError) -> bool:
+    text = error.message.lower()
+    return error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED) or any(
+        word in text for word in ("transport error", "connection refused", "connectionrefused", "tcp connect")
+    )
+
+
+def _guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn an outage in the middle of a call into one sentence, never raw RPC text."""
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        engine = cast(Engine, args[0])
+        try:
+            return await method(*args, **kwargs)
+        except RPCError as e:
+            if _is_outage(e):
+                raise EngineUnavailable(engine.cannot_reach()) from None
+            raise
+        except StoreError as e:
+            raise EngineUnavailable(str(e)) from None
+
+    return call
 
 
 class Engine:
-    def __init__(self, client: Client, task_queue: str = TASK_QUEUE) -> None:
+    def __init__(
+        self,
+        client: Client,
+        store: ObjectStore,
+        task_queue: str = TASK_QUEUE,
+        update_timeout: float = 10.0,
+        embedded: bool = False,
+    ) -> None:
         self.client = client
+        self.store = store
         self.task_queue = task_queue
+        self.update_timeout = update_timeout
+        self.embedded = embedded
+
+    @classmethod
+    async def from_settings(cls, settings: Settings, verbose: bool = False) -> Engine:
+        client = await connect(settings, verbose)
+        return cls(client, settings.store(), update_timeout=settings.update_timeout, embedded=settings.embedded)
+
+    def cannot_reach(self) -> str:
+        return cannot_reach(self.client.service_client.config.target_host, self.embedded)
+
+    # ---- workers -----------------------------------------------------------------------------
+
+    async def worker_running(self, wait: float = 0.0) -> bool:
+        """Whether a worker has polled this task queue in the last minute or so (no worker needed to ask).
+
+        `wait` gives a worker that is just starting (as in 'offerdesk up') a moment to send its first poll.
+        """
+        request = DescribeTaskQueueRequest(
+            namespace=self.client.namespace,
+            task_queue=TaskQueue(name=self.task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+        give_up = asyncio.get_running_loop().time() + wait
+        while True:
+            answer = await self.client.workflow_service.describe_task_queue(request)
+            now = datetime.now(UTC)
+            if any(now - p.last_access_time.ToDatetime(tzinfo=UTC) < POLLER_FRESH for p in answer.pollers):
+                return True
+            if asyncio.get_running_loop().time() >= give_up:
+                return False
+            await asyncio.sleep(0.2)
+
+    def _no_worker(self) -> EngineUnavailable:
+        return EngineUnavailable(
+            f"no worker is running on task queue '{self.task_queue}': start one with 'offerdesk worker' "
+            "(or 'offerdesk up'); nothing was changed"
+        )
 
     # ---- rounds ------------------------------------------------------------------------------
 
+    @_guarded
     async def open_round(self, spec: RoundSpec) -> RoundStatus:
         now = datetime.now(UTC)
         if spec.deadline <= now:
@@ -89,25 +244,57 @@ class Engine:
         codes = [p.code for p in spec.partners]
         if len(set(codes)) != len(codes):
             raise Refused(f"partners are listed twice: {', '.join(sorted({c for c in codes if codes.count(c) > 1}))}")
+        if not await self.worker_running(wait=3.0):
+            raise self._no_worker()
         try:
             handle = await self.client.start_workflow(
-                RoundWorkflow.run, spec, id=round_workflow_id(spec.round_id), task_queue=self.task_queue
+                RoundWorkflow.run,
+                spec,
+                id=round_workflow_id(spec.round_id),
+                task_queue=self.task_queue,
+                memo={"spec": spec},
             )
         except WorkflowAlreadyStartedError:
             raise Refused(f"round {spec.round_id} already exists; choose another id", "RoundExists") from None
-        return await handle.execute_update(RoundWorkflow.opened)
+        try:
+            return await asyncio.wait_for(handle.execute_update(RoundWorkflow.opened), self.update_timeout)
+        except TimeoutError:
+            raise EngineUnavailable(
+                f"round {spec.round_id} is recorded, but no worker sent its invitations within "
+                f"{self.update_timeout:g} s; they go out as soon as a worker runs ('offerdesk worker')"
+            ) from None
 
+    @_guarded
     async def round_status(self, round_id: str) -> RoundStatus:
+        """The round as it was opened, from Temporal's records (memo, or the first event): no worker needed."""
         handle = self.client.get_workflow_handle_for(RoundWorkflow.run, round_workflow_id(round_id))
         try:
-            return await handle.query(RoundWorkflow.status)
+            description = await handle.describe()
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND:
                 raise Refused(
                     f"round {round_id} does not exist; open it with 'offerdesk round open'", "NoRound"
                 ) from None
             raise
+        spec = await _memo(description, "spec", RoundSpec)
+        if spec is None:  # rounds opened before the memo: the spec is the first event's input
+            async for event in handle.fetch_history_events():
+                attributes = event.workflow_execution_started_event_attributes
+                decoded = await self.client.data_converter.decode(attributes.input.payloads, [RoundSpec])
+                spec = cast(RoundSpec, decoded[0])
+                break
+        assert spec is not None
+        return RoundStatus(
+            round_id=spec.round_id,
+            deadline=spec.deadline,
+            review_window=spec.review_window,
+            approvals_required=spec.approvals_required,
+            partners=[p.code for p in spec.partners],
+            opened_at=description.start_time,
+            started=True,
+        )
 
+    @_guarded
     async def list_rounds(self) -> list[str]:
         """Round ids, newest first, as Temporal visibility lists them."""
         rounds = []
@@ -115,83 +302,118 @@ class Engine:
             rounds.append((wf.start_time, wf.id.removeprefix(round_workflow_id(""))))
         return [r for _, r in sorted(rounds, reverse=True)]
 
+    @_guarded
     async def list_offers(
         self, round_id: str | None = None, state: str | None = None, partner: str | None = None
     ) -> list[OfferListing]:
-        """Offers as Temporal visibility lists them (eventually consistent, a second or so behind)."""
-        clauses = [f"{OFFER_PARTNER.name} IS NOT NULL"]
+        """Offers as Temporal visibility lists them (eventually consistent, a second or so behind).
+
+        An offer whose workflow was terminated or failed shows as TERMINATED or FAILED, from Temporal's own
+        status, whatever its last search attributes said.
+        """
+        clauses = [f"{OFFER_PARTNER.name} IS NOT NULL", "ExecutionStatus != 'ContinuedAsNew'"]
         if round_id is not None:
             clauses.append(f"{OFFER_ROUND.name} = {_quote(round_id)}")
-        if state is not None:
+        if state == OfferState.TERMINATED:
+            clauses.append("ExecutionStatus IN ('Terminated', 'Canceled')")
+        elif state == OfferState.FAILED:
+            clauses.append("ExecutionStatus IN ('Failed', 'TimedOut')")
+        elif state is not None:
             clauses.append(f"{OFFER_STATE.name} = {_quote(state)}")
+            clauses.append("ExecutionStatus IN ('Running', 'Completed')")
         if partner is not None:
             clauses.append(f"{OFFER_PARTNER.name} = {_quote(partner)}")
         listings = []
         async for wf in self.client.list_workflows(" AND ".join(clauses)):
             sa = wf.typed_search_attributes
+            shown = CLOSED_AS.get(wf.status) if wf.status is not None else None
+            card = await _memo(wf, "card", OfferCard)
             listings.append(
                 OfferListing(
                     round_id=sa.get(OFFER_ROUND) or "",
                     partner=sa.get(OFFER_PARTNER) or "",
-                    state=sa.get(OFFER_STATE) or "",
-                    review_deadline=sa.get(OFFER_REVIEW_DEADLINE),
+                    state=shown.value if shown else (sa.get(OFFER_STATE) or ""),
+                    review_deadline=None if shown else sa.get(OFFER_REVIEW_DEADLINE),
                     workflow_id=wf.id,
                     running=wf.close_time is None,
+                    letter=card.letter if card else None,
+                    letter_failure=card.letter_failure if card else None,
                 )
             )
         return sorted(listings, key=lambda x: (x.round_id, x.partner))
 
-    # ---- offers ------------------------------------------------------------------------------
+    # ---- offers: changes ---------------------------------------------------------------------
 
     def _offer(self, round_id: str, partner: str) -> WorkflowHandle[OfferWorkflow, Any]:
         return self.client.get_workflow_handle_for(OfferWorkflow.run, offer_workflow_id(round_id, partner))
 
-    async def submit(self, document: OfferDocument, amend: bool = False) -> SubmissionReceipt:
+    @_guarded
+    async def submit(self, document: OfferDocument, amend: bool = False) -> SubmissionResult:
+        """Store the document, then send its reference: acknowledged means stored and recorded."""
+        data = canonical_bytes(document)
+        await asyncio.to_thread(self.store.put, Kind.OFFER, data)
         update = OfferWorkflow.amend if amend else OfferWorkflow.submit
-        request = SubmitOffer(document=document)
-        return await self._update(document.round_id, document.partner, update, request, SubmissionReceipt)
+        request = SubmitOffer(ref=reference_for(document, data))
+        receipt = await self._update(document.round_id, document.partner, update, request, SubmissionReceipt)
+        return SubmissionResult(
+            round_id=receipt.round_id,
+            partner=receipt.partner,
+            version=receipt.version,
+            duplicate=receipt.duplicate,
+            state=receipt.state,
+            report=await self._full_report(receipt) if receipt.report else None,
+        )
 
-    async def withdraw(self, round_id: str, partner: str, request: Withdraw) -> OfferStatus:
-        return await self._update(round_id, partner, OfferWorkflow.withdraw, request, OfferStatus)
+    async def _full_report(self, receipt: SubmissionReceipt) -> ValidationReport:
+        summary = receipt.report
+        assert summary is not None
+        if summary.failure is not None:
+            return failed_report(summary.failure)
+        if summary.digest is None:
+            return ValidationReport(categories=summary.categories, findings=receipt.findings)
+        data = await asyncio.to_thread(self.store.get, Kind.REPORT, summary.digest)
+        return ValidationReport.model_validate_json(data)
 
-    async def approve(self, round_id: str, partner: str, request: Approve) -> OfferStatus:
-        return await self._update(round_id, partner, OfferWorkflow.approve, request, OfferStatus)
+    async def withdraw(self, round_id: str, partner: str, request: Withdraw) -> OfferAnswer:
+        return await self._update(round_id, partner, OfferWorkflow.withdraw, request, OfferAnswer)
 
-    async def request_changes(self, round_id: str, partner: str, request: RequestChanges) -> OfferStatus:
-        return await self._update(round_id, partner, OfferWorkflow.request_changes, request, OfferStatus)
+    async def approve(self, round_id: str, partner: str, request: Approve) -> OfferAnswer:
+        return await self._update(round_id, partner, OfferWorkflow.approve, request, OfferAnswer)
 
-    async def comment(self, round_id: str, partner: str, request: Comment) -> OfferStatus:
-        return await self._update(round_id, partner, OfferWorkflow.comment, request, OfferStatus)
+    async def request_changes(self, round_id: str, partner: str, request: RequestChanges) -> OfferAnswer:
+        return await self._update(round_id, partner, OfferWorkflow.request_changes, request, OfferAnswer)
 
-    async def extend_review(self, round_id: str, partner: str, request: ExtendReview) -> OfferStatus:
-        return await self._update(round_id, partner, OfferWorkflow.extend_review, request, OfferStatus)
+    async def comment(self, round_id: str, partner: str, request: Comment) -> OfferAnswer:
+        return await self._update(round_id, partner, OfferWorkflow.comment, request, OfferAnswer)
 
-    async def decide(self, round_id: str, partner: str, request: StaffDecision) -> OfferStatus:
-        return await self._update(round_id, partner, OfferWorkflow.decide, request, OfferStatus)
+    async def extend_review(self, round_id: str, partner: str, request: ExtendReview) -> OfferAnswer:
+        return await self._update(round_id, partner, OfferWorkflow.extend_review, request, OfferAnswer)
 
-    async def offer_status(self, round_id: str, partner: str) -> OfferStatus:
-        try:
-            return await self._offer(round_id, partner).query(OfferWorkflow.status)
-        except RPCError as e:
-            if e.status == RPCStatusCode.NOT_FOUND:
-                raise await self._why_not_found(round_id, partner) from None
-            raise
+    async def decide(self, round_id: str, partner: str, request: StaffDecision) -> OfferAnswer:
+        return await self._update(round_id, partner, OfferWorkflow.decide, request, OfferAnswer)
 
-    async def wait_for(self, round_id: str, partner: str, states: set[str], timeout: timedelta) -> OfferStatus:
-        """Poll an offer until it reaches one of the states (for the demo and scripts)."""
-        deadline = datetime.now(UTC) + timeout
-        while True:
-            status = await self.offer_status(round_id, partner)
-            if status.state.value in states:
-                return status
-            if datetime.now(UTC) >= deadline:
-                raise Refused(f"{partner} in round {round_id} is still {status.state.value} after {timeout}", "Timeout")
-            await asyncio.sleep(0.2)
+    async def retry_letter(self, round_id: str, partner: str, request: RetryLetter) -> OfferAnswer:
+        return await self._update(round_id, partner, OfferWorkflow.retry_letter, request, OfferAnswer)
 
-    async def _update(self, round_id: str, partner: str, update: Any, arg: BaseModel, result: type[T]) -> T:
+    @_guarded
+    async def _update(self, round_id: str, partner: str, update: Any, arg: Request, result: type[T]) -> T:
+        """Send an update and wait at most update_timeout for its answer.
+
+        The request expires a second before the caller stops waiting, so a request that reaches the offer
+        later (no worker, a worker back after a while) is refused as stale rather than applied unseen.
+        """
+        expires = datetime.now(UTC) + timedelta(seconds=max(1.0, self.update_timeout - 1))
+        arg = arg.model_copy(update={"expires_at": expires})
         handle = self._offer(round_id, partner)
         try:
-            return cast(T, await handle.execute_update(update, arg))
+            return cast(T, await asyncio.wait_for(handle.execute_update(update, arg), self.update_timeout))
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            if not await self.worker_running():
+                raise self._no_worker() from None
+            raise EngineUnavailable(
+                f"no worker answered within {self.update_timeout:g} s (none is running, or all are busy); "
+                "the request was not applied: send it again"
+            ) from None
         except WorkflowUpdateFailedError as e:
             cause = e.cause
             if isinstance(cause, ApplicationError):
@@ -203,6 +425,129 @@ class Engine:
             if "already completed" in e.message.lower():
                 raise await self._why_closed(round_id, partner) from None
             raise
+
+    # ---- offers: reading ---------------------------------------------------------------------
+
+    @_guarded
+    async def offer_card(self, round_id: str, partner: str) -> tuple[OfferCard, ClosedRun | None]:
+        """The offer's card as it last published it, and Temporal's word if its workflow ended abnormally."""
+        handle = self._offer(round_id, partner)
+        try:
+            description = await handle.describe()
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                raise await self._why_not_found(round_id, partner) from None
+            raise
+        card = await _memo(description, "card", OfferCard)
+        if card is None:  # offers started before they published a memo: ask the workflow
+            if not await self.worker_running():
+                raise self._no_worker()
+            card = await handle.query(OfferWorkflow.card, rpc_timeout=QUERY_TIMEOUT)
+        closed = await self._closed(description)
+        if closed is not None:
+            card = card.model_copy(update={"state": CLOSED_AS[cast(WorkflowExecutionStatus, description.status)]})
+        return card, closed
+
+    @_guarded
+    async def offer_status(self, round_id: str, partner: str) -> OfferStatus:
+        """The full view: the card, every finding (from the store), the audit trail, and Temporal's status."""
+        card, closed = await self.offer_card(round_id, partner)
+        notes: list[str] = []
+        report: ValidationReport | None = None
+        if card.report is not None:
+            if card.report.failure is not None:
+                report = failed_report(card.report.failure)
+            elif card.report.digest is not None:
+                try:
+                    report = ValidationReport.model_validate_json(
+                        await asyncio.to_thread(self.store.get, Kind.REPORT, card.report.digest)
+                    )
+                except StoreError as e:
+                    notes.append(f"the findings could not be read: {e}")
+            else:
+                report = ValidationReport(categories=card.report.categories, findings=[])
+        events = await self._events(round_id, partner, card, closed is None, notes)
+        return OfferStatus(
+            **card.model_dump(exclude={"report", "audit_chunks", "run"}),
+            report=report,
+            events=events,
+            closed=closed,
+            notes=notes,
+        )
+
+    async def _events(
+        self, round_id: str, partner: str, card: OfferCard, ended_normally: bool, notes: list[str]
+    ) -> list[AuditEvent]:
+        """The trail from the store's chunks, then the current run's events if a worker can answer for them.
+
+        An offer that completed filed its whole trail to the store, so reading it needs no worker.
+        """
+        page: AuditPage | None = None
+        filed = ended_normally and card.state in FILED_STATES and card.audit_chunks
+        try:
+            if not filed and await self.worker_running():
+                page = await self._offer(round_id, partner).query(OfferWorkflow.audit, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as e:
+            if e.status == RPCStatusCode.UNAVAILABLE:
+                raise
+        chunks = page.chunks if page is not None else card.audit_chunks
+        events: list[AuditEvent] = []
+        for digest in chunks:
+            try:
+                data = await asyncio.to_thread(self.store.get, Kind.AUDIT, digest)
+            except StoreError as e:
+                notes.append(f"part of the audit trail could not be read: {e}")
+                continue
+            events += AuditChunk.model_validate_json(data).events
+        if page is not None:
+            events += page.events
+        elif not filed:
+            notes.append("no worker answered, so the audit trail shows only what was filed to the store")
+        return events
+
+    async def _closed(self, description: WorkflowExecutionDescription) -> ClosedRun | None:
+        status = description.status
+        if status not in CLOSED_AS:
+            return None
+        answer = await self.client.workflow_service.get_workflow_execution_history_reverse(
+            GetWorkflowExecutionHistoryReverseRequest(
+                namespace=self.client.namespace,
+                execution=WorkflowExecution(workflow_id=description.id, run_id=description.run_id),
+                maximum_page_size=1,
+            )
+        )
+        reason = _why_ended(answer.history.events[0]) if answer.history.events else ""
+        assert status is not None
+        return ClosedRun(status=status.name, at=description.close_time, reason=reason)
+
+    @_guarded
+    async def letter(self, round_id: str, partner: str) -> tuple[OfferCard, LetterRef | None]:
+        card, _ = await self.offer_card(round_id, partner)
+        return card, card.letter
+
+    async def letter_bytes(self, ref: LetterRef) -> bytes:
+        """An issued letter's PDF from the store; a missing one is a sentence about sharing the store."""
+        try:
+            return await asyncio.to_thread(self.store.get, Kind.LETTER, ref.letter_id)
+        except (NotInStoreError, DamagedObjectError) as e:
+            raise Refused(
+                f"letter {ref.filename} was issued, but {e}; the portal, the CLI and the workers must share "
+                "OFFERDESK_STORE_URL",
+                "LetterMissing",
+            ) from None
+        except StoreError as e:
+            raise EngineUnavailable(str(e)) from None
+
+    async def wait_for(self, round_id: str, partner: str, states: set[str], timeout: timedelta) -> OfferCard:
+        """Poll an offer until it reaches one of the states (for the demo and scripts)."""
+        deadline = datetime.now(UTC) + timeout
+        while True:
+            card, _ = await self.offer_card(round_id, partner)
+            if card.state.value in states:
+                return card
+            if datetime.now(UTC) >= deadline:
+                raise Refused(f"{partner} in round {round_id} is still {card.state.value} after {timeout}", "Timeout")
+            await asyncio.sleep(0.2)
 
     async def _why_not_found(self, round_id: str, partner: str) -> Refused:
         try:
@@ -216,17 +561,38 @@ class Engine:
 
     async def _why_closed(self, round_id: str, partner: str) -> Refused:
         try:
-            status = await self.offer_status(round_id, partner)
-        except RPCError:
+            card, _ = await self.offer_card(round_id, partner)
+        except (RPCError, EngineUnavailable, Refused):
             return Refused(
                 f"the offer of {partner} in round {round_id} is closed and takes no more changes", "OfferClosed"
             )
-        detail = f"; submissions closed at {status.deadline.isoformat()}" if status.state.value == "LAPSED" else ""
+        detail = f"; submissions closed at {card.deadline.isoformat()}" if card.state is OfferState.LAPSED else ""
         return Refused(
-            f"the offer of {status.partner_name} in round {round_id} is {status.state.value} "
+            f"the offer of {card.partner_name} in round {round_id} is {card.state.value} "
             f"and takes no more changes{detail}",
             "OfferClosed",
         )
+
+
+async def _memo(source: Any, key: str, kind: type[T]) -> T | None:
+    try:
+        return cast(T, await source.memo_value(key, type_hint=kind))
+    except KeyError:
+        return None
+
+
+def _why_ended(event: HistoryEvent) -> str:
+    if event.HasField("workflow_execution_terminated_event_attributes"):
+        attributes = event.workflow_execution_terminated_event_attributes
+        who = f" by {attributes.identity}" if attributes.identity else ""
+        return f"terminated{who}: {attributes.reason or 'no reason given'}"
+    if event.HasField("workflow_execution_failed_event_attributes"):
+        return f"failed: {event.workflow_execution_failed_event_attributes.failure.message}"
+    if event.HasField("workflow_execution_timed_out_event_attributes"):
+        return "timed out: the workflow's run timeout passed"
+    if event.HasField("workflow_execution_canceled_event_attributes"):
+        return "cancelled"
+    return ""
 
 
 def _quote(value: str) -> str:

@@ -66,6 +66,13 @@ def sample_offer(
     picks = rng.sample(GOODS, min(lines, len(GOODS)))
     # Beyond the named goods, add more 8-digit lines under the same headings (a long offer).
     extra = [(f"{code}.{n:02d}", f"{desc}, tariff line {n}", rate) for n in range(1, 99) for code, desc, rate in GOODS]
+    if lines > len(GOODS) + len(extra):  # a full national schedule: 10-digit lines too
+        extra += [
+            (f"{code}.{n:02d}{m:02d}", f"{desc}, tariff line {n}.{m}", rate)
+            for n in range(1, 99)
+            for m in range(1, 99)
+            for code, desc, rate in GOODS
+        ]
     picks += rng.sample(extra, max(0, lines - len(picks)))
     # Always at least one of each kind, so both tariff categories are met.
     if not any(p[0] < "25" for p in picks):

@@ -11,7 +11,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.offer_activities import OfferActivities, make_render_pool, render_processes
-from activities.store import LetterStore
 from offerdesk.config import Settings
 from workflows.names import TASK_QUEUE
 from workflows.offer import OfferWorkflow
@@ -32,7 +31,7 @@ def worker_for(
     renderers = render_processes(render_workers)
     pool = make_render_pool(renderers)
     threads = ThreadPoolExecutor(max_workers=16)
-    activities = OfferActivities(LetterStore(settings.letters_dir), pool)
+    activities = OfferActivities(settings.store(), pool)
     try:
         yield Worker(
             client,

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from schemas.document_ref import DocumentRef
 from schemas.offer import OfferDocument
 from schemas.partner import PartnerReference
 from schemas.validation import Category
@@ -54,7 +55,9 @@ class AgreedTerms(BaseModel):
 
 
 class ProposeRequest(BaseModel):
-    """Input of the landing-zone activity: the clean offer and the partner's reference figures."""
+    """Input of the landing-zone activity: the clean offer (by reference; inline in older offers) and the
+    partner's reference figures."""
 
-    document: OfferDocument
+    document: OfferDocument | None = None
+    ref: DocumentRef | None = None
     partner: PartnerReference

@@ -6,12 +6,15 @@ from datetime import date
 
 from pydantic import BaseModel
 
+from schemas.document_ref import DocumentRef
 from schemas.landing import AgreedTerms
 from schemas.offer import OfferDocument
 from schemas.validation import ValidationReport
 
 
 class LetterInput(BaseModel):
+    """Everything a letter shows, the document included: what the renderer takes, inside the activity."""
+
     round_id: str
     partner: str
     partner_name: str
@@ -21,6 +24,33 @@ class LetterInput(BaseModel):
     offer: OfferDocument
     report: ValidationReport
     terms: AgreedTerms
+
+
+class LetterRequest(BaseModel):
+    """What the workflow sends the letter activity: the document and its report by reference."""
+
+    round_id: str
+    partner: str
+    partner_name: str
+    reference: str
+    letter_date: date
+    offer_version: int
+    offer: DocumentRef
+    report_digest: str | None
+    terms: AgreedTerms
+
+    def with_content(self, offer: OfferDocument, report: ValidationReport) -> LetterInput:
+        return LetterInput(
+            round_id=self.round_id,
+            partner=self.partner,
+            partner_name=self.partner_name,
+            reference=self.reference,
+            letter_date=self.letter_date,
+            offer_version=self.offer_version,
+            offer=offer,
+            report=report,
+            terms=self.terms,
+        )
 
 
 class LetterRef(BaseModel):

@@ -14,10 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ROUND_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 PARTNER_PATTERN = r"^[A-Z]{2}$"
+MAX_TARIFF_LINES = 25_000
+"""Room for a partner's full national schedule at 8 or 10 digits, not just a selection of lines."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity: JSON has none, and pydantic would store one as null, which the document then refuses.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Person(_Strict):
@@ -78,7 +81,7 @@ class OfferDocument(_Strict):
     partner: str = Field(pattern=PARTNER_PATTERN)
     submitted_by: Person
     summary: str = Field(default="", max_length=20000)
-    tariff_commitments: list[TariffCommitment] = Field(default_factory=list, max_length=2000)
+    tariff_commitments: list[TariffCommitment] = Field(default_factory=list, max_length=MAX_TARIFF_LINES)
     quota_commitments: list[QuotaCommitment] = Field(default_factory=list, max_length=500)
     no_quotas_on_us_goods: bool = False
     non_tariff_barriers: list[NonTariffBarrier] = Field(default_factory=list, max_length=500)

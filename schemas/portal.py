@@ -1,7 +1,8 @@
 """The portal's vocabulary: who is calling, what they may send, and what comes back besides the engine's models.
 
 Request bodies carry no name of the person acting: the portal takes it from the signed-in user or the
-API token, so nobody can approve or decide under another name.
+API token, so nobody can approve or decide under another name. Their fields and bounds are the engine's own
+(schemas/review.py), so the API and the engine refuse the same values.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.listing import OfferListing
 from schemas.offer import PARTNER_PATTERN, ROUND_ID_PATTERN
+from schemas.review import (
+    ApproveFields,
+    CommentFields,
+    DecideFields,
+    ExtendFields,
+    RequestChangesFields,
+    RetryLetterFields,
+    WithdrawFields,
+)
 from schemas.round import RoundStatus
 
 USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
@@ -37,36 +47,32 @@ class Me(BaseModel):
     via: Literal["session", "token"]
 
 
-class WithdrawBody(_Body):
-    reason: str = Field(default="", max_length=5000)
+class WithdrawBody(WithdrawFields, _Body):
+    pass
 
 
-class ApproveBody(_Body):
-    rate_pct: float | None = Field(default=None, ge=0, le=1000)
-    """An adjusted reciprocal rate within the landing zone's bounds; needs a reason."""
-    reason: str | None = Field(default=None, max_length=5000)
+class ApproveBody(ApproveFields, _Body):
+    pass
 
 
-class RequestChangesBody(_Body):
-    note: str = Field(min_length=1, max_length=5000)
-    """Addressed to the negotiator: what to change."""
+class RequestChangesBody(RequestChangesFields, _Body):
+    pass
 
 
-class CommentBody(_Body):
-    text: str = Field(min_length=1, max_length=5000)
-    """Internal to reviewers and staff; negotiators never see comments."""
+class CommentBody(CommentFields, _Body):
+    pass
 
 
-class ExtendBody(_Body):
-    extend_by: timedelta = Field(gt=timedelta(0), le=timedelta(days=90))
-    """ISO 8601 duration (P2D, PT12H) or seconds."""
-    reason: str = Field(default="", max_length=5000)
+class ExtendBody(ExtendFields, _Body):
+    pass
 
 
-class DecideBody(_Body):
-    decision: Literal["approve", "request_changes"]
-    rate_pct: float | None = Field(default=None, ge=0, le=1000)
-    reason: str = Field(min_length=1, max_length=5000)
+class DecideBody(DecideFields, _Body):
+    pass
+
+
+class RetryLetterBody(RetryLetterFields, _Body):
+    pass
 
 
 class OpenRoundBody(_Body):

@@ -18,6 +18,10 @@ class RoundSpec(BaseModel):
     review_window: timedelta = timedelta(days=3)
     approvals_required: int = Field(default=2, ge=1, le=10)
     opened_by: str = "staff"
+    letter_attempts: int = Field(default=6, ge=1, le=50)
+    """How often a letter is tried before the offer goes to LETTER_FAILED for staff to see and retry."""
+    letter_first_retry: timedelta = Field(default=timedelta(seconds=2), gt=timedelta(0))
+    """The wait before the second try; each later wait doubles, up to a minute."""
 
 
 class RoundStatus(BaseModel):
@@ -28,4 +32,4 @@ class RoundStatus(BaseModel):
     partners: list[str]
     opened_at: datetime
     started: bool
-    outcomes: list[OfferOutcome]
+    outcomes: list[OfferOutcome] = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.reference import partner_references
-from activities.store import LetterStore
+from activities.store import ObjectStore
 from offerdesk.config import Settings
 from offerdesk.devserver import temporal_binary
 from offerdesk.engine import Engine
@@ -42,12 +41,13 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("offerdesk-home")
-    return replace(Settings.from_env({"OFFERDESK_HOME": str(home)}), letters_dir=home / "letters")
+    return Settings.from_env({"OFFERDESK_HOME": str(home)})
 
 
 @pytest.fixture(scope="session")
-def store(settings: Settings) -> LetterStore:
-    return LetterStore(settings.letters_dir)
+def store(settings: Settings) -> ObjectStore:
+    """The session's store: a folder under the session's OFFERDESK_HOME, shared by worker, engine and portal."""
+    return settings.store()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -58,8 +58,8 @@ async def worker(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def engine(env: WorkflowEnvironment, worker: None) -> Engine:
-    return Engine(env.client)
+async def engine(env: WorkflowEnvironment, worker: None, store: ObjectStore) -> Engine:
+    return Engine(env.client, store)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -90,7 +90,6 @@ async def start_portal(env: WorkflowEnvironment, settings: Settings) -> AsyncIte
         **os.environ,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "OFFERDESK_HOME": str(settings.home),
-        "OFFERDESK_LETTERS_DIR": str(settings.letters_dir),
         "OFFERDESK_PORTAL_DB": str(settings.portal_db),
     }
     process = await asyncio.create_subprocess_exec(

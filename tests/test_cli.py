@@ -26,7 +26,6 @@ async def cli(env: WorkflowEnvironment, settings: Settings, *args: str) -> tuple
         **os.environ,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "OFFERDESK_HOME": str(settings.home),
-        "OFFERDESK_LETTERS_DIR": str(settings.letters_dir),
         "COLUMNS": "200",
     }
     process = await asyncio.create_subprocess_exec(
@@ -124,8 +123,9 @@ async def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         OFFERDESK, "round", "status", "x", env=environ, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
-    _, err = await process.communicate()
-    assert process.returncode == 1 and "cannot reach Temporal at 127.0.0.1:1" in err.decode()
+    out, err = await process.communicate()
+    assert process.returncode == 3 and "cannot reach Temporal at 127.0.0.1:1" in err.decode()
+    assert out == b"" and "Traceback" not in err.decode() and "RPCError" not in err.decode()
 
 
 async def test_users_and_tokens_from_the_command_line(env: WorkflowEnvironment, settings: Settings) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
+import re
 import signal
+from collections import Counter
 from pathlib import Path
 
 import pikepdf
@@ -13,14 +16,25 @@ import pypdf
 import pytest
 
 from activities.offer_activities import make_render_pool
-from activities.render import TemplateAssetFetcher, render_letter_html, render_letter_pdf
+from activities.render import (
+    MAX_LISTED_LINES,
+    TARIFF_CSV_COLUMNS,
+    ChapterRow,
+    TemplateAssetFetcher,
+    chapter_summary,
+    render_letter_html,
+    render_letter_pdf,
+)
 from offerdesk.documents import load_offer
 from offerdesk.samples import sample_offer
 from schemas.landing import AgreedTerms
-from schemas.offer import OfferDocument
-from tests.letters import letter_input
+from schemas.offer import OfferDocument, TariffCommitment
+from tests.letters import letter_input, long_offer
 
 HOSTILE = '<img src="file:///etc/passwd"> {{ 7*7 }} <a href="http://example.com/x">x</a> <script>alert(1)</script>'
+ATTACHMENTS = ["landing-zone.json", "offer.json", "tariff-lines.csv"]
+TARIFF_HEADER = "HS code Goods Current Offered Staging"
+CHAPTER_HEADER = "HS chapter Lines Average cut Goods"
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +49,29 @@ def rendered(example: OfferDocument) -> tuple[bytes, int]:
 
 def _text(pdf: bytes) -> str:
     return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _page_texts(pdf: bytes) -> list[str]:
+    """Each page's text with runs of whitespace (line breaks in a wrapped cell too) as one space."""
+    return [" ".join(page.extract_text().split()) for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+
+
+def _tariff_csv(pdf: bytes) -> tuple[bytes, list[TariffCommitment]]:
+    """The tariff-lines.csv attachment, and its rows read back as tariff lines."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        data = doc.attachments["tariff-lines.csv"].get_file().read_bytes()
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    assert next(reader) == list(TARIFF_CSV_COLUMNS)
+    return data, [
+        TariffCommitment(
+            hs_code=code,
+            description=description,
+            current_rate_pct=float(current),
+            offered_rate_pct=float(offered),
+            staging_years=int(staging),
+        )
+        for code, description, current, offered, staging in reader
+    ]
 
 
 def test_letter_carries_addressee_reference_rate_sections_and_approvers(rendered: tuple[bytes, int]) -> None:
@@ -70,7 +107,7 @@ def test_letter_claims_pdfa_3b_and_embeds_the_offer_and_terms(
         meta = doc.open_metadata()
         assert meta.pdfa_status == "3B"
         files = doc.attachments
-        assert sorted(files) == ["landing-zone.json", "offer.json"]
+        assert sorted(files) == ATTACHMENTS
         offer = json.loads(files["offer.json"].get_file().read_bytes())
         terms = AgreedTerms.model_validate_json(files["landing-zone.json"].get_file().read_bytes())
         assert OfferDocument.model_validate(offer) == example
@@ -78,7 +115,10 @@ def test_letter_claims_pdfa_3b_and_embeds_the_offer_and_terms(
         relationships = {str(spec.obj.AFRelationship) for spec in files.values()}
         assert relationships == {"/Source", "/Data"}
         # Associated files, as PDF/A-3 requires (WeasyPrint 70 lists each filespec twice; same objects).
-        assert {str(spec.UF) for spec in doc.Root.AF} == {"offer.json", "landing-zone.json"}
+        assert {str(spec.UF) for spec in doc.Root.AF} == set(ATTACHMENTS)
+        assert str(files["tariff-lines.csv"].obj.AFRelationship) == "/Data"
+        assert "tariff line" in str(files["tariff-lines.csv"].description)
+        assert files["tariff-lines.csv"].get_file().mime_type == "text/csv"
         fonts = [
             font
             for page in doc.pages
@@ -110,7 +150,7 @@ def test_a_hostile_offer_renders_as_inert_text_and_fetches_nothing(example: Offe
     assert "{{ 7*7 }}" in text and "<script>alert(1)</script>" in text  # shown as text, not run
     passwd = Path("/etc/passwd").read_bytes()
     with pikepdf.open(io.BytesIO(pdf)) as opened:
-        assert sorted(opened.attachments) == ["landing-zone.json", "offer.json"]
+        assert sorted(opened.attachments) == ATTACHMENTS
         images = [name for page in opened.pages for name in (page.Resources.get("/XObject") or {})]
         streams = b"".join(obj.read_bytes() for obj in opened.objects if isinstance(obj, pikepdf.Stream))
     assert passwd[:40] not in streams and passwd[:40] not in pdf
@@ -134,15 +174,134 @@ def test_a_long_offer_gives_a_multi_page_letter() -> None:
 
 
 def test_a_tariff_row_is_never_split_across_pages() -> None:
-    # Rows are kept whole (break-inside: avoid); floated cells once let a wrapped description's last word
-    # fall onto the next page, over the next row's HS code.
-    doc = sample_offer("r1", "EU", lines=60, seed=60)  # a wrapped row falls at the foot of page 2
+    # Rows are kept whole (tr { break-inside: avoid }); floated cells once let a wrapped description's last word
+    # fall onto the next page, over the next row's HS code. Every row here wraps over several lines, so without
+    # the rule most page breaks would fall inside a row.
+    doc = sample_offer("r1", "EU", lines=60, seed=60)
+    tall = "in every form, fresh, chilled, frozen, dried, salted or in brine, whole or cut, " * 3
+    doc = doc.model_copy(
+        update={
+            "tariff_commitments": [
+                t.model_copy(update={"description": f"{t.description}; {tall}"}) for t in doc.tariff_commitments
+            ]
+        }
+    )
     pdf, pages = render_letter_pdf(letter_input(doc))
-    assert pages >= 3
-    texts = [" ".join(page.extract_text().split()) for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+    assert pages >= 5
+    texts = _page_texts(pdf)
     for t in doc.tariff_commitments:
-        row = f"{t.hs_code} {t.description}"
+        row = " ".join(f"{t.hs_code} {t.description}".split())
         assert any(row in text for text in texts), f"{row!r} is not whole on any page"
+
+
+def test_the_tariff_header_repeats_on_every_page_with_tariff_rows() -> None:
+    doc = sample_offer("r1", "EU", lines=150, seed=150)
+    pdf, _ = render_letter_pdf(letter_input(doc))
+    rows = [" ".join(f"{t.hs_code} {t.description}".split()) for t in doc.tariff_commitments]
+    pages_with_rows = 0
+    for number, text in enumerate(_page_texts(pdf), start=1):
+        where = [text.index(row) for row in rows if row in text]
+        if where:
+            pages_with_rows += 1
+            assert TARIFF_HEADER in text, f"page {number} shows tariff rows without the header"
+            assert text.index(TARIFF_HEADER) < min(where), f"page {number}: the header is not above the rows"
+    assert pages_with_rows >= 3
+
+
+def test_a_short_letter_lists_its_lines_and_attaches_them_as_csv() -> None:
+    doc = sample_offer("r1", "EU", lines=30, seed=30)
+    awkward = doc.tariff_commitments[0].model_copy(
+        update={"description": 'Crème fraîche, "AOP"; 10% fat,\nin pots — ≤ 1 kg', "current_rate_pct": 12.3456789}
+    )
+    doc = doc.model_copy(update={"tariff_commitments": [awkward, *doc.tariff_commitments[1:]]})
+    pdf, _ = render_letter_pdf(letter_input(doc))
+    text = " ".join(_text(pdf).split())
+    for t in doc.tariff_commitments[1:]:
+        assert f"{t.hs_code} {t.description}" in text
+    assert "Crème fraîche" in text and TARIFF_HEADER in text
+    assert CHAPTER_HEADER not in text
+    data, lines = _tariff_csv(pdf)
+    assert lines == doc.tariff_commitments
+    assert b"\r\n" not in data and data.endswith(b"\n")  # one line ending throughout
+    with pikepdf.open(io.BytesIO(pdf)) as opened:
+        assert sorted(opened.attachments) == ATTACHMENTS
+
+
+def test_a_letter_of_15000_lines_sums_them_up_by_chapter_and_attaches_every_line() -> None:
+    doc = long_offer(15_000, seed=7)
+    inp = letter_input(doc)
+    pdf, pages = render_letter_pdf(inp)
+    assert pages <= 8  # a summary of ~96 chapters, not 15,000 rows (that took 315 pages)
+    texts = _page_texts(pdf)
+    text = " ".join(texts)
+    assert "15,000 tariff lines" in text and "attached to this letter as tariff-lines.csv" in text
+    counts = Counter(t.hs_code[:2] for t in doc.tariff_commitments)
+    assert len(counts) == 96
+    for chapter in ("01", "27", "87", "97"):
+        assert re.search(rf"{CHAPTER_HEADER}.* {chapter} {counts[chapter]:,} -?\d+\.\d pp ", text), chapter
+    assert TARIFF_HEADER not in text
+    assert not any(
+        f"{t.hs_code} {t.description}" in text for t in doc.tariff_commitments[:: len(doc.tariff_commitments) // 50]
+    )
+    # The summary's header repeats too: every page showing chapter rows shows it above them.
+    row = re.compile(r"\b\d\d [\d,]+ -?\d+\.\d pp (agricultural|industrial|mixed|unclassified)")
+    first_rows = {number: found.start() for number, page in enumerate(texts) if (found := row.search(page))}
+    assert len(first_rows) >= 2
+    for number, at in first_rows.items():
+        assert CHAPTER_HEADER in texts[number][:at], f"page {number + 1} shows chapter rows without the header above"
+    _, lines = _tariff_csv(pdf)
+    assert len(lines) == 15_000 and lines == doc.tariff_commitments
+    with pikepdf.open(io.BytesIO(pdf)) as opened:
+        assert sorted(opened.attachments) == ATTACHMENTS
+        offer = json.loads(opened.attachments["offer.json"].get_file().read_bytes())
+    assert offer == json.loads(doc.model_dump_json())
+    assert render_letter_pdf(inp)[0] == pdf  # reproducible, the summary and the CSV included
+
+
+def _line(code: str, current: float, offered: float) -> TariffCommitment:
+    return TariffCommitment(
+        hs_code=code, description=f"goods {code}", current_rate_pct=current, offered_rate_pct=offered
+    )
+
+
+def test_the_chapter_summary_counts_averages_and_classifies_per_chapter() -> None:
+    lines = [
+        _line("8703.23", 10, 5),
+        _line("0201.30", 20, 10),
+        _line("0203.29", 12, 0),
+        _line("8703.80", 10, 10),
+        _line("8703.2", 10, 0),  # five digits: not an HS code, but chapter 87 all the same
+        _line("0511.91", 5, 8),  # industrial; a rate raised is a negative cut
+        _line("0511.99", 5, 5),  # agricultural
+        _line("2905", 6, 0),  # too short to tell: mixed by itself
+        _line("9903.01", 25, 0),  # chapter 99 holds no goods
+        _line("x1", 4, 2),
+        _line("²²01.30", 4, 4),  # digits, but not ASCII ones
+    ]
+    assert chapter_summary(lines) == [
+        ChapterRow(chapter="02", lines=2, average_cut_pct=11.0, agricultural=2),
+        ChapterRow(chapter="05", lines=2, average_cut_pct=-1.5, agricultural=1, industrial=1),
+        ChapterRow(chapter="29", lines=1, average_cut_pct=6.0, mixed=1),
+        ChapterRow(chapter="87", lines=3, average_cut_pct=5.0, industrial=2, unclassified=1),
+        ChapterRow(chapter="99", lines=1, average_cut_pct=25.0, unclassified=1),
+        ChapterRow(chapter="", lines=2, average_cut_pct=1.0, unclassified=2),
+    ]
+    assert [row.kind for row in chapter_summary(lines)] == [
+        "agricultural",
+        "mixed",
+        "mixed",
+        "industrial",
+        "unclassified",
+        "unclassified",
+    ]
+    assert chapter_summary([]) == []
+
+
+def test_letters_list_up_to_max_listed_lines_and_sum_up_beyond() -> None:
+    for lines, listed in ((MAX_LISTED_LINES, True), (MAX_LISTED_LINES + 1, False)):
+        html = render_letter_html(letter_input(long_offer(lines, seed=lines)))
+        assert ('class="rows tariffs"' in html) is listed, lines
+        assert ('class="rows chapters"' in html) is not listed, lines
 
 
 def _scheduling_policy() -> int:

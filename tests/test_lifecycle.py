@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from activities.store import Kind
 from offerdesk.engine import Engine, Refused
 from offerdesk.samples import sample_offer
 from schemas.offer_state import OfferState
@@ -31,14 +32,15 @@ async def test_a_clean_offer_goes_from_submission_to_a_stored_letter(engine: Eng
     assert receipt.report is not None and receipt.report.clean
 
     status = await engine.approve(rid, "JP", Approve(reviewer="Ada", rate_pct=15, reason="matches the July deal"))
-    assert status.state is OfferState.UNDER_REVIEW and len(status.approvals) == 1
+    assert status.state is OfferState.UNDER_REVIEW and status.approvals == 1
     await engine.approve(rid, "JP", GRACE)
-    done = await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, WAIT)
+    await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, WAIT)
+    done = await engine.offer_status(rid, "JP")
 
     assert done.terms is not None and done.terms.agreed_rate_pct == 15
     assert [a.reviewer for a in done.terms.approvals] == ["Ada", "Grace"]
     assert done.letter is not None
-    pdf = store.get(done.letter.letter_id)
+    pdf = store.get(Kind.LETTER, done.letter.letter_id)
     assert pdf.startswith(b"%PDF") and len(pdf) == done.letter.size
     assert [e.action for e in done.events][:2] == ["invited", "submitted"]
     assert "issued the letter" in [e.action for e in done.events]
@@ -136,14 +138,16 @@ async def test_request_changes_then_amend_returns_to_review(engine: Engine) -> N
     await engine.approve(rid, "TH", ADA)
     back = await engine.request_changes(rid, "TH", RequestChanges(reviewer="Grace", note="Stage dairy over 3 years."))
     assert back.state is OfferState.DEFICIENT
-    assert back.changes_requested == ["Stage dairy over 3 years."] and back.approvals == []
+    assert back.approvals == 0
+    assert (await engine.offer_status(rid, "TH")).changes_requested == ["Stage dairy over 3 years."]
     await engine.comment(rid, "TH", Comment(reviewer="Ada", text="Agree with Grace."))
 
     receipt = await engine.submit(sample_offer(rid, "TH", seed=5), amend=True)
     assert (receipt.version, receipt.state) == (2, OfferState.UNDER_REVIEW)
     await engine.approve(rid, "TH", ADA)  # Ada's earlier approval was of version 1; she approves again.
     await engine.approve(rid, "TH", GRACE)
-    done = await engine.wait_for(rid, "TH", {"LETTER_ISSUED"}, WAIT)
+    await engine.wait_for(rid, "TH", {"LETTER_ISSUED"}, WAIT)
+    done = await engine.offer_status(rid, "TH")
     assert done.letter is not None and done.letter.filename.endswith("-v2.pdf")
     actions = [e.action for e in done.events]
     assert "requested changes" in actions and "commented" in actions and "amended" in actions
@@ -213,8 +217,9 @@ async def test_review_window_passing_escalates_and_staff_extend_or_decide(engine
     decided = await engine.decide(
         rid, "RS", StaffDecision(by="Staff Sam", decision="approve", rate_pct=40, reason="security carve-out")
     )
-    assert decided.terms is not None and decided.terms.agreed_rate_pct == 40  # staff may go above the bounds
+    assert decided.state in (OfferState.APPROVED, OfferState.LETTER_ISSUED)
     done = await engine.wait_for(rid, "RS", {"LETTER_ISSUED"}, WAIT)
+    assert done.terms is not None and done.terms.agreed_rate_pct == 40  # staff may go above the bounds
     assert done.terms is not None and done.terms.approvals[-1].by_staff
 
 

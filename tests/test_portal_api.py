@@ -244,9 +244,15 @@ async def test_refusals_say_why(portal: Portal, engine: Engine) -> None:
         assert broken.status_code == 422 and "line 1" in broken.json()["message"]
 
         huge = await api.post(
-            url, content=b"[" + b" " * (1024 * 1024) + b"]", headers={"Content-Type": "application/json"}
+            url, content=b"[" + b" " * (16 * 1024 * 1024) + b"]", headers={"Content-Type": "application/json"}
         )
-        assert huge.status_code == 413 and "1 MiB" in huge.json()["message"]
+        assert huge.status_code == 413 and "16 MiB" in huge.json()["message"]
+        chatty = await api.post(
+            OFFER.format(r=rid, p="CH") + "/withdraw",
+            content=b'{"reason": "' + b"x" * (1024 * 1024) + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert chatty.status_code == 413 and "1 MiB" in chatty.json()["message"]
 
         amend_first = await api.post(OFFER.format(r=rid, p="CH") + "/withdraw", json={})
         assert amend_first.status_code == 200  # an invited offer can be withdrawn; then nothing more
@@ -323,5 +329,7 @@ async def test_openapi_document_names_the_models(portal: Portal) -> None:
     async with httpx.AsyncClient(base_url=portal.url) as client:
         spec = (await client.get("/openapi.json")).json()
     schemas = spec["components"]["schemas"]
-    assert {"OfferDocument", "OfferStatus", "SubmissionReceipt", "ErrorBody", "RoundDashboard"} <= set(schemas)
+    assert {"OfferDocument", "OfferStatus", "SubmissionResult", "ErrorBody", "RoundDashboard"} <= set(schemas)
+    body = spec["paths"]["/api/rounds/{round_id}/offers/{partner}/versions"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OfferDocument"}
     assert "/api/rounds/{round_id}/offers/{partner}/approve" in spec["paths"]

@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from activities.names import RENDER_AND_STORE_LETTER
+from activities.names import RENDER_STORED_LETTER
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from offerdesk.worker import WORKFLOWS
@@ -66,7 +66,7 @@ async def test_fresh_histories_replay_and_committed_ones_still_do(engine: Engine
         for e in h.events
         if e.HasField("activity_task_scheduled_event_attributes")
     }
-    assert scheduled == {RENDER_AND_STORE_LETTER}, scheduled  # validation and the landing zone run locally now
+    assert scheduled == {RENDER_STORED_LETTER}, scheduled  # validation and the landing zone run locally now
     if os.environ.get("OFFERDESK_RECORD_HISTORIES"):
         HISTORIES.mkdir(exist_ok=True)
         for history in fresh:

@@ -12,9 +12,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import LetterStore
 from offerdesk.config import Settings
-from offerdesk.engine import Engine
+from offerdesk.engine import Engine, EngineUnavailable
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
 from schemas.offer_state import OfferState
@@ -25,12 +24,12 @@ from workflows.names import offer_workflow_id
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def test_a_restarted_worker_carries_on_where_the_last_one_stopped(
+async def test_a_restarted_worker_carries_on_and_applies_nothing_its_caller_gave_up_on(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path
 ) -> None:
     queue = "restart-test"
-    local = replace(settings, letters_dir=tmp_path / "letters")
-    engine = Engine(env.client, task_queue=queue)
+    local = replace(settings, home=tmp_path)
+    engine = Engine(env.client, local.store(), task_queue=queue, update_timeout=3)
     spec = round_spec(["JP", "EU"])
     rid = spec.round_id
 
@@ -41,20 +40,28 @@ async def test_a_restarted_worker_carries_on_where_the_last_one_stopped(
             await engine.submit(sample_offer(rid, "EU", deficient=True))
             await engine.approve(rid, "JP", Approve(reviewer="Ada"))
 
-    # No worker now: an approval sent meanwhile waits in Temporal for the next worker.
-    pending = asyncio.create_task(engine.approve(rid, "JP", Approve(reviewer="Grace")))
-    await asyncio.sleep(1.0)
-    assert not pending.done()
+    # No worker now: the approval is answered within the update timeout, and it is not applied later either.
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(EngineUnavailable, match=r"no worker .*not applied|no worker is running"):
+        await engine.approve(rid, "JP", Approve(reviewer="Grace"))
+    assert asyncio.get_running_loop().time() - started < 3.5
+    # Reads need no worker: the offer's card, the round, the listing.
+    card, _ = await engine.offer_card(rid, "JP")
+    assert card.state is OfferState.UNDER_REVIEW and [a.reviewer for a in card.approvals] == ["Ada"]
+    assert (await engine.round_status(rid)).partners == ["JP", "EU"]
 
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as second:
         async with second:
-            approved = await pending
-            assert [a.reviewer for a in approved.approvals] == ["Ada", "Grace"]
+            await asyncio.sleep(1.0)  # the stale approval reaches the workflow now, and is refused there
+            card, _ = await engine.offer_card(rid, "JP")
+            assert [a.reviewer for a in card.approvals] == ["Ada"], "a request its sender gave up on was applied"
+            approved = await engine.approve(rid, "JP", Approve(reviewer="Grace"))
+            assert approved.approvals == 2 or approved.state is OfferState.APPROVED
             done = await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, timeout=timedelta(seconds=60))
-            eu = await engine.offer_status(rid, "EU")
+            eu, _ = await engine.offer_card(rid, "EU")
 
     assert done.letter is not None
-    assert LetterStore(local.letters_dir).get(done.letter.letter_id)[:4] == b"%PDF"
+    assert (await engine.letter_bytes(done.letter))[:4] == b"%PDF"
     assert [v.number for v in done.versions] == [1]
     assert eu.state is OfferState.DEFICIENT and len(eu.versions) == 1
 
@@ -77,8 +84,8 @@ async def test_a_worker_takes_no_more_letters_than_it_has_render_processes(
 ) -> None:
     # A letter waiting on the task queue can go to any worker, and its start-to-close clock has not started.
     queue = "one-renderer"
-    local = replace(settings, letters_dir=tmp_path / "letters")
-    engine = Engine(env.client, task_queue=queue)
+    local = replace(settings, home=tmp_path)
+    engine = Engine(env.client, local.store(), task_queue=queue)
     partners = ["JP", "EU", "CH"]
     spec = round_spec(partners, approvals=1)
     rid = spec.round_id

@@ -160,3 +160,64 @@ def test_empty_pledges_and_missing_categories_are_errors() -> None:
 def test_a_repeated_pledge_topic_is_a_warning() -> None:
     doc = changed(digital_trade=[{"topic": "source_code", "pledge": "a"}, {"topic": "source_code", "pledge": "b"}])
     assert findings_at(validate_offer(doc, AS_OF), "digital_trade[1].topic")[0][0] is Severity.WARNING
+
+
+def national_schedule(lines: int) -> list[dict[str, Any]]:
+    """Distinct 8-digit tariff lines across every chapter 01-97 (77 aside), as a full national schedule has.
+
+    sample_offer's long offers stay under its 32 headings; these reach every chapter, so every row of the table counts.
+    """
+    chapters = [c for c in range(1, 98) if c != 77]
+    codes = (
+        f"{c:02d}{h:02d}.{s}.{t}"
+        for h in range(1, 21)
+        for s in ("10", "20", "30", "90")
+        for t in ("00", "10", "20", "90")
+        for c in chapters
+    )
+    schedule = [
+        tariff(hs_code=code, description=f"Goods of heading {code[:4]}, tariff line {code}", current_rate_pct=8.0)
+        for code, _ in zip(codes, range(lines), strict=False)
+    ]
+    assert len(schedule) == lines, "the generator runs out at 30,720 lines"
+    return schedule
+
+
+def test_a_full_national_schedule_of_15000_lines_is_validated_line_by_line() -> None:
+    schedule = national_schedule(15000)
+    schedule[14998] = tariff(hs_code="0²01.30", description="Beef")
+    schedule[14999] = {**schedule[7], "description": "The same line again"}  # 0801.10.00, nuts: agricultural
+    doc = changed(tariff_commitments=schedule)
+    report = validate_offer(doc, AS_OF)
+    assert report.categories[Category.TARIFF_AGRICULTURAL] is CategoryStatus.INVALID
+    assert report.categories[Category.TARIFF_INDUSTRIAL] is CategoryStatus.MET
+    assert [(f.path, f.message[:30]) for f in report.errors] == [
+        ("tariff_commitments[14998].hs_code", '"0²01.30": an HS code has 2, 4'),
+        ("tariff_commitments[14999].hs_code", "repeats the tariff line on the"),
+    ]
+    assert report.warnings == []
+    assert validate_offer(changed(tariff_commitments=national_schedule(15000)), AS_OF).clean
+
+
+@pytest.mark.parametrize("code", ["0²01.30", "０２０１", "٠٢٠١"])
+def test_digits_of_other_scripts_are_a_finding_not_a_crash(code: str) -> None:
+    quota = {"hs_code": code, "description": "Rice", "in_quota_rate_pct": 0.0}
+    doc = changed(
+        tariff_commitments=[*EXAMPLE.model_dump(mode="json")["tariff_commitments"], tariff(hs_code=code)],
+        quota_commitments=[{**quota, "current_quota_tonnes": 0, "offered_quota_tonnes": 10}],
+    )
+    report = validate_offer(doc, AS_OF)
+    message = f'"{code}": an HS code has 2, 4, 6, 8 or 10 digits, dotted or not (for example 0201.30)'
+    assert findings_at(report, "tariff_commitments[4].hs_code") == [(Severity.ERROR, message)]
+    assert findings_at(report, "quota_commitments[0].hs_code") == [(Severity.ERROR, message)]
+
+
+def test_no_string_in_an_hs_code_makes_validation_raise() -> None:
+    """Every character str.isdigit() takes, in codes shaped like real ones: each is one finding, none an exception."""
+    digits = [chr(c) for c in range(0x80, 0x110000) if chr(c).isdigit()]
+    odd = [f"0{d}01.30" for d in digits] + [d * 4 for d in digits]
+    odd += ["", " ", ".", "..", "0201.30\n", "-1", "+02", "0x10", "1e3", "02\t01", "０２０１", "٠٢٠١"]
+    doc = changed(tariff_commitments=[tariff(hs_code=code[:20]) for code in odd])
+    report = validate_offer(doc, AS_OF)
+    bad_code = [f for f in report.errors if f.path.endswith(".hs_code") and "2, 4, 6, 8 or 10 digits" in f.message]
+    assert len(bad_code) == len(odd)

@@ -1,7 +1,9 @@
 """One offer, from invitation to letter: the lifecycle of DESIGN.md as a Temporal workflow.
 
 Every change is an update with a validator, so the caller learns at once whether it was accepted and, if
-not, why. Deadlines are durable timers; nothing is approved by a timer.
+not, why. Deadlines are durable timers; nothing is approved by a timer. Documents, findings and letters live
+in the store; the workflow holds their digests, so its history grows by the same few hundred bytes per
+update whatever the size of the offer, and it continues as new long before Temporal's limits.
 """
 
 from __future__ import annotations
@@ -13,50 +15,92 @@ from typing import TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from activities.names import PROPOSE_LANDING_ZONE, RENDER_AND_STORE_LETTER, VALIDATE_OFFER
+    from activities.names import (
+        PROPOSE_LANDING_ZONE,
+        RENDER_AND_STORE_LETTER,
+        RENDER_STORED_LETTER,
+        STORE_AUDIT_CHUNK,
+        VALIDATE_OFFER,
+        VALIDATE_STORED_OFFER,
+    )
+    from schemas.document_ref import DocumentRef, reference_for
     from schemas.landing import AgreedTerms, Approval, LandingZone, ProposeRequest
-    from schemas.letter import LetterInput, LetterRef
+    from schemas.letter import LetterInput, LetterRef, LetterRequest
     from schemas.offer import OfferDocument
     from schemas.offer_state import (
         FINAL_STATES,
+        OfferAnswer,
+        OfferCard,
+        OfferCarry,
         OfferInput,
         OfferOutcome,
         OfferState,
-        OfferStatus,
         OfferVersion,
         SubmissionReceipt,
         SubmitOffer,
     )
     from schemas.review import (
         Approve,
+        AuditChunk,
         AuditEvent,
+        AuditPage,
         Comment,
         ExtendReview,
+        Request,
         RequestChanges,
+        RetryLetter,
         StaffDecision,
         Withdraw,
     )
-    from schemas.validation import ValidateRequest, ValidationReport
+    from schemas.validation import (
+        Category,
+        CategoryStatus,
+        Finding,
+        ReportSummary,
+        Severity,
+        ValidateRequest,
+        ValidateStoredRequest,
+        ValidationOutcome,
+        ValidationReport,
+        first_findings,
+        summarize_report,
+    )
     from workflows.names import OFFER_PARTNER, OFFER_REVIEW_DEADLINE, OFFER_ROUND, OFFER_STATE
 
 S = OfferState
 OPEN_STATES = frozenset({S.INVITED, S.VALIDATING, S.DEFICIENT, S.UNDER_REVIEW, S.ESCALATED})
 QUICK_TIMEOUT = timedelta(seconds=30)
 QUICK_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
+# Validation, the landing zone and audit chunks: a store that is briefly away gets three tries, a bug one.
+BOUNDED_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_interval=timedelta(seconds=2),
+    maximum_attempts=3,
+    non_retryable_error_types=["RuleError", "NotInStoreError", "DamagedObjectError"],
+)
+LETTER_TIMEOUT = timedelta(minutes=5)
+LETTER_HEARTBEAT = timedelta(seconds=20)
+"""The render activity heartbeats every few seconds: a worker that dies mid-letter frees it in 20 s, not 5 min."""
 
+# Continue as new well before Temporal's limits (10,240 events / 10 MB warning, 2,000 updates per run).
+MAX_RUN_EVENTS = 2_000
+MAX_RUN_BYTES = 2_000_000
+MAX_RUN_UPDATES = 400
 
 # Workflows started before this patch ran validation and the landing zone as ordinary activities; they replay so.
 QUICK_AS_LOCAL = "quick-steps-as-local-activities"
+# Offers started before this patch publish no memo and never continue as new; they replay and finish so.
+COMPACT = "compact-offers-by-reference"
 Q = TypeVar("Q")
 
 
 async def _quick(activity: str, request: BaseModel, result_type: type[Q]) -> Q:
-    """Validation and the landing zone: milliseconds of pure computation on the worker.
+    """Validation and the landing zone: milliseconds of computation on the worker.
 
     As local activities they skip the task-queue round trip through the server (three history events and a
     workflow task each), so a submission is answered sooner and the server does less per offer.
@@ -72,9 +116,23 @@ async def _quick(activity: str, request: BaseModel, result_type: type[Q]) -> Q:
     return cast(Q, result)
 
 
+async def _bounded(activity: str, request: BaseModel, result_type: type[Q]) -> Q:
+    result = await workflow.execute_local_activity(
+        activity, request, result_type=result_type, start_to_close_timeout=QUICK_TIMEOUT, retry_policy=BOUNDED_RETRY
+    )
+    return cast(Q, result)
+
+
 def refuse(message: str, kind: str) -> ApplicationError:
     """A refusal the caller reads: a sentence, and a type a program can test."""
     return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def failure_reason(error: BaseException) -> str:
+    """The innermost message of an activity failure: what went wrong, without Temporal's wrapping."""
+    while isinstance(error, ActivityError) and error.cause is not None:
+        error = error.cause
+    return getattr(error, "message", None) or str(error) or type(error).__name__
 
 
 def _same_person(a: str, b: str) -> bool:
@@ -89,7 +147,7 @@ class OfferWorkflow:
         self._state = S.INVITED
         self._revision = 0
         self._versions: list[OfferVersion] = []
-        self._report: ValidationReport | None = None
+        self._report: ReportSummary | None = None
         self._zone: LandingZone | None = None
         self._approvals: list[Approval] = []
         self._changes: list[str] = []
@@ -97,31 +155,63 @@ class OfferWorkflow:
         self._review_deadline: datetime | None = None
         self._terms: AgreedTerms | None = None
         self._letter: LetterRef | None = None
+        self._letter_failure: str | None = None
         self._events: list[AuditEvent] = []
+        self._audit_chunks: list[str] = []
+        self._run = 1
+        self._updates = 0
         self._lock = asyncio.Lock()
+        self._compact_mode: bool | None = None
+        self._published: OfferCard | None = None
+        # Documents sent inline by clients older than documents-by-reference, with their reports, for the letter.
+        self._inline: dict[str, tuple[OfferDocument, ValidationReport]] = {}
+        if inp.carry is not None:
+            self._resume(inp.carry)
+
+    def _resume(self, carry: OfferCarry) -> None:
+        c = carry.card
+        self._state, self._versions, self._report = c.state, list(c.versions), c.report
+        self._zone, self._approvals, self._changes = c.landing_zone, list(c.approvals), list(c.changes_requested)
+        self._amend_until, self._review_deadline, self._terms = c.amend_until, c.review_deadline, c.terms
+        self._letter, self._letter_failure = c.letter, c.letter_failure
+        self._audit_chunks, self._run = list(c.audit_chunks), c.run + 1
+        self._revision, self._events = carry.revision, list(carry.events)
+        self._published = c.model_copy(update={"run": self._run})
 
     @workflow.run
     async def run(self, inp: OfferInput) -> OfferOutcome:
-        self._record("staff", "invited", f"submissions close at {inp.deadline.isoformat()}")
+        self._compact()
+        if inp.carry is None:
+            self._record("staff", "invited", f"submissions close at {inp.deadline.isoformat()}")
         self._upsert_search_attributes()
-        while self._state not in FINAL_STATES:
+        while True:
+            self._publish()
+            if self._state in FINAL_STATES:
+                break
+            if self._continue_due():
+                await self._continue_as_new()
+                continue
             if self._state is S.APPROVED:
                 await self._issue_letter()
                 continue
             seen = self._revision
             due = self._due()
+            wake = partial(self._moved_since, seen)
             if due is None:
-                await workflow.wait_condition(partial(self._moved_since, seen))
+                await workflow.wait_condition(wake)
                 continue
             remaining = (due - workflow.now()).total_seconds()
             try:
                 if remaining <= 0:
                     raise TimeoutError
-                await workflow.wait_condition(partial(self._moved_since, seen), timeout=remaining)
+                await workflow.wait_condition(wake, timeout=remaining)
             except TimeoutError:
                 if self._revision == seen:
                     self._on_due()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._compact_mode:
+            await self._flush_events()  # so a closed offer's whole trail reads from the store, with no worker
+            self._publish()
         return OfferOutcome(
             partner=inp.partner.code, state=self._state, versions=len(self._versions), letter=self._letter
         )
@@ -130,36 +220,41 @@ class OfferWorkflow:
 
     @workflow.update
     async def submit(self, request: SubmitOffer) -> SubmissionReceipt:
-        return await self._accept(request.document, amend=False)
+        return await self._accept(request, amend=False)
 
     @submit.validator
     def _validate_submit(self, request: SubmitOffer) -> None:
-        self._check_submission(request.document, False, request.document.digest())
+        self._check_fresh(request)
+        self._check_submission(_ref_of(request), False)
 
     @workflow.update
     async def amend(self, request: SubmitOffer) -> SubmissionReceipt:
-        return await self._accept(request.document, amend=True)
+        return await self._accept(request, amend=True)
 
     @amend.validator
     def _validate_amend(self, request: SubmitOffer) -> None:
-        self._check_submission(request.document, True, request.document.digest())
+        self._check_fresh(request)
+        self._check_submission(_ref_of(request), True)
 
     @workflow.update
-    async def withdraw(self, request: Withdraw) -> OfferStatus:
+    async def withdraw(self, request: Withdraw) -> OfferAnswer:
+        self._updates += 1
         async with self._lock:  # never withdraw under a validation still in flight
             self._check_open("withdraw")
             self._record(request.by, "withdrew", request.reason)
             self._set_state(S.WITHDRAWN)
-        return self.status()
+        return self._answer()
 
     @withdraw.validator
     def _validate_withdraw(self, request: Withdraw) -> None:
+        self._check_fresh(request)
         self._check_open("withdraw")
 
     # ---- review ------------------------------------------------------------------------------
 
     @workflow.update
-    def approve(self, request: Approve) -> OfferStatus:
+    def approve(self, request: Approve) -> OfferAnswer:
+        self._updates += 1
         self._check_approve(request)
         self._approvals.append(
             Approval(reviewer=request.reviewer, at=workflow.now(), rate_pct=request.rate_pct, reason=request.reason)
@@ -170,37 +265,43 @@ class OfferWorkflow:
             self._agree()
         else:
             self._touch()
-        return self.status()
+        return self._answer()
 
     @approve.validator
     def _validate_approve(self, request: Approve) -> None:
+        self._check_fresh(request)
         self._check_approve(request)
 
     @workflow.update
-    def request_changes(self, request: RequestChanges) -> OfferStatus:
+    def request_changes(self, request: RequestChanges) -> OfferAnswer:
+        self._updates += 1
         self._check_reviewer(request.reviewer)
         self._send_back(request.reviewer, request.note)
-        return self.status()
+        return self._answer()
 
     @request_changes.validator
     def _validate_request_changes(self, request: RequestChanges) -> None:
+        self._check_fresh(request)
         self._check_reviewer(request.reviewer)
 
     @workflow.update
-    def comment(self, request: Comment) -> OfferStatus:
+    def comment(self, request: Comment) -> OfferAnswer:
+        self._updates += 1
         self._check_open("comment on")
         self._record(request.reviewer, "commented", request.text)
         self._touch()
-        return self.status()
+        return self._answer()
 
     @comment.validator
     def _validate_comment(self, request: Comment) -> None:
+        self._check_fresh(request)
         self._check_open("comment on")
 
     # ---- staff -------------------------------------------------------------------------------
 
     @workflow.update
-    def extend_review(self, request: ExtendReview) -> OfferStatus:
+    def extend_review(self, request: ExtendReview) -> OfferAnswer:
+        self._updates += 1
         self._check_extend(request)
         start = max(self._review_deadline or workflow.now(), workflow.now())
         self._review_deadline = start + request.extend_by
@@ -208,14 +309,16 @@ class OfferWorkflow:
             request.by, "extended the review window", f"to {self._review_deadline.isoformat()}. {request.reason}"
         )
         self._set_state(S.UNDER_REVIEW)
-        return self.status()
+        return self._answer()
 
     @extend_review.validator
     def _validate_extend_review(self, request: ExtendReview) -> None:
+        self._check_fresh(request)
         self._check_extend(request)
 
     @workflow.update
-    def decide(self, request: StaffDecision) -> OfferStatus:
+    def decide(self, request: StaffDecision) -> OfferAnswer:
+        self._updates += 1
         self._check_decide()
         if request.decision == "request_changes":
             self._send_back(request.by, request.reason)
@@ -231,15 +334,32 @@ class OfferWorkflow:
             )
             self._record(request.by, "decided: approve", request.reason, rate_pct=request.rate_pct)
             self._agree()
-        return self.status()
+        return self._answer()
 
     @decide.validator
     def _validate_decide(self, request: StaffDecision) -> None:
+        self._check_fresh(request)
         self._check_decide()
 
+    @workflow.update
+    def retry_letter(self, request: RetryLetter) -> OfferAnswer:
+        self._updates += 1
+        self._check_retry_letter()
+        self._record(request.by, "retried the letter", request.reason)
+        self._letter_failure = None
+        self._set_state(S.APPROVED)
+        return self._answer()
+
+    @retry_letter.validator
+    def _validate_retry_letter(self, request: RetryLetter) -> None:
+        self._check_fresh(request)
+        self._check_retry_letter()
+
+    # ---- reading: small answers; the full view is assembled outside from these and the store ----
+
     @workflow.query
-    def status(self) -> OfferStatus:
-        return OfferStatus(
+    def card(self) -> OfferCard:
+        return OfferCard(
             round_id=self._inp.round_id,
             partner=self._inp.partner.code,
             partner_name=self._inp.partner.name,
@@ -248,14 +368,33 @@ class OfferWorkflow:
             amend_until=self._amend_until,
             review_deadline=self._review_deadline,
             approvals_required=self._inp.approvals_required,
-            versions=self._versions,
+            versions=list(self._versions),
             report=self._report,
             landing_zone=self._zone,
-            approvals=self._approvals,
-            changes_requested=self._changes,
+            approvals=list(self._approvals),
+            changes_requested=list(self._changes),
             terms=self._terms,
             letter=self._letter,
-            events=self._events,
+            letter_failure=self._letter_failure,
+            audit_chunks=list(self._audit_chunks),
+            run=self._run,
+        )
+
+    @workflow.query
+    def audit(self) -> AuditPage:
+        """The trail: chunks in the store, then this run's events (bounded by the run's own limits)."""
+        return AuditPage(chunks=list(self._audit_chunks), events=list(self._events))
+
+    def _answer(self) -> OfferAnswer:
+        return OfferAnswer(
+            round_id=self._inp.round_id,
+            partner=self._inp.partner.code,
+            state=self._state,
+            version=len(self._versions),
+            approvals=len(self._approvals),
+            approvals_required=self._inp.approvals_required,
+            review_deadline=self._review_deadline,
+            amend_until=self._amend_until,
         )
 
     # ---- checks: each is called by the validator and again by the handler ---------------------
@@ -263,17 +402,30 @@ class OfferWorkflow:
     def _who(self) -> str:
         return f"{self._inp.partner.name}'s offer in round {self._inp.round_id}"
 
-    def _check_submission(self, doc: OfferDocument, amend: bool, digest: str) -> bool:
+    def _check_fresh(self, request: Request) -> None:
+        """Validators only: a request its sender gave up on is refused, never applied behind their back."""
+        now = workflow.now()
+        if request.expires_at is not None and now > request.expires_at:
+            raise refuse(
+                f"this request reached {self._who()} at {now.isoformat(timespec='seconds')}, after its sender "
+                f"stopped waiting ({request.expires_at.isoformat(timespec='seconds')}); it was not applied. "
+                "Send it again",
+                "Stale",
+            )
+
+    def _check_submission(self, ref: DocumentRef, amend: bool) -> bool:
         """Refuses what may not be accepted; True when the document repeats the latest version."""
         inp = self._inp
-        if doc.round_id != inp.round_id or doc.partner != inp.partner.code:
+        if ref.round_id != inp.round_id or ref.partner != inp.partner.code:
             raise refuse(
-                f"this document is for round {doc.round_id}, partner {doc.partner}, but was sent to round "
+                f"this document is for round {ref.round_id}, partner {ref.partner}, but was sent to round "
                 f"{inp.round_id}, partner {inp.partner.code}; fix round_id and partner in the file",
                 "WrongOffer",
             )
-        if self._versions and digest == self._versions[-1].digest:
-            return True  # the same document again: answered with the existing version, not a second offer
+        if self._versions and ref.digest == self._versions[-1].digest:
+            latest = self._versions[-1].report
+            if latest is None or latest.failure is None:
+                return True  # the same document again: answered with the existing version, not a second offer
         if self._state not in OPEN_STATES:
             raise refuse(f"{self._who()} is {self._state.value}: it takes no more submissions", "OfferClosed")
         now = workflow.now()
@@ -314,8 +466,9 @@ class OfferWorkflow:
     def _submitters(self) -> set[str]:
         people = set()
         for v in self._versions:
-            people.add(v.document.submitted_by.name.strip().casefold())
-            people.add(v.document.submitted_by.email.strip().casefold())
+            if v.summary is not None:
+                people.add(v.summary.submitted_by.name.strip().casefold())
+                people.add(v.summary.submitted_by.email.strip().casefold())
         return people
 
     def _check_reviewer(self, reviewer: str) -> None:
@@ -366,39 +519,96 @@ class OfferWorkflow:
                 "WrongState",
             )
 
+    def _check_retry_letter(self) -> None:
+        if self._state is not S.LETTER_FAILED:
+            raise refuse(
+                f"{self._who()} is {self._state.value}; only a letter that failed (LETTER_FAILED) is retried",
+                "WrongState",
+            )
+
     # ---- transitions -------------------------------------------------------------------------
 
-    async def _accept(self, doc: OfferDocument, amend: bool) -> SubmissionReceipt:
+    async def _accept(self, request: SubmitOffer, amend: bool) -> SubmissionReceipt:
+        self._updates += 1
         async with self._lock:
-            digest = doc.digest()
-            if self._check_submission(doc, amend, digest):  # again: the state may have moved while waiting
-                return self._receipt(duplicate=True)
+            ref = _ref_of(request)
+            if self._check_submission(ref, amend):  # again: the state may have moved while waiting
+                return self._receipt(duplicate=True, findings=[])
             now = workflow.now()
-            version = OfferVersion(number=len(self._versions) + 1, digest=digest, received_at=now, document=doc)
+            version = OfferVersion(
+                number=len(self._versions) + 1,
+                digest=ref.digest,
+                size=ref.size,
+                received_at=now,
+                summary=ref.summary,
+            )
             self._versions.append(version)
             self._approvals = []
-            self._record(
-                f"{doc.submitted_by.name} <{doc.submitted_by.email}>",
-                "amended" if amend else "submitted",
-                f"version {version.number}",
-            )
+            who = ref.summary.submitted_by
+            self._record(f"{who.name} <{who.email}>", "amended" if amend else "submitted", f"version {version.number}")
             self._set_state(S.VALIDATING)
-            report = await _quick(VALIDATE_OFFER, ValidateRequest(document=doc, as_of=now.date()), ValidationReport)
-            version.report = report
-            self._report = report
-            if not report.clean:
+            if request.document is not None:
+                report = await _quick(
+                    VALIDATE_OFFER, ValidateRequest(document=request.document, as_of=now.date()), ValidationReport
+                )
+                self._inline[ref.digest] = (request.document, report)
+                summary, findings = summarize_report(report, None), first_findings(report)
+            else:
+                summary, findings = await self._validate(ref, version.number)
+            version.report = summary
+            self._report = summary
+            if not summary.clean:
                 self._zone = None
                 self._set_state(S.DEFICIENT)
-                return self._receipt(duplicate=False)
-            self._zone = await _quick(
-                PROPOSE_LANDING_ZONE, ProposeRequest(document=doc, partner=self._inp.partner), LandingZone
+                return self._receipt(duplicate=False, findings=findings)
+            propose = ProposeRequest(
+                document=request.document, ref=None if request.document else ref, partner=self._inp.partner
             )
+            if request.document is not None:
+                self._zone = await _quick(PROPOSE_LANDING_ZONE, propose, LandingZone)
+            else:
+                try:
+                    self._zone = await _bounded(PROPOSE_LANDING_ZONE, propose, LandingZone)
+                except (ActivityError, ApplicationError) as e:
+                    summary = self._failed(version, "the landing zone could not be computed", e)
+                    self._set_state(S.DEFICIENT)
+                    return self._receipt(duplicate=False, findings=[_failure_finding(summary)])
             self._changes = []
             self._review_deadline = workflow.now() + self._inp.review_window
             self._set_state(S.UNDER_REVIEW)
-            return self._receipt(duplicate=False)
+            return self._receipt(duplicate=False, findings=findings)
 
-    def _receipt(self, duplicate: bool) -> SubmissionReceipt:
+    async def _validate(self, ref: DocumentRef, number: int) -> tuple[ReportSummary, list[Finding]]:
+        """Validation never hangs an offer: if it fails after its retries, the offer gets a finding that says so."""
+        request = ValidateStoredRequest(ref=ref, as_of=workflow.now().date(), reference=self._reference(number))
+        version = self._versions[-1]
+        try:
+            outcome = await _bounded(VALIDATE_STORED_OFFER, request, ValidationOutcome)
+        except (ActivityError, ApplicationError) as e:  # a local activity's failure arrives unwrapped
+            summary = self._failed(version, "validation could not check this version", e)
+            return summary, [_failure_finding(summary)]
+        return outcome.summary, outcome.findings
+
+    def _reference(self, number: int) -> str:
+        return f"{workflow.info().workflow_id}#v{number}"
+
+    def _failed(self, version: OfferVersion, what: str, error: BaseException) -> ReportSummary:
+        reason = failure_reason(error)
+        summary = ReportSummary(
+            digest=None,
+            categories={c: CategoryStatus.INVALID for c in Category},
+            error_count=1,
+            warning_count=0,
+            failure=f"{what} (reference {self._reference(version.number)}): {reason}. Nothing is lost: staff can "
+            "find the reference in the worker's log; once the cause is fixed, send the same document again",
+        )
+        version.report = summary
+        self._report = summary
+        self._zone = None
+        self._record("system", "validation failed", summary.failure or "")
+        return summary
+
+    def _receipt(self, duplicate: bool, findings: list[Finding]) -> SubmissionReceipt:
         return SubmissionReceipt(
             round_id=self._inp.round_id,
             partner=self._inp.partner.code,
@@ -406,6 +616,7 @@ class OfferWorkflow:
             duplicate=duplicate,
             state=self._state,
             report=self._report,
+            findings=findings,
         )
 
     def _send_back(self, who: str, note: str) -> None:
@@ -461,34 +672,128 @@ class OfferWorkflow:
             self._set_state(S.ESCALATED)
 
     async def _issue_letter(self) -> None:
+        """Render and store the letter; after its retries a failure is LETTER_FAILED, for staff to see and retry."""
         terms, report = self._terms, self._report
         assert terms is not None and report is not None
         version = self._versions[-1]
-        self._letter = await workflow.execute_activity(
-            RENDER_AND_STORE_LETTER,
-            LetterInput(
-                round_id=self._inp.round_id,
-                partner=self._inp.partner.code,
-                partner_name=self._inp.partner.name,
-                reference=f"OD/{self._inp.round_id}/{self._inp.partner.code}/v{version.number}",
-                letter_date=terms.agreed_at.date(),
-                offer_version=version.number,
-                offer=version.document,
-                report=report,
-                terms=terms,
-            ),
-            result_type=LetterRef,
-            start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+        inp = self._inp
+        retry = RetryPolicy(
+            initial_interval=inp.letter_first_retry,
+            maximum_interval=timedelta(minutes=1),
+            maximum_attempts=inp.letter_attempts,
+            non_retryable_error_types=["LetterError", "NotInStoreError", "DamagedObjectError"],
         )
+        reference = f"OD/{inp.round_id}/{inp.partner.code}/v{version.number}"
+        inline = self._inline.get(version.digest)
+        try:
+            if inline is not None:
+                self._letter = await workflow.execute_activity(
+                    RENDER_AND_STORE_LETTER,
+                    LetterInput(
+                        round_id=inp.round_id,
+                        partner=inp.partner.code,
+                        partner_name=inp.partner.name,
+                        reference=reference,
+                        letter_date=terms.agreed_at.date(),
+                        offer_version=version.number,
+                        offer=inline[0],
+                        report=inline[1],
+                        terms=terms,
+                    ),
+                    result_type=LetterRef,
+                    start_to_close_timeout=LETTER_TIMEOUT,
+                    retry_policy=retry,
+                )
+            else:
+                assert version.summary is not None
+                self._letter = await workflow.execute_activity(
+                    RENDER_STORED_LETTER,
+                    LetterRequest(
+                        round_id=inp.round_id,
+                        partner=inp.partner.code,
+                        partner_name=inp.partner.name,
+                        reference=reference,
+                        letter_date=terms.agreed_at.date(),
+                        offer_version=version.number,
+                        offer=DocumentRef(
+                            digest=version.digest,
+                            size=version.size,
+                            round_id=inp.round_id,
+                            partner=inp.partner.code,
+                            summary=version.summary,
+                        ),
+                        report_digest=report.digest,
+                        terms=terms,
+                    ),
+                    result_type=LetterRef,
+                    start_to_close_timeout=LETTER_TIMEOUT,
+                    heartbeat_timeout=LETTER_HEARTBEAT,
+                    retry_policy=retry,
+                )
+        except (ActivityError, ApplicationError) as e:
+            self._letter_failure = failure_reason(e)
+            self._record("system", "letter failed", self._letter_failure)
+            self._set_state(S.LETTER_FAILED)
+            return
         self._record("system", "issued the letter", f"{self._letter.filename}, sha256 {self._letter.sha256}")
         self._set_state(S.LETTER_ISSUED)
+
+    # ---- bounded runs ------------------------------------------------------------------------
+
+    def _compact(self) -> bool:
+        if self._compact_mode is None:
+            self._compact_mode = workflow.patched(COMPACT)
+        return self._compact_mode
+
+    def _continue_due(self) -> bool:
+        if not self._compact_mode:
+            return False
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= MAX_RUN_EVENTS
+            or info.get_current_history_size() >= MAX_RUN_BYTES
+            or self._updates >= MAX_RUN_UPDATES
+        )
+
+    async def _continue_as_new(self) -> None:
+        """Carry the compact state into a new run: the trail so far goes to the store, handlers finish first."""
+        await self._flush_events()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._state in FINAL_STATES:
+            return  # the run ends on its own
+        card = self.card()
+        carry = OfferCarry(card=card, revision=self._revision, events=self._events)
+        workflow.continue_as_new(self._inp.model_copy(update={"carry": carry}), memo={"card": card})
+
+    async def _flush_events(self) -> None:
+        if not self._events:
+            return
+        batch = list(self._events)
+        chunk = AuditChunk(round_id=self._inp.round_id, partner=self._inp.partner.code, events=batch)
+        try:
+            digest = await _bounded(STORE_AUDIT_CHUNK, chunk, str)
+        except (ActivityError, ApplicationError) as e:
+            # The store is away: keep the events in the workflow and try again at the next chance.
+            workflow.logger.warning("could not file %d audit events to the store: %s", len(batch), failure_reason(e))
+            return
+        del self._events[: len(batch)]
+        self._audit_chunks.append(digest)
+
+    def _publish(self) -> None:
+        """The card as memo: what a reader sees with no worker running, and what lists show."""
+        if not self._compact():
+            return
+        card = self.card()
+        if card != self._published:
+            workflow.upsert_memo({"card": card})
+            self._published = card
 
     def _record(self, actor: str, action: str, detail: str = "", rate_pct: float | None = None) -> None:
         self._events.append(AuditEvent(at=workflow.now(), actor=actor, action=action, detail=detail, rate_pct=rate_pct))
 
     def _moved_since(self, revision: int) -> bool:
-        return self._revision != revision
+        return self._revision != revision or self._continue_due()
 
     def _touch(self) -> None:
         self._revision += 1
@@ -509,3 +814,15 @@ class OfferWorkflow:
                 else OFFER_REVIEW_DEADLINE.value_unset(),
             ]
         )
+
+
+def _ref_of(request: SubmitOffer) -> DocumentRef:
+    if request.ref is not None:
+        return request.ref
+    if request.document is not None:
+        return reference_for(request.document)
+    raise refuse("a submission names its document: store it and send its reference", "NoDocument")
+
+
+def _failure_finding(summary: ReportSummary) -> Finding:
+    return Finding(category=None, severity=Severity.ERROR, path="(document)", message=summary.failure or "")

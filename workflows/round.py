@@ -6,11 +6,11 @@ import asyncio
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import CancelledError, ChildWorkflowError, TerminatedError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.offer_state import OfferInput, OfferOutcome
+    from schemas.offer_state import OfferInput, OfferOutcome, OfferState
     from schemas.round import RoundSpec, RoundStatus
     from workflows.names import OFFER_PARTNER, OFFER_ROUND, OFFER_STATE, offer_workflow_id
     from workflows.offer import OfferWorkflow
@@ -37,6 +37,8 @@ class RoundWorkflow:
                     deadline=spec.deadline,
                     review_window=spec.review_window,
                     approvals_required=spec.approvals_required,
+                    letter_attempts=spec.letter_attempts,
+                    letter_first_retry=spec.letter_first_retry,
                 ),
                 id=offer_workflow_id(spec.round_id, partner.code),
                 search_attributes=TypedSearchAttributes(
@@ -49,18 +51,21 @@ class RoundWorkflow:
                 # An offer outlives a round workflow that is reset or terminated by an operator.
                 parent_close_policy=ParentClosePolicy.ABANDON,
             )
-            handles.append(handle)
+            handles.append((partner.code, handle))
         self._started = True
-        await asyncio.gather(*(self._follow(h) for h in handles))
+        await asyncio.gather(*(self._follow(p, h) for p, h in handles))
         return self.status()
 
-    async def _follow(self, handle: ChildWorkflowHandle[OfferWorkflow, OfferOutcome]) -> None:
+    async def _follow(self, partner: str, handle: ChildWorkflowHandle[OfferWorkflow, OfferOutcome]) -> None:
         try:
             outcome = await handle
         except ChildWorkflowError as e:
-            # One broken offer must not end the round; its own history says what happened.
-            workflow.logger.error("offer workflow %s failed: %s", handle.id, e)
-            return
+            # One broken offer must not end the round: it is shown as Temporal reports it, the round carries on.
+            workflow.logger.error("offer workflow %s ended without an outcome: %s", handle.id, e)
+            state = (
+                OfferState.TERMINATED if isinstance(e.cause, TerminatedError | CancelledError) else OfferState.FAILED
+            )
+            outcome = OfferOutcome(partner=partner, state=state, versions=0, letter=None)
         self._outcomes[outcome.partner] = outcome
 
     @workflow.update

@@ -28,6 +28,7 @@ class Action(StrEnum):
     EXTEND = "extend a review window"
     DECIDE = "decide an escalation"
     ROUND_LETTERS = "download a round's letters"
+    RETRY_LETTER = "retry a failed letter"
     AUDIT = "read the audit log"
     MANAGE_ACCESS = "manage users and API tokens"
 
@@ -45,7 +46,16 @@ ALLOWED: dict[Role, frozenset[Action]] = {
 
 # What a negotiator sees of the offer's history: their own steps and what was addressed to them.
 NEGOTIATOR_EVENTS = frozenset(
-    {"invited", "submitted", "amended", "withdrew", "requested changes", "lapsed", "issued the letter"}
+    {
+        "invited",
+        "submitted",
+        "amended",
+        "withdrew",
+        "requested changes",
+        "lapsed",
+        "issued the letter",
+        "validation failed",
+    }
 )
 
 
@@ -86,6 +96,8 @@ def view_for(who: Principal, status: OfferStatus) -> OfferStatus:
             "landing_zone": None,
             "approvals": [],
             "terms": status.terms if status.state is OfferState.LETTER_ISSUED else None,
+            "letter_failure": None,
+            "notes": [],
             "events": [e for e in status.events if e.action in NEGOTIATOR_EVENTS],
         }
     )

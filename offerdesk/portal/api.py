@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Path, Query, Request, Response, UploadFile
 
 from offerdesk.documents import MAX_OFFER_BYTES, UnusableInputError, parse_offer
 from offerdesk.portal.access import Action, require
@@ -14,7 +14,7 @@ from offerdesk.portal.auth import accounts, api_caller, desk
 from offerdesk.portal.desk import Desk
 from schemas.listing import OfferListing
 from schemas.offer import OfferDocument
-from schemas.offer_state import OfferState, OfferStatus, SubmissionReceipt
+from schemas.offer_state import OfferAnswer, OfferState, OfferStatus, SubmissionResult
 from schemas.portal import (
     ApproveBody,
     AuditRecord,
@@ -26,6 +26,7 @@ from schemas.portal import (
     NewUser,
     OpenRoundBody,
     RequestChangesBody,
+    RetryLetterBody,
     RoundDashboard,
     TokenCreated,
     TokenInfo,
@@ -48,9 +49,9 @@ _errors: dict[int | str, dict[str, Any]] = {
         403: "Your role may not do this",
         404: "Nothing you may see exists here",
         409: "The offer's state does not allow this now",
-        413: "The request body is over 1 MiB",
+        413: "The request body is over its limit: 16 MiB for an offer upload, 1 MiB for anything else",
         422: "The request or document is not valid; `fields` names each path at fault",
-        503: "The offer engine (Temporal) cannot be reached",
+        503: "An outage: Temporal cannot be reached, no worker is running, or the store is away",
     }.items()
 }
 
@@ -79,18 +80,32 @@ async def get_offer(round_id: RoundId, partner: Partner, who: Caller, d: TheDesk
     return await d.offer(who, round_id, partner)
 
 
-@router.post(OFFER + "/versions", status_code=201, tags=["offers"])
+@router.post(
+    OFFER + "/versions",
+    status_code=201,
+    tags=["offers"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OfferDocument"}}},
+        }
+    },
+)
 async def submit_offer(
-    round_id: RoundId, partner: Partner, document: OfferDocument, who: Caller, d: TheDesk
-) -> SubmissionReceipt:
-    """Submit the offer document (JSON), or amend it if a version exists; validation findings come back."""
+    round_id: RoundId, partner: Partner, request: Request, who: Caller, d: TheDesk
+) -> SubmissionResult:
+    """Submit the offer document (JSON), or amend it if a version exists; validation findings come back.
+
+    The body is read as the CLI reads a file: non-finite numbers and runaway nesting are a 422 naming the field.
+    """
+    document = parse_offer(await request.body(), "the request body")
     return await d.submit(who, round_id, partner, document)
 
 
 @router.post(OFFER + "/versions/upload", status_code=201, tags=["offers"])
 async def upload_offer(
     round_id: RoundId, partner: Partner, who: Caller, d: TheDesk, file: Annotated[UploadFile, File()]
-) -> SubmissionReceipt:
+) -> SubmissionResult:
     """The same as POST …/versions, with the document as an uploaded file (multipart/form-data)."""
     document = await read_upload(file)
     return await d.submit(who, round_id, partner, document)
@@ -106,7 +121,7 @@ async def read_upload(file: UploadFile) -> OfferDocument:
 @router.post(OFFER + "/withdraw", tags=["offers"])
 async def withdraw_offer(
     round_id: RoundId, partner: Partner, body: WithdrawBody, who: Caller, d: TheDesk
-) -> OfferStatus:
+) -> OfferAnswer:
     return await d.withdraw(who, round_id, partner, body)
 
 
@@ -139,19 +154,19 @@ async def review_queue(who: Caller, d: TheDesk) -> list[OfferListing]:
 
 
 @router.post(OFFER + "/approve", tags=["review"])
-async def approve_offer(round_id: RoundId, partner: Partner, body: ApproveBody, who: Caller, d: TheDesk) -> OfferStatus:
+async def approve_offer(round_id: RoundId, partner: Partner, body: ApproveBody, who: Caller, d: TheDesk) -> OfferAnswer:
     return await d.approve(who, round_id, partner, body)
 
 
 @router.post(OFFER + "/request-changes", tags=["review"])
 async def request_changes(
     round_id: RoundId, partner: Partner, body: RequestChangesBody, who: Caller, d: TheDesk
-) -> OfferStatus:
+) -> OfferAnswer:
     return await d.request_changes(who, round_id, partner, body)
 
 
 @router.post(OFFER + "/comments", tags=["review"])
-async def comment_offer(round_id: RoundId, partner: Partner, body: CommentBody, who: Caller, d: TheDesk) -> OfferStatus:
+async def comment_offer(round_id: RoundId, partner: Partner, body: CommentBody, who: Caller, d: TheDesk) -> OfferAnswer:
     """An internal note for reviewers and staff; negotiators never see it."""
     return await d.comment(who, round_id, partner, body)
 
@@ -193,14 +208,22 @@ async def round_letters(round_id: RoundId, who: Caller, d: TheDesk) -> Response:
 
 
 @router.post(OFFER + "/extend", tags=["staff"])
-async def extend_review(round_id: RoundId, partner: Partner, body: ExtendBody, who: Caller, d: TheDesk) -> OfferStatus:
+async def extend_review(round_id: RoundId, partner: Partner, body: ExtendBody, who: Caller, d: TheDesk) -> OfferAnswer:
     return await d.extend(who, round_id, partner, body)
 
 
 @router.post(OFFER + "/decide", tags=["staff"])
-async def decide(round_id: RoundId, partner: Partner, body: DecideBody, who: Caller, d: TheDesk) -> OfferStatus:
+async def decide(round_id: RoundId, partner: Partner, body: DecideBody, who: Caller, d: TheDesk) -> OfferAnswer:
     """Staff decide an escalated offer (or one under review): approve at a rate, or send it back."""
     return await d.decide(who, round_id, partner, body)
+
+
+@router.post(OFFER + "/retry-letter", tags=["staff"])
+async def retry_letter(
+    round_id: RoundId, partner: Partner, who: Caller, d: TheDesk, body: Annotated[RetryLetterBody | None, Body()] = None
+) -> OfferAnswer:
+    """Staff render a failed letter again (LETTER_FAILED), once its cause is fixed."""
+    return await d.retry_letter(who, round_id, partner, body or RetryLetterBody())
 
 
 @router.get("/audit", tags=["staff"])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import quote
 
 import uvicorn
@@ -15,15 +17,15 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from activities.store import LetterStore
 from offerdesk.config import Settings
-from offerdesk.engine import Engine, connect
+from offerdesk.engine import Engine
 from offerdesk.portal import api, pages
 from offerdesk.portal.accounts import Accounts
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, json_error, refusal
 from offerdesk.portal.limits import BodyLimit
+from schemas.offer import OfferDocument
 
 log = logging.getLogger("offerdesk.portal")
 
@@ -33,8 +35,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        the_engine = engine or Engine(await connect(settings))
-        app.state.desk = Desk(the_engine, app.state.accounts, LetterStore(settings.letters_dir))
+        the_engine = engine or await Engine.from_settings(settings)
+        app.state.desk = Desk(the_engine, app.state.accounts)
         yield
 
     app = FastAPI(
@@ -69,7 +71,22 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     for kind in (*HANDLED, SignInRequired, Exception):
         app.add_exception_handler(kind, on_error)
+    app.openapi = functools.partial(_openapi, app, app.openapi)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI, generate: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """FastAPI's document, plus the offer document's schema: the submit route reads its body itself (to refuse
+    non-finite numbers and runaway nesting as a 422), so FastAPI does not see the model on its own."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = generate()
+    document = OfferDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(document.pop("$defs", {}))
+    components["OfferDocument"] = document
+    app.openapi_schema = schema
+    return schema
 
 
 class _Server(uvicorn.Server):

@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from activities.reference import UnknownPartnerError, partner_references
-from activities.store import LetterNotFoundError, LetterStore
 from offerdesk.engine import Engine, Refused
 from offerdesk.portal.access import Action, Forbidden, NotFound, require, view_for
 from offerdesk.portal.accounts import Accounts, Principal
 from schemas.letter import LetterRef
 from schemas.listing import OfferListing
 from schemas.offer import OfferDocument
-from schemas.offer_state import OfferState, OfferStatus, SubmissionReceipt
+from schemas.offer_state import OfferAnswer, OfferState, OfferStatus, SubmissionResult
 from schemas.portal import (
     ApproveBody,
     AuditRecord,
@@ -30,11 +29,12 @@ from schemas.portal import (
     ExtendBody,
     OpenRoundBody,
     RequestChangesBody,
+    RetryLetterBody,
     Role,
     RoundDashboard,
     WithdrawBody,
 )
-from schemas.review import Approve, Comment, ExtendReview, RequestChanges, StaffDecision, Withdraw
+from schemas.review import Approve, Comment, ExtendReview, RequestChanges, RetryLetter, StaffDecision, Withdraw
 from schemas.round import RoundSpec, RoundStatus
 
 T = TypeVar("T")
@@ -47,10 +47,9 @@ class Letter:
 
 
 class Desk:
-    def __init__(self, engine: Engine, accounts: Accounts, letters: LetterStore) -> None:
+    def __init__(self, engine: Engine, accounts: Accounts) -> None:
         self.engine = engine
         self.accounts = accounts
-        self.letters = letters
 
     async def _audited(
         self,
@@ -119,11 +118,11 @@ class Desk:
 
     async def submit(
         self, who: Principal, round_id: str, partner: str, document: OfferDocument, amend: bool | None = None
-    ) -> SubmissionReceipt:
+    ) -> SubmissionResult:
         """Submit, or amend when amend is True; None means whichever the offer's state calls for."""
         action = Action.AMEND if amend else Action.SUBMIT
 
-        async def work() -> SubmissionReceipt:
+        async def work() -> SubmissionResult:
             if (document.round_id, document.partner) != (round_id, partner):
                 raise Refused(
                     f"the document is for {document.partner} in round {document.round_id}, but it was sent to "
@@ -132,21 +131,20 @@ class Desk:
                 )
             as_amendment = amend
             if as_amendment is None:
-                as_amendment = bool((await self.engine.offer_status(round_id, partner)).versions)
+                as_amendment = bool((await self.engine.offer_card(round_id, partner))[0].versions)
             return await self.engine.submit(document, amend=as_amendment)
 
         return await self._audited(who, action, round_id, partner, work, f"digest {document.digest()[:12]}")
 
-    async def withdraw(self, who: Principal, round_id: str, partner: str, body: WithdrawBody) -> OfferStatus:
+    async def withdraw(self, who: Principal, round_id: str, partner: str, body: WithdrawBody) -> OfferAnswer:
         request = Withdraw(by=who.name, reason=body.reason)
-        status = await self._audited(
+        return await self._audited(
             who, Action.WITHDRAW, round_id, partner, lambda: self.engine.withdraw(round_id, partner, request)
         )
-        return view_for(who, status)
 
     # ---- reviewers ---------------------------------------------------------------------------
 
-    async def approve(self, who: Principal, round_id: str, partner: str, body: ApproveBody) -> OfferStatus:
+    async def approve(self, who: Principal, round_id: str, partner: str, body: ApproveBody) -> OfferAnswer:
         request = Approve(reviewer=who.name, rate_pct=body.rate_pct, reason=body.reason)
         detail = f"rate {body.rate_pct:g}%: {body.reason}" if body.rate_pct is not None else ""
         return await self._audited(
@@ -155,7 +153,7 @@ class Desk:
 
     async def request_changes(
         self, who: Principal, round_id: str, partner: str, body: RequestChangesBody
-    ) -> OfferStatus:
+    ) -> OfferAnswer:
         request = RequestChanges(reviewer=who.name, note=body.note)
         return await self._audited(
             who,
@@ -166,7 +164,7 @@ class Desk:
             body.note,
         )
 
-    async def comment(self, who: Principal, round_id: str, partner: str, body: CommentBody) -> OfferStatus:
+    async def comment(self, who: Principal, round_id: str, partner: str, body: CommentBody) -> OfferAnswer:
         request = Comment(reviewer=who.name, text=body.text)
         return await self._audited(
             who, Action.COMMENT, round_id, partner, lambda: self.engine.comment(round_id, partner, request)
@@ -192,7 +190,7 @@ class Desk:
 
         return await self._audited(who, Action.OPEN_ROUND, body.round_id, None, work, ", ".join(body.partners))
 
-    async def extend(self, who: Principal, round_id: str, partner: str, body: ExtendBody) -> OfferStatus:
+    async def extend(self, who: Principal, round_id: str, partner: str, body: ExtendBody) -> OfferAnswer:
         request = ExtendReview(by=who.name, extend_by=body.extend_by, reason=body.reason)
         return await self._audited(
             who,
@@ -203,7 +201,7 @@ class Desk:
             f"by {body.extend_by}: {body.reason}",
         )
 
-    async def decide(self, who: Principal, round_id: str, partner: str, body: DecideBody) -> OfferStatus:
+    async def decide(self, who: Principal, round_id: str, partner: str, body: DecideBody) -> OfferAnswer:
         request = StaffDecision(by=who.name, decision=body.decision, rate_pct=body.rate_pct, reason=body.reason)
         rate = f" at {body.rate_pct:g}%" if body.rate_pct is not None else ""
         return await self._audited(
@@ -215,18 +213,33 @@ class Desk:
             f"{body.decision}{rate}: {body.reason}",
         )
 
+    async def retry_letter(self, who: Principal, round_id: str, partner: str, body: RetryLetterBody) -> OfferAnswer:
+        request = RetryLetter(by=who.name, reason=body.reason)
+        return await self._audited(
+            who,
+            Action.RETRY_LETTER,
+            round_id,
+            partner,
+            lambda: self.engine.retry_letter(round_id, partner, request),
+            body.reason,
+        )
+
     # ---- letters -----------------------------------------------------------------------------
 
     async def letter(self, who: Principal, round_id: str, partner: str) -> Letter:
         async def work() -> Letter:
-            status = await self.engine.offer_status(round_id, partner)
-            if status.letter is None:
+            card, ref = await self.engine.letter(round_id, partner)
+            if ref is None:
+                why = (
+                    f"its letter failed ({card.letter_failure}); staff retry it once the cause is fixed"
+                    if card.letter_failure
+                    else "there is no letter until it is approved and the letter is issued"
+                )
                 raise Refused(
-                    f"the offer of {status.partner_name} in round {round_id} is {status.state.value}; "
-                    "there is no letter until it is approved and the letter is issued",
+                    f"the offer of {card.partner_name} in round {round_id} is {card.state.value}; {why}",
                     "NoLetterYet",
                 )
-            return Letter(status.letter, await self._read(status.letter))
+            return Letter(ref, await self.engine.letter_bytes(ref))
 
         return await self._audited(who, Action.READ_LETTER, round_id, partner, work)
 
@@ -234,24 +247,14 @@ class Desk:
         """Every issued letter of the round in one ZIP, and how many it holds."""
 
         async def work() -> tuple[bytes, int]:
-            status = await self.engine.round_status(round_id)
-            refs = [o.letter for o in status.outcomes if o.letter is not None]
+            await self.engine.round_status(round_id)  # a round that does not exist says so
+            refs = [o.letter for o in await self.engine.list_offers(round_id=round_id) if o.letter is not None]
             if not refs:
                 raise Refused(f"round {round_id} has no letters yet", "NoLetterYet")
-            contents = [await self._read(ref) for ref in refs]
+            contents = [await self.engine.letter_bytes(ref) for ref in refs]
             return await asyncio.to_thread(_zip, list(zip(refs, contents, strict=True))), len(refs)
 
         return await self._audited(who, Action.ROUND_LETTERS, round_id, None, work)
-
-    async def _read(self, ref: LetterRef) -> bytes:
-        try:
-            return await asyncio.to_thread(self.letters.get, ref.letter_id)
-        except LetterNotFoundError:
-            raise Refused(
-                f"letter {ref.filename} was issued but is not in this portal's letter store; "
-                "the portal and the workers must share OFFERDESK_LETTERS_DIR",
-                "LetterMissing",
-            ) from None
 
 
 def _zip(letters: list[tuple[LetterRef, bytes]]) -> bytes:

@@ -27,6 +27,8 @@ KIND_STATUS: dict[str, int] = {
     "UnknownPartner": 422,
     "WrongOffer": 422,
     "Timeout": 504,
+    "NoDocument": 422,
+    "LetterMissing": 503,
 }
 
 
@@ -65,7 +67,8 @@ def refusal(exc: Exception) -> tuple[int, ErrorBody]:
         more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
         return 422, ErrorBody(error="InvalidRequest", message=f"{first.path}: {first.message}{more}", fields=fields)
     if isinstance(exc, EngineUnavailable | RPCError):
-        return 503, ErrorBody(error="EngineUnavailable", message=f"the offer engine cannot be reached now: {exc}")
+        message = str(exc) if isinstance(exc, EngineUnavailable) else "the offer engine cannot be reached now"
+        return 503, ErrorBody(error="EngineUnavailable", message=message)
     if isinstance(exc, StarletteHTTPException):
         return exc.status_code, ErrorBody(error="HTTP", message=str(exc.detail))
     return 500, ErrorBody(error="InternalError", message="something went wrong on our side; it has been logged")

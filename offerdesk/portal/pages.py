@@ -46,6 +46,7 @@ from schemas.portal import (
     ExtendBody,
     OpenRoundBody,
     RequestChangesBody,
+    RetryLetterBody,
     Role,
     WithdrawBody,
 )
@@ -362,8 +363,8 @@ async def approve(
 ) -> Response:
     async def work() -> str:
         body = ApproveBody.model_validate({"rate_pct": _optional(rate_pct), "reason": _optional(reason)})
-        status = await d.approve(who, round_id, partner, body)
-        return f"approved: {len(status.approvals)} of {status.approvals_required}; the offer is {status.state.value}"
+        answer = await d.approve(who, round_id, partner, body)
+        return f"approved: {answer.approvals} of {answer.approvals_required}; the offer is {answer.state.value}"
 
     return await _act(request, _back(round_id, partner), work)
 
@@ -436,8 +437,24 @@ async def decide(
         body = DecideBody.model_validate(
             {"decision": decision, "rate_pct": _optional(rate_pct), "reason": reason.strip()}
         )
-        status = await d.decide(who, round_id, partner, body)
-        return f"decided: {decision.replace('_', ' ')}; the offer is {status.state.value}"
+        answer = await d.decide(who, round_id, partner, body)
+        return f"decided: {decision.replace('_', ' ')}; the offer is {answer.state.value}"
+
+    return await _act(request, _back(round_id, partner), work)
+
+
+@router.post(OFFER + "/retry-letter")
+async def retry_letter(
+    request: Request,
+    round_id: str,
+    partner: str,
+    who: Poster,
+    d: TheDesk,
+    reason: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    async def work() -> str:
+        answer = await d.retry_letter(who, round_id, partner, RetryLetterBody(reason=reason.strip()))
+        return f"the letter is being rendered again; the offer is {answer.state.value}"
 
     return await _act(request, _back(round_id, partner), work)
 

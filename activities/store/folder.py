@@ -1,0 +1,126 @@
+"""The default backend: a folder on the local disk (or a shared mount), private to the account running Offerdesk."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from activities.store.base import (
+    Kind,
+    NotInStoreError,
+    ObjectStore,
+    StoreUnavailableError,
+    check_digest,
+    check_intact,
+    sha256_hex,
+)
+
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+_HINT = "check OFFERDESK_STORE_URL and the folder's permissions"
+
+
+class FolderStore(ObjectStore):
+    """Objects live at ROOT/{kind}/{digest[:2]}/{digest}{ext}.
+
+    Offers and letters are confidential, so folders are 0700 and files 0600 whatever the umask.
+    `legacy_letters` is the folder older versions kept letters in (LEGACY/ab/abcdef….pdf); it is only read,
+    so letters issued before the store existed can still be downloaded.
+    """
+
+    def __init__(self, root: Path, legacy_letters: Path | None = None) -> None:
+        self.root = Path(root).expanduser().absolute()
+        self.legacy_letters = Path(legacy_letters).expanduser().absolute() if legacy_letters is not None else None
+        self.location = str(self.root)
+
+    def path(self, kind: Kind, digest: str) -> Path:
+        """Where the object is (or would be) under ROOT."""
+        check_digest(digest, self.location)
+        return self.root / kind.value / digest[:2] / f"{digest}{kind.extension}"
+
+    def _legacy_path(self, kind: Kind, digest: str) -> Path | None:
+        if kind is not Kind.LETTER or self.legacy_letters is None:
+            return None
+        return self.legacy_letters / digest[:2] / f"{digest}{kind.extension}"
+
+    def put(self, kind: Kind, data: bytes) -> str:
+        digest = sha256_hex(data)
+        path = self.path(kind, digest)
+        try:
+            try:
+                if path.stat().st_size == len(data):
+                    return digest
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+            for folder in (self.root, self.root / kind.value, path.parent):
+                _make_private_dir(folder)
+            _write_atomically(path, data)
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot write to the store at {self.location}: {exc}; {_HINT}") from exc
+        return digest
+
+    def get(self, kind: Kind, digest: str) -> bytes:
+        candidates = [self.path(kind, digest)]
+        legacy = self._legacy_path(kind, digest)
+        if legacy is not None:
+            candidates.append(legacy)
+        for path in candidates:
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreUnavailableError(f"cannot read from the store at {self.location}: {exc}; {_HINT}") from exc
+            return check_intact(data, digest, str(path))
+        raise NotInStoreError(f"there is no {kind.value} object {digest} in the store at {self.location}")
+
+    def exists(self, kind: Kind, digest: str) -> bool:
+        candidates = [self.path(kind, digest)]
+        legacy = self._legacy_path(kind, digest)
+        if legacy is not None:
+            candidates.append(legacy)
+        for path in candidates:
+            try:
+                path.stat()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreUnavailableError(f"cannot read from the store at {self.location}: {exc}; {_HINT}") from exc
+            return True
+        return False
+
+
+def _make_private_dir(folder: Path) -> None:
+    """Create `folder` as 0700 (its parents as the umask says), or accept it if it already is a folder."""
+    if folder.is_dir():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=_DIR_MODE)
+    except FileExistsError:
+        if not folder.is_dir():
+            raise
+        return  # another thread or process made it first
+    os.chmod(folder, _DIR_MODE)  # mkdir's mode is masked by the umask
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write beside the target, sync, then rename, so a crash never leaves a partial object under its id."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _FILE_MODE)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    # Sync the folder too, so the rename itself survives a power cut: an acknowledged object is never lost.
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
