@@ -26,6 +26,7 @@ from offerdesk.documents import UnusableInputError, load_offer
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
 from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
 from offerdesk.portal.accounts import Accounts
+from offerdesk.private import keep_private, make_private
 from schemas.offer_state import OfferCard, OfferState, OfferStatus, SubmissionResult
 from schemas.portal import Role
 from schemas.review import Approve, Comment, ExtendReview, RequestChanges, RetryLetter, StaffDecision, Withdraw
@@ -118,6 +119,7 @@ def up(
     from offerdesk.devserver import DevServer
 
     settings = _settings()
+    make_private(settings.home)
     server = DevServer(settings.home, settings.temporal_port, settings.ui_port) if settings.embedded else None
     try:
         if server:
@@ -194,6 +196,7 @@ def worker() -> None:
     from offerdesk.worker import run_worker
 
     settings = _settings()
+    make_private(settings.home)
 
     async def main() -> None:
         client = await connect(settings, verbose=True)
@@ -534,6 +537,7 @@ def portal(
     from offerdesk.portal.app import create_app
 
     settings = _settings()
+    make_private(settings.home)
     settings = replace(settings, portal_host=host or settings.portal_host, portal_port=port or settings.portal_port)
     out.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
     try:
@@ -630,7 +634,7 @@ def token_revoke(token_id: str) -> None:
 
 
 def main() -> None:
-    # The SDK's own log lines (retries while a server restarts) go to stderr, never into --json output.
+    keep_private()  # the portal database, the store and the server's files are owner-only
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()
 

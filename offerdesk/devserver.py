@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from temporalio.common import SearchAttributeIndexedValueType
 
+from offerdesk.private import UMASK, make_private
 from workflows.names import SEARCH_ATTRIBUTES
 
 _SA_TYPES = {
@@ -61,8 +63,10 @@ class DevServer:
             raise RuntimeError(
                 f"port {self.port} is taken, perhaps by another 'offerdesk up'; stop it or set OFFERDESK_TEMPORAL_PORT"
             )
-        self.home.mkdir(parents=True, exist_ok=True)
-        log = (self.home / "temporal.log").open("ab")
+        make_private(self.home)
+        log_path = self.home / "temporal.log"
+        log = log_path.open("ab")
+        os.chmod(log_path, 0o600)
         self.process = subprocess.Popen(
             [
                 temporal_binary(),
@@ -85,6 +89,7 @@ class DevServer:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            umask=UMASK,  # the database and its journal files are owner-only
         )
         end = time.monotonic() + timeout
         while not _port_open(self.port):
