@@ -37,7 +37,7 @@ from temporalio.client import (
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import PayloadLimitsConfig, RPCError, RPCStatusCode
 
 from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectStore, StoreError
 from offerdesk.config import Settings
@@ -144,9 +144,15 @@ async def connect(settings: Settings, verbose: bool = False) -> Client:
             api_key=settings.api_key,
             data_converter=pydantic_data_converter,
             runtime=client_runtime(verbose),
+            payload_limits=PAYLOAD_LIMITS,
         )
     except RuntimeError:
         raise EngineUnavailable(cannot_reach(settings.address, settings.embedded)) from None
+
+
+PAYLOAD_LIMITS = PayloadLimitsConfig(memo_warn_size=64 * 1024)
+"""An offer's memo is its card: about 4 KB, plus some 750 bytes a version (12 KB at ten versions), whatever the
+document's size. The SDK warns from 2 KB, which would log a warning on every approval."""
 
 
 def cannot_reach(address: str, embedded: bool) -> str:
