@@ -35,6 +35,7 @@ from activities.render import render_letter_pdf
 from activities.store import FolderStore, Kind, ObjectStore
 from activities.validation import validate_offer
 from offerdesk.config import Settings
+from offerdesk.converter import ensure_keyring
 from offerdesk.devserver import DevServer
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
@@ -138,7 +139,7 @@ async def through_temporal(
     async def one(i: int, doc: OfferDocument) -> None:
         nonlocal arrived
         await asyncio.sleep(i / submit_rate)
-        receipt = await timed(submits, lambda: engine.submit(doc))
+        receipt = await timed(submits, lambda: engine.submit(doc, by="benchmark"))
         arrived += 1
         assert receipt.state.value == "UNDER_REVIEW", receipt
         for reviewer in REVIEWERS:
@@ -322,7 +323,7 @@ async def scale(engine: Engine, total: int, worker: psutil.Process) -> dict[str,
 
     async def submit(doc: OfferDocument) -> None:
         async with semaphore:
-            await engine.submit(doc)
+            await engine.submit(doc, by="benchmark")
 
     while left > 0:
         count = min(per_round, left)
@@ -362,9 +363,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     server.start()
     assert server.process is not None
     settings = Settings.from_env({"OFFERDESK_HOME": str(home), "TEMPORAL_ADDRESS": f"127.0.0.1:{port}"})
+    ensure_keyring(settings.keys_file)  # the worker process finds it under the same home
     worker = subprocess.Popen(
         [OFFERDESK, "worker"],
-        env={**os.environ, "OFFERDESK_HOME": str(home), "TEMPORAL_ADDRESS": f"127.0.0.1:{port}"},
+        env={
+            **os.environ,
+            "OFFERDESK_HOME": str(home),
+            "OFFERDESK_KEYS_FILE": str(settings.keys_file),
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        },
         stdout=subprocess.DEVNULL,
     )
     try:

@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 
 from activities.reference import UnknownPartnerError, partner_references
 from offerdesk.config import Settings
+from offerdesk.converter import Keyring, KeyringError, ensure_keyring
 from offerdesk.documents import UnusableInputError, load_offer
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
 from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
@@ -35,11 +36,18 @@ from schemas.round import RoundSpec
 app = typer.Typer(help="Offerdesk: best offers from intake to landing-zone letter, on Temporal.", no_args_is_help=True)
 round_app = typer.Typer(help="Open rounds and follow them.", no_args_is_help=True)
 offer_app = typer.Typer(help="Submit, amend, withdraw and read offers.", no_args_is_help=True)
-review_app = typer.Typer(help="Reviewers' decisions on offers under review.", no_args_is_help=True)
-staff_app = typer.Typer(help="Staff decisions: extend review windows, decide escalations.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Reviewers' decisions on offers under review, as OFFERDESK_OPERATOR (default: your OS user name).",
+    no_args_is_help=True,
+)
+staff_app = typer.Typer(
+    help="Staff decisions as OFFERDESK_OPERATOR: extend review windows, decide escalations, retry letters.",
+    no_args_is_help=True,
+)
 letter_app = typer.Typer(help="Landing-zone letters.", no_args_is_help=True)
 user_app = typer.Typer(help="Portal users: negotiators (bound to a partner), reviewers, staff.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for programs that call the portal's API.", no_args_is_help=True)
+keys_app = typer.Typer(help="The keyring that encrypts every payload in Temporal.", no_args_is_help=True)
 app.add_typer(round_app, name="round")
 app.add_typer(offer_app, name="offer")
 app.add_typer(review_app, name="review")
@@ -47,6 +55,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(letter_app, name="letter")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(keys_app, name="keys")
 
 out = Console()
 err = Console(stderr=True)
@@ -120,7 +129,16 @@ def up(
 
     settings = _settings()
     make_private(settings.home)
-    server = DevServer(settings.home, settings.temporal_port, settings.ui_port) if settings.embedded else None
+    if settings.embedded and ensure_keyring(settings.keys_file):
+        out.print(
+            f"Made a keyring at {settings.keys_file}: every payload in Temporal is encrypted with it; back it up."
+        )
+    codec = f"http://{_portal_address(settings)}/codec"
+    server = (
+        DevServer(settings.home, settings.temporal_port, settings.ui_port, codec_endpoint=codec)
+        if settings.embedded
+        else None
+    )
     try:
         if server:
             server.start()
@@ -131,6 +149,8 @@ def up(
         asyncio.run(_serve(settings, demo))
     except EngineUnavailable as e:
         raise _fail(str(e), OUTAGE) from None
+    except KeyringError as e:
+        raise _fail(str(e), 2) from None
     except (RuntimeError, FileNotFoundError) as e:
         raise _fail(str(e), 1) from None
     finally:
@@ -157,8 +177,13 @@ async def _serve(settings: Settings, demo: bool) -> None:
     await asyncio.gather(worker, portal)
 
 
+def _portal_address(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.portal_host in ("0.0.0.0", "::", "") else settings.portal_host
+    return f"{host}:{settings.portal_port}"
+
+
 def _portal_url(settings: Settings) -> str:
-    return f"http://{settings.portal_host}:{settings.portal_port}/"
+    return f"http://{_portal_address(settings)}/"
 
 
 async def _seed_demo(engine: Engine, settings: Settings) -> None:
@@ -211,6 +236,8 @@ def worker() -> None:
         asyncio.run(main())
     except EngineUnavailable as e:
         raise _fail(str(e), OUTAGE) from None
+    except KeyringError as e:
+        raise _fail(str(e), 2) from None
 
 
 @app.command()
@@ -329,28 +356,39 @@ def _print_receipt(receipt: SubmissionResult, as_json: bool) -> None:
         _print_findings(receipt.report.errors + receipt.report.warnings)
 
 
+def _operator() -> str:
+    """Who acts from the command line: OFFERDESK_OPERATOR, or the OS user name. Never a name in a document."""
+    return _settings().operator
+
+
 @offer_app.command("submit")
 def offer_submit(file: Path, as_json: JsonOpt = False) -> None:
-    """Submit an offer document (schema version 1)."""
+    """Submit an offer document (schema version 1) as OFFERDESK_OPERATOR (default: your OS user name).
+
+    The offer records the operator as its submitter, who then may not review or decide it; the document's
+    submitted_by is the partner's contact, shown in the audit trail.
+    """
     document = _input(lambda: load_offer(file))
-    _print_receipt(_call(lambda e: e.submit(document)), as_json)
+    by = _operator()
+    _print_receipt(_call(lambda e: e.submit(document, by=by)), as_json)
 
 
 @offer_app.command("amend")
 def offer_amend(file: Path, as_json: JsonOpt = False) -> None:
-    """Replace a submitted offer with a changed document."""
+    """Replace a submitted offer with a changed document, as OFFERDESK_OPERATOR."""
     document = _input(lambda: load_offer(file))
-    _print_receipt(_call(lambda e: e.submit(document, amend=True)), as_json)
+    by = _operator()
+    _print_receipt(_call(lambda e: e.submit(document, amend=True, by=by)), as_json)
 
 
 @offer_app.command("withdraw")
 def offer_withdraw(
     round_id: str,
     partner: str,
-    by: Annotated[str, typer.Option(help="Who withdraws it.")] = "negotiator",
     reason: Annotated[str, typer.Option()] = "",
 ) -> None:
-    """Withdraw a partner's offer from the round."""
+    """Withdraw a partner's offer from the round, as OFFERDESK_OPERATOR."""
+    by = _operator()
     request = _input(lambda: Withdraw(by=by, reason=reason))
     answer = _call(lambda e: e.withdraw(round_id, partner.upper(), request))
     out.print(f"{answer.partner}'s offer in round {round_id} is {answer.state.value}.")
@@ -363,7 +401,9 @@ def _print_status(s: OfferStatus) -> None:
         out.print(
             f"  Temporal reports the offer's workflow {s.closed.status} {when}: {s.closed.reason}", highlight=False
         )
-    out.print(f"  submissions close {s.deadline.isoformat()}; versions received: {len(s.versions)}")
+    latest = s.versions[-1].submitted_by if s.versions else None
+    sent = f" (the latest sent by {latest})" if latest else ""
+    out.print(f"  submissions close {s.deadline.isoformat()}; versions received: {len(s.versions)}{sent}")
     if s.review_deadline:
         out.print(
             f"  review window ends {s.review_deadline.isoformat()}; approvals {len(s.approvals)}/{s.approvals_required}"
@@ -403,18 +443,21 @@ def offer_show(round_id: str, partner: str, as_json: JsonOpt = False) -> None:
         _print_status(status)
 
 
-# ---- review and staff -------------------------------------------------------------------------
+# ---- review and staff: the operator (OFFERDESK_OPERATOR, or the OS user name) acts ---------------
 
 
 @review_app.command("approve")
 def review_approve(
     round_id: str,
     partner: str,
-    reviewer: Annotated[str, typer.Option(help="Your name.")],
     rate: Annotated[float | None, typer.Option(help="Adjusted reciprocal rate in percent.")] = None,
     reason: Annotated[str | None, typer.Option(help="Why the rate was adjusted.")] = None,
 ) -> None:
-    """Approve an offer under review, optionally adjusting the reciprocal rate."""
+    """Approve an offer under review as OFFERDESK_OPERATOR, optionally adjusting the reciprocal rate.
+
+    Refused if the operator submitted any version of the offer.
+    """
+    reviewer = _operator()
     request = _input(lambda: Approve(reviewer=reviewer, rate_pct=rate, reason=reason))
     answer = _call(lambda e: e.approve(round_id, partner.upper(), request))
     out.print(
@@ -426,10 +469,10 @@ def review_approve(
 def review_request_changes(
     round_id: str,
     partner: str,
-    reviewer: Annotated[str, typer.Option(help="Your name.")],
     note: Annotated[str, typer.Option(help="What the negotiator should change.")],
 ) -> None:
-    """Send an offer back to its negotiator with notes."""
+    """Send an offer back to its negotiator with notes, as OFFERDESK_OPERATOR (not one who submitted it)."""
+    reviewer = _operator()
     request = _input(lambda: RequestChanges(reviewer=reviewer, note=note))
     answer = _call(lambda e: e.request_changes(round_id, partner.upper(), request))
     out.print(f"Sent back to the negotiator; they may amend until {answer.amend_until.isoformat()}.")
@@ -439,10 +482,10 @@ def review_request_changes(
 def review_comment(
     round_id: str,
     partner: str,
-    reviewer: Annotated[str, typer.Option(help="Your name.")],
     text: Annotated[str, typer.Option(help="The comment.")],
 ) -> None:
-    """Leave a comment on an offer, recorded in its audit trail."""
+    """Leave a comment on an offer as OFFERDESK_OPERATOR, recorded in its audit trail."""
+    reviewer = _operator()
     request = _input(lambda: Comment(reviewer=reviewer, text=text))
     _call(lambda e: e.comment(round_id, partner.upper(), request))
     out.print("Comment recorded.")
@@ -452,11 +495,11 @@ def review_comment(
 def staff_extend(
     round_id: str,
     partner: str,
-    by: Annotated[str, typer.Option(help="Your name.")],
     extend_by: Annotated[str, typer.Option("--extend", help="How much longer, e.g. 1d.")],
     reason: Annotated[str, typer.Option()] = "",
 ) -> None:
-    """Extend an offer's review window (also reopens an escalated offer for review)."""
+    """Extend an offer's review window as OFFERDESK_OPERATOR (also reopens an escalated offer for review)."""
+    by = _operator()
     request = _input(lambda: ExtendReview(by=by, extend_by=parse_duration(extend_by), reason=reason))
     answer = _call(lambda e: e.extend_review(round_id, partner.upper(), request))
     assert answer.review_deadline is not None
@@ -467,14 +510,14 @@ def staff_extend(
 def staff_decide(
     round_id: str,
     partner: str,
-    by: Annotated[str, typer.Option(help="Your name.")],
     decision: Annotated[str, typer.Option(help="approve or request_changes.")],
     reason: Annotated[str, typer.Option(help="Why; recorded and, for approvals, printed in the letter.")],
     rate: Annotated[
         float | None, typer.Option(help="The reciprocal rate, 0-100; staff may go outside the reviewers' bounds.")
     ] = None,
 ) -> None:
-    """Decide an escalated offer."""
+    """Decide an escalated offer as OFFERDESK_OPERATOR; refused if the operator submitted any version of it."""
+    by = _operator()
     request = _input(lambda: StaffDecision(by=by, decision=decision.replace("-", "_"), rate_pct=rate, reason=reason))
     answer = _call(lambda e: e.decide(round_id, partner.upper(), request))
     out.print(f"Decided: {answer.state.value}.")
@@ -484,10 +527,10 @@ def staff_decide(
 def staff_retry_letter(
     round_id: str,
     partner: str,
-    by: Annotated[str, typer.Option(help="Your name.")] = "staff",
     reason: Annotated[str, typer.Option(help="What was fixed.")] = "",
 ) -> None:
-    """Render and store a letter again after it failed (LETTER_FAILED), once its cause is fixed."""
+    """Render and store a letter again after it failed (LETTER_FAILED), once its cause is fixed; as the operator."""
+    by = _operator()
     request = _input(lambda: RetryLetter(by=by, reason=reason))
     answer = _call(lambda e: e.retry_letter(round_id, partner.upper(), request))
     out.print(f"The letter is being rendered again: {answer.state.value}. 'offerdesk letter download' waits for it.")
@@ -538,6 +581,10 @@ def portal(
 
     settings = _settings()
     make_private(settings.home)
+    try:
+        settings.converter()  # a missing keyring is a sentence now, not an error inside the server's start
+    except KeyringError as e:
+        raise _fail(str(e), 2) from None
     settings = replace(settings, portal_host=host or settings.portal_host, portal_port=port or settings.portal_port)
     out.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
     try:
@@ -596,16 +643,16 @@ def user_list(as_json: JsonOpt = False) -> None:
 
 @user_app.command("passwd")
 def user_passwd(name: str, password: PasswordOpt) -> None:
-    """Set a new password; the user's sessions end."""
-    _account_call(lambda: _accounts().set_password(name, password))
-    out.print(f"New password set for {name}; their sessions have ended.")
+    """Set a new password; the user's sessions end and their API tokens are revoked."""
+    revoked = _account_call(lambda: _accounts().set_password(name, password))
+    out.print(f"New password set for {name}; their sessions have ended and their {revoked} API token(s) are revoked.")
 
 
 @user_app.command("remove")
 def user_remove(name: str) -> None:
     """Remove a user with their sessions and tokens (the audit log keeps what they did)."""
-    _account_call(lambda: _accounts().remove_user(name))
-    out.print(f"Removed {name}.")
+    revoked = _account_call(lambda: _accounts().remove_user(name))
+    out.print(f"Removed {name} with their sessions and {revoked} API token(s).")
 
 
 @token_app.command("create")
@@ -631,6 +678,45 @@ def token_list() -> None:
 def token_revoke(token_id: str) -> None:
     _account_call(lambda: _accounts().revoke_token(token_id))
     out.print(f"Token {token_id} revoked.")
+
+
+# ---- the keyring --------------------------------------------------------------------------------
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Make a keyring at OFFERDESK_KEYS_FILE (for a cluster; 'offerdesk up' makes one for the embedded server)."""
+    settings = _settings()
+    if not ensure_keyring(settings.keys_file):
+        raise _fail(f"a keyring exists at {settings.keys_file} already; 'offerdesk keys rotate' adds a key", 1)
+    out.print(f"Made a keyring at {settings.keys_file}; copy it to every worker, portal and CLI user, and back it up.")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new key and make it current; payloads written with the older keys still decrypt."""
+    settings = _settings()
+    try:
+        keyring = Keyring.load(settings.keys_file).rotated()
+    except KeyringError as e:
+        raise _fail(str(e), 2) from None
+    keyring.save(settings.keys_file)
+    out.print(
+        f"Key {keyring.current} is current now ({len(keyring.keys)} keys in {settings.keys_file}). Copy the file to "
+        "every worker, portal and CLI user, then restart them; keep the old keys as long as old offers exist."
+    )
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The key ids in the keyring and which is current (never the keys)."""
+    settings = _settings()
+    try:
+        keyring = Keyring.load(settings.keys_file)
+    except KeyringError as e:
+        raise _fail(str(e), 2) from None
+    for key_id in keyring.keys:
+        out.print(f"{key_id}{'  (current)' if key_id == keyring.current else ''}")
 
 
 def main() -> None:

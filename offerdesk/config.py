@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import getpass
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from temporalio.converter import DataConverter
+
 from activities.store import ObjectStore, open_store
+from offerdesk.converter import Keyring, data_converter
 
 
 def _seconds(value: str | None, default: float, name: str) -> float:
@@ -23,6 +27,28 @@ def _seconds(value: str | None, default: float, name: str) -> float:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+MAX_NAME = 200
+"""The longest name an offer records for whoever acts (schemas.review.Name)."""
+
+
+def default_operator() -> str:
+    """The OS user running the command, or "operator" when the system cannot say."""
+    try:
+        name = getpass.getuser().strip()
+    except Exception:  # no LOGNAME/USER and no passwd entry (a container's arbitrary uid): OSError or KeyError
+        return "operator"
+    return name[:MAX_NAME] or "operator"
+
+
+def _operator(value: str | None) -> str:
+    if value is None or not value.strip():
+        return default_operator()
+    name = value.strip()
+    if len(name) > MAX_NAME:
+        raise ValueError(f"OFFERDESK_OPERATOR is a name of at most {MAX_NAME} characters; it has {len(name)}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -50,9 +76,19 @@ class Settings:
     cookie_secure: bool = True
     """OFFERDESK_COOKIE_SECURE=0 only behind a plain-HTTP proxy that is not localhost; browsers keep
     Secure cookies on http://127.0.0.1 and http://localhost."""
+    keys_file: Path = Path(".offerdesk/keys.json")
+    """OFFERDESK_KEYS_FILE: the keyring that encrypts every payload; defaults to OFFERDESK_HOME/keys.json."""
+    accept_plaintext: bool = False
+    """OFFERDESK_ACCEPT_PLAINTEXT=1 reads payloads written before encryption (a migration, see the README)."""
+    ui_origins: tuple[str, ...] = ()
+    """OFFERDESK_UI_ORIGINS: where the Temporal UI runs, allowed to call the portal's codec endpoint (CORS)."""
     update_timeout: float = 10.0
     """OFFERDESK_UPDATE_TIMEOUT: seconds a change waits for the offer to answer; a request that reaches it later
     (no worker was running) is refused as stale, never applied behind the caller's back."""
+    operator: str = field(default_factory=default_operator)
+    """OFFERDESK_OPERATOR: who acts when the CLI submits, reviews or decides; the OS user name by default.
+    Offers record it as the account that acted, the same person as the portal user of that name: whoever
+    submitted an offer may not review or decide it."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -68,6 +104,7 @@ class Settings:
             path("TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
         )
         api_key = e.get("TEMPORAL_API_KEY") or None
+        ui_port = int(e.get("OFFERDESK_UI_PORT") or 8233)
         return cls(
             home=home,
             temporal_address=e.get("TEMPORAL_ADDRESS") or None,
@@ -79,13 +116,22 @@ class Settings:
             api_key=api_key,
             store_url=e.get("OFFERDESK_STORE_URL") or None,
             temporal_port=int(e.get("OFFERDESK_TEMPORAL_PORT") or 7233),
-            ui_port=int(e.get("OFFERDESK_UI_PORT") or 8233),
+            ui_port=ui_port,
             portal_host=e.get("OFFERDESK_PORTAL_HOST") or "127.0.0.1",
             portal_port=int(e.get("OFFERDESK_PORTAL_PORT") or 8000),
             portal_db=path("OFFERDESK_PORTAL_DB") or home / "portal.db",
             cookie_secure=e.get("OFFERDESK_COOKIE_SECURE", "1").strip().lower() not in ("0", "false", "no", "off"),
             update_timeout=_seconds(e.get("OFFERDESK_UPDATE_TIMEOUT"), 10.0, "OFFERDESK_UPDATE_TIMEOUT"),
+            operator=_operator(e.get("OFFERDESK_OPERATOR")),
+            keys_file=path("OFFERDESK_KEYS_FILE") or home / "keys.json",
+            accept_plaintext=_flag(e.get("OFFERDESK_ACCEPT_PLAINTEXT")),
+            ui_origins=tuple(o.strip().rstrip("/") for o in e.get("OFFERDESK_UI_ORIGINS", "").split(",") if o.strip())
+            or (f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"),
         )
+
+    def converter(self) -> DataConverter:
+        """The data converter every client of this installation uses: pydantic's, encrypted with the keyring."""
+        return data_converter(Keyring.load(self.keys_file), self.accept_plaintext)
 
     def store(self) -> ObjectStore:
         """The store this installation shares between its workers, CLI and portal."""

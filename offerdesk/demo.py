@@ -36,16 +36,20 @@ async def _one_partner(engine: Engine, round_id: str, code: str, progress: Progr
     today = datetime.now(UTC).date()
     # VN first sends an offer missing two categories, then amends it; IN is sent back once by a reviewer.
     first = sample_offer(round_id, code, lines=12, seed=7, received=today, deficient=(code == "VN"))
-    receipt = await engine.submit(first)
+    receipt = await engine.submit(first, by="demo")
     progress.update(task, advance=1, description=f"{code} {receipt.state.value}")
     if code == "VN":
-        receipt = await engine.submit(sample_offer(round_id, code, lines=12, seed=7, received=today), amend=True)
+        receipt = await engine.submit(
+            sample_offer(round_id, code, lines=12, seed=7, received=today), amend=True, by="demo"
+        )
         progress.update(task, description=f"{code} amended: {receipt.state.value}")
     if code == "IN":
         await engine.request_changes(
             round_id, code, RequestChanges(reviewer=REVIEWERS[0], note="Please add a staging plan for dairy lines.")
         )
-        receipt = await engine.submit(sample_offer(round_id, code, lines=14, seed=8, received=today), amend=True)
+        receipt = await engine.submit(
+            sample_offer(round_id, code, lines=14, seed=8, received=today), amend=True, by="demo"
+        )
         progress.update(task, description=f"{code} amended: {receipt.state.value}")
     progress.update(task, advance=1)
     card, _ = await engine.offer_card(round_id, code)

@@ -50,8 +50,10 @@ def _port_open(port: int) -> bool:
 class DevServer:
     """Starts `temporal server start-dev`, waits for its port, and stops it on exit."""
 
-    def __init__(self, home: Path, port: int, ui_port: int) -> None:
+    def __init__(self, home: Path, port: int, ui_port: int, codec_endpoint: str | None = None) -> None:
         self.home, self.port, self.ui_port = home, port, ui_port
+        self.codec_endpoint = codec_endpoint
+        """The portal's codec endpoint: the UI shows staff decrypted payloads through it, others ciphertext."""
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -85,6 +87,7 @@ class DevServer:
                 "--log-level",
                 "warn",
                 "--ui-disable-news-fetch",
+                *(["--ui-codec-endpoint", self.codec_endpoint] if self.codec_endpoint else []),
                 *search_attribute_args(),
             ],
             stdout=log,

@@ -34,7 +34,6 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig
 from temporalio.service import PayloadLimitsConfig, RPCError, RPCStatusCode
@@ -142,7 +141,7 @@ async def connect(settings: Settings, verbose: bool = False) -> Client:
             namespace=settings.namespace,
             tls=tls,
             api_key=settings.api_key,
-            data_converter=pydantic_data_converter,
+            data_converter=settings.converter(),
             runtime=client_runtime(verbose),
             payload_limits=PAYLOAD_LIMITS,
         )
@@ -226,7 +225,12 @@ class Engine:
         )
         give_up = asyncio.get_running_loop().time() + wait
         while True:
-            answer = await self.client.workflow_service.describe_task_queue(request)
+            try:
+                answer = await self.client.workflow_service.describe_task_queue(request, retry=True)
+            except RPCError as e:
+                if _is_outage(e) and e.status == RPCStatusCode.UNAVAILABLE:
+                    raise
+                return True  # a busy server that cannot say: assume a worker, and let the update's timeout tell
             now = datetime.now(UTC)
             if any(now - p.last_access_time.ToDatetime(tzinfo=UTC) < POLLER_FRESH for p in answer.pollers):
                 return True
@@ -354,12 +358,16 @@ class Engine:
         return self.client.get_workflow_handle_for(OfferWorkflow.run, offer_workflow_id(round_id, partner))
 
     @_guarded
-    async def submit(self, document: OfferDocument, amend: bool = False) -> SubmissionResult:
-        """Store the document, then send its reference: acknowledged means stored and recorded."""
+    async def submit(self, document: OfferDocument, amend: bool = False, *, by: str) -> SubmissionResult:
+        """Store the document, then send its reference: acknowledged means stored and recorded.
+
+        `by` is the account that submits (the signed-in user, the token's owner, the CLI's operator): the
+        offer records it with the version, and that account may not review or decide the offer.
+        """
         data = canonical_bytes(document)
         await asyncio.to_thread(self.store.put, Kind.OFFER, data)
         update = OfferWorkflow.amend if amend else OfferWorkflow.submit
-        request = SubmitOffer(ref=reference_for(document, data))
+        request = SubmitOffer(ref=reference_for(document, data), by=by)
         receipt = await self._update(document.round_id, document.partner, update, request, SubmissionReceipt)
         return SubmissionResult(
             round_id=receipt.round_id,

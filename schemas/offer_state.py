@@ -65,6 +65,10 @@ class SubmitOffer(Request):
     """The document, stored before the update is sent."""
     document: OfferDocument | None = None
     """Only in the histories of offers started before documents went by reference."""
+    by: str | None = Field(default=None, min_length=1, max_length=200)
+    """The account that submits: the signed-in user, the API token's owner, or the CLI's operator. Never the
+    document's `submitted_by`, which names the partner's contact. None only in histories written before
+    submissions named their account."""
 
 
 class OfferVersion(BaseModel):
@@ -74,6 +78,8 @@ class OfferVersion(BaseModel):
     received_at: datetime
     summary: DocumentSummary | None = None
     report: ReportSummary | None = None
+    submitted_by: str | None = None
+    """The account that sent this version (see SubmitOffer.by); None for versions received before it was kept."""
 
 
 class SubmissionReceipt(BaseModel):

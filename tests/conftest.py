@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.reference import partner_references
 from activities.store import ObjectStore
 from offerdesk.config import Settings
+from offerdesk.converter import ensure_keyring
 from offerdesk.devserver import temporal_binary
 from offerdesk.engine import Engine
 from offerdesk.worker import worker_for
@@ -27,11 +28,16 @@ if TYPE_CHECKING:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
+async def env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    """The dev server, and a client encrypting with the session's keyring (at OFFERDESK_HOME/keys.json, so the
+    CLI and portal processes the tests start find it too)."""
+    ensure_keyring(settings.keys_file)
+    # Every CLI, portal and worker process a test starts inherits the session's keyring, whatever its home.
+    os.environ["OFFERDESK_KEYS_FILE"] = str(settings.keys_file)
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
+        data_converter=settings.converter(),
         dev_server_log_level="error",
     )
     yield environment

@@ -123,7 +123,7 @@ async def offer_in(engine: Engine, state: str, partners: list[str], approvals: i
     for code in partners:
         if state == "INVITED":
             continue
-        await engine.submit(sample_offer(rid, code, lines=6, seed=3))
+        await engine.submit(sample_offer(rid, code, lines=6, seed=3), by="negotiator")
         if state == "LETTER_ISSUED":
             for reviewer in ("Prep One", "Prep Two")[:approvals]:
                 await engine.approve(rid, code, Approve(reviewer=reviewer))

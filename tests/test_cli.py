@@ -14,6 +14,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from offerdesk.config import Settings
+from offerdesk.converter import ensure_keyring
 from offerdesk.engine import Engine
 from tests.conftest import new_round_id
 
@@ -21,12 +22,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 OFFERDESK = str(Path(sys.executable).parent / "offerdesk")
 
 
-async def cli(env: WorkflowEnvironment, settings: Settings, *args: str) -> tuple[int, str, str]:
+async def cli(env: WorkflowEnvironment, settings: Settings, *args: str, **extra: str) -> tuple[int, str, str]:
+    """Run the real command; `extra` adds to its environment, such as OFFERDESK_OPERATOR (who acts)."""
     environ = {
         **os.environ,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "OFFERDESK_HOME": str(settings.home),
         "COLUMNS": "200",
+        **extra,
     }
     process = await asyncio.create_subprocess_exec(
         OFFERDESK, *args, env=environ, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -49,20 +52,23 @@ async def test_open_submit_approve_twice_and_download_the_letter(
     assert code == 0, err
     assert f"Round {rid} is open for JP, EU" in out
 
-    code, out, err = await cli(env, settings, "offer", "submit", str(offer))
+    code, out, err = await cli(env, settings, "offer", "submit", str(offer), OFFERDESK_OPERATOR="op-x")
     assert code == 0, err
     assert "accepted as version 1: UNDER_REVIEW" in out and "offers no change" in out
 
-    code, out, _ = await cli(env, settings, "offer", "submit", str(offer))
+    code, out, _ = await cli(env, settings, "offer", "submit", str(offer), OFFERDESK_OPERATOR="op-x")
     assert code == 0 and "was already received as version 1" in out
 
+    # The operator who submitted it may not approve it, however the name is written.
+    code, out, err = await cli(env, settings, "review", "approve", rid, "JP", OFFERDESK_OPERATOR=" OP-X ")
+    assert code == 1 and "OP-X submitted this offer and cannot review it" in err, err
     code, out, err = await cli(
-        env, settings, "review", "approve", rid, "JP", "--reviewer", "Ada", "--rate", "15", "--reason", "July deal"
+        env, settings, "review", "approve", rid, "JP", "--rate", "15", "--reason", "July deal", OFFERDESK_OPERATOR="Ada"
     )
-    assert code == 0, err
-    code, out, err = await cli(env, settings, "review", "approve", rid, "JP", "--reviewer", "Ada")
+    assert code == 0 and "Approved by Ada: 1/2 approvals" in out, err
+    code, out, err = await cli(env, settings, "review", "approve", rid, "JP", OFFERDESK_OPERATOR="Ada")
     assert code == 1 and "Ada has already approved" in err
-    code, out, err = await cli(env, settings, "review", "approve", rid, "JP", "--reviewer", "Grace")
+    code, out, err = await cli(env, settings, "review", "approve", rid, "JP", OFFERDESK_OPERATOR="Grace")
     assert code == 0, err
 
     await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, timedelta(seconds=60))
@@ -70,6 +76,12 @@ async def test_open_submit_approve_twice_and_download_the_letter(
     assert code == 0, err
     shown = json.loads(out)
     assert shown["state"] == "LETTER_ISSUED" and shown["terms"]["agreed_rate_pct"] == 15
+    assert [v["submitted_by"] for v in shown["versions"]] == ["op-x"]
+    submitted = next(e for e in shown["events"] if e["action"] == "submitted")
+    contact = json.loads(offer.read_text())["submitted_by"]
+    assert submitted["actor"] == "op-x"
+    assert submitted["detail"] == f"version 1, contact: {contact['name']} <{contact['email']}>"
+    assert [a["reviewer"] for a in shown["approvals"]] == ["Ada", "Grace"]
     assert shown["report"]["findings"][0]["path"] == "tariff_commitments[2].offered_rate_pct"
 
     letter = tmp_path / "jp.pdf"
@@ -114,12 +126,22 @@ async def test_unusable_input_exits_2_and_refusals_exit_1(
 
     code, _, err = await cli(env, settings, "round", "status", "never-opened")
     assert code == 1 and "round never-opened does not exist" in err
-    code, _, err = await cli(env, settings, "review", "approve", "never-opened", "JP", "--reviewer", "Ada")
+    code, _, err = await cli(env, settings, "review", "approve", "never-opened", "JP", OFFERDESK_OPERATOR="Ada")
     assert code == 1 and "does not exist" in err
+    code, _, err = await cli(env, settings, "review", "approve", "r1", "JP", "--reviewer", "Ada")
+    assert code == 2 and "No such option: --reviewer" in err  # who acts is the operator, never a typed name
+    code, _, err = await cli(env, settings, "review", "approve", "r1", "JP", OFFERDESK_OPERATOR="x" * 201)
+    assert code == 2 and "OFFERDESK_OPERATOR is a name of at most 200 characters" in err
 
 
 async def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
-    environ = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:1", "OFFERDESK_HOME": str(tmp_path)}
+    ensure_keyring(tmp_path / "keys.json")
+    environ = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+        "OFFERDESK_HOME": str(tmp_path),
+        "OFFERDESK_KEYS_FILE": str(tmp_path / "keys.json"),
+    }
     process = await asyncio.create_subprocess_exec(
         OFFERDESK, "round", "status", "x", env=environ, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )

@@ -14,6 +14,7 @@ from offerdesk.config import Settings
 from offerdesk.documents import MAX_JSON_DEPTH, UnusableInputError, load_offer, parse_offer
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
 from schemas.offer import MAX_TARIFF_LINES, OfferDocument
+from schemas.review import StaffDecision
 from tests.test_validation import national_schedule
 
 
@@ -222,3 +223,15 @@ def test_a_file_over_the_cap_is_refused_with_its_size(tmp_path: Path) -> None:
         f.truncate(40 * 1024 * 1024)
     with pytest.raises(UnusableInputError, match=r"offer.json: 41,943,040 bytes is over the 16 MiB an offer may take$"):
         load_offer(huge)
+
+
+@pytest.mark.parametrize("rate", [-5, 5000, 1e308, float("nan"), float("inf")])
+def test_staff_rates_are_finite_and_within_0_to_100(rate: float) -> None:
+    with pytest.raises(ValidationError, match="rate_pct"):
+        StaffDecision(by="Sam", decision="approve", rate_pct=rate, reason="why")
+
+
+def test_a_staff_decision_needs_a_reason_that_is_not_blank() -> None:
+    with pytest.raises(ValidationError, match="give a reason"):
+        StaffDecision(by="Sam", decision="approve", rate_pct=20, reason="   ")
+    assert StaffDecision(by="Sam", decision="approve", rate_pct=100, reason="ok").rate_pct == 100

@@ -27,7 +27,7 @@ async def test_a_clean_offer_goes_from_submission_to_a_stored_letter(engine: Eng
     assert opened.started and opened.partners == ["JP", "EU"]
     rid = spec.round_id
 
-    receipt = await engine.submit(sample_offer(rid, "JP"))
+    receipt = await engine.submit(sample_offer(rid, "JP"), by="negotiator")
     assert (receipt.version, receipt.duplicate, receipt.state) == (1, False, OfferState.UNDER_REVIEW)
     assert receipt.report is not None and receipt.report.clean
 
@@ -50,13 +50,13 @@ async def test_an_offer_missing_categories_is_deficient_and_can_be_amended(engin
     spec = round_spec(["VN"])
     await engine.open_round(spec)
     rid = spec.round_id
-    receipt = await engine.submit(sample_offer(rid, "VN", deficient=True))
+    receipt = await engine.submit(sample_offer(rid, "VN", deficient=True), by="negotiator")
     assert receipt.state is OfferState.DEFICIENT
     assert receipt.report is not None
     assert receipt.report.categories[Category.DIGITAL_TRADE] is CategoryStatus.MISSING
     assert any(f.path == "economic_security" for f in receipt.report.errors)
 
-    amended = await engine.submit(sample_offer(rid, "VN"), amend=True)
+    amended = await engine.submit(sample_offer(rid, "VN"), amend=True, by="negotiator")
     assert (amended.version, amended.state) == (2, OfferState.UNDER_REVIEW)
     status = await engine.offer_status(rid, "VN")
     assert [v.number for v in status.versions] == [1, 2]
@@ -67,9 +67,9 @@ async def test_a_second_identical_submission_is_not_a_second_offer(engine: Engin
     spec = round_spec(["IN"])
     await engine.open_round(spec)
     doc = sample_offer(spec.round_id, "IN")
-    first = await engine.submit(doc)
-    again = await engine.submit(doc)
-    amend_same = await engine.submit(doc, amend=True)
+    first = await engine.submit(doc, by="negotiator")
+    again = await engine.submit(doc, by="negotiator")
+    amend_same = await engine.submit(doc, amend=True, by="negotiator")
     assert (first.duplicate, again.duplicate, amend_same.duplicate) == (False, True, True)
     assert again.version == amend_same.version == 1
     status = await engine.offer_status(spec.round_id, "IN")
@@ -82,11 +82,11 @@ async def test_submissions_are_refused_with_reasons(engine: Engine) -> None:
     rid = spec.round_id
 
     with pytest.raises(Refused, match=r"partner EU is not invited to round .* \(invited: JP\)"):
-        await engine.submit(sample_offer(rid, "EU"))
+        await engine.submit(sample_offer(rid, "EU"), by="negotiator")
     with pytest.raises(Refused, match="round no-such-round does not exist"):
-        await engine.submit(sample_offer("no-such-round", "JP"))
+        await engine.submit(sample_offer("no-such-round", "JP"), by="negotiator")
     with pytest.raises(Refused, match="has not been submitted yet"):
-        await engine.submit(sample_offer(rid, "JP"), amend=True)
+        await engine.submit(sample_offer(rid, "JP"), amend=True, by="negotiator")
 
     # A document for another round, sent to this round's workflow, is refused by the workflow itself.
     wrong = sample_offer("other-round", "JP")
@@ -100,9 +100,9 @@ async def test_submissions_are_refused_with_reasons(engine: Engine) -> None:
         await handle.execute_update(OfferWorkflow.submit, SubmitOffer(document=wrong))
     assert "fix round_id and partner" in str(info.value.cause)
 
-    await engine.submit(sample_offer(rid, "JP"))
+    await engine.submit(sample_offer(rid, "JP"), by="negotiator")
     with pytest.raises(Refused, match=r"already submitted .* 'offer amend'"):
-        await engine.submit(sample_offer(rid, "JP", seed=99))
+        await engine.submit(sample_offer(rid, "JP", seed=99), by="negotiator")
 
 
 async def test_reviewer_refusals(engine: Engine) -> None:
@@ -111,12 +111,13 @@ async def test_reviewer_refusals(engine: Engine) -> None:
     rid = spec.round_id
     with pytest.raises(Refused, match="INVITED, not UNDER_REVIEW"):
         await engine.approve(rid, "KR", ADA)
-    doc = sample_offer(rid, "KR", negotiator="Kim Negotiator")
-    await engine.submit(doc)
-    with pytest.raises(Refused, match="submitted this offer and cannot review it"):
-        await engine.approve(rid, "KR", Approve(reviewer="kim negotiator"))
-    with pytest.raises(Refused, match="submitted this offer"):
-        await engine.approve(rid, "KR", Approve(reviewer=doc.submitted_by.email))
+    # The conflict is the account that submitted (any version), compared case-blind; not the document's contact.
+    await engine.submit(sample_offer(rid, "KR", negotiator="Kim Negotiator"), by="kim")
+    with pytest.raises(Refused, match="KIM submitted this offer and cannot review it") as refused:
+        await engine.approve(rid, "KR", Approve(reviewer=" KIM "))
+    assert refused.value.kind == "Conflict"
+    with pytest.raises(Refused, match="kim submitted this offer and cannot review it"):
+        await engine.request_changes(rid, "KR", RequestChanges(reviewer="kim", note="self-review"))
     with pytest.raises(Refused, match=r"between 10% and 25%.*30% is outside"):
         await engine.approve(rid, "KR", Approve(reviewer="Ada", rate_pct=30, reason="too high"))
     with pytest.raises(Refused, match=r"between 10% and 25%"):
@@ -134,7 +135,7 @@ async def test_request_changes_then_amend_returns_to_review(engine: Engine) -> N
     spec = round_spec(["TH"], review_window=timedelta(minutes=5))
     await engine.open_round(spec)
     rid = spec.round_id
-    await engine.submit(sample_offer(rid, "TH"))
+    await engine.submit(sample_offer(rid, "TH"), by="negotiator")
     await engine.approve(rid, "TH", ADA)
     back = await engine.request_changes(rid, "TH", RequestChanges(reviewer="Grace", note="Stage dairy over 3 years."))
     assert back.state is OfferState.DEFICIENT
@@ -142,7 +143,7 @@ async def test_request_changes_then_amend_returns_to_review(engine: Engine) -> N
     assert (await engine.offer_status(rid, "TH")).changes_requested == ["Stage dairy over 3 years."]
     await engine.comment(rid, "TH", Comment(reviewer="Ada", text="Agree with Grace."))
 
-    receipt = await engine.submit(sample_offer(rid, "TH", seed=5), amend=True)
+    receipt = await engine.submit(sample_offer(rid, "TH", seed=5), amend=True, by="negotiator")
     assert (receipt.version, receipt.state) == (2, OfferState.UNDER_REVIEW)
     await engine.approve(rid, "TH", ADA)  # Ada's earlier approval was of version 1; she approves again.
     await engine.approve(rid, "TH", GRACE)
@@ -157,12 +158,12 @@ async def test_withdraw_ends_the_offer_and_refuses_later_changes(engine: Engine)
     spec = round_spec(["MY"])
     await engine.open_round(spec)
     rid = spec.round_id
-    await engine.submit(sample_offer(rid, "MY"))
+    await engine.submit(sample_offer(rid, "MY"), by="negotiator")
     status = await engine.withdraw(rid, "MY", Withdraw(by="negotiator", reason="new government"))
     assert status.state is OfferState.WITHDRAWN
     await asyncio.sleep(0.5)
     with pytest.raises(Refused, match="WITHDRAWN and takes no more changes"):
-        await engine.submit(sample_offer(rid, "MY", seed=3), amend=True)
+        await engine.submit(sample_offer(rid, "MY", seed=3), amend=True, by="negotiator")
     with pytest.raises(Refused, match="WITHDRAWN"):
         await engine.approve(rid, "MY", ADA)
     final = await engine.offer_status(rid, "MY")
@@ -173,8 +174,8 @@ async def test_deadline_passing_lapses_unsubmitted_and_deficient_offers(engine: 
     spec = round_spec(["CH", "ID", "PH"], deadline_in=timedelta(seconds=4))
     await engine.open_round(spec)
     rid = spec.round_id
-    await engine.submit(sample_offer(rid, "ID", deficient=True))
-    await engine.submit(sample_offer(rid, "PH"))
+    await engine.submit(sample_offer(rid, "ID", deficient=True), by="negotiator")
+    await engine.submit(sample_offer(rid, "PH"), by="negotiator")
     lapsed = await engine.wait_for(rid, "CH", {"LAPSED"}, WAIT)
     assert lapsed.versions == []
     deficient = await engine.wait_for(rid, "ID", {"LAPSED"}, WAIT)
@@ -182,18 +183,18 @@ async def test_deadline_passing_lapses_unsubmitted_and_deficient_offers(engine: 
     assert (await engine.offer_status(rid, "PH")).state is OfferState.UNDER_REVIEW
 
     with pytest.raises(Refused, match=r"LAPSED and takes no more changes; submissions closed at"):
-        await engine.submit(sample_offer(rid, "CH"))
+        await engine.submit(sample_offer(rid, "CH"), by="negotiator")
     with pytest.raises(Refused, match=r"could be amended until .* that time has passed"):
-        await engine.submit(sample_offer(rid, "PH", seed=4), amend=True)
+        await engine.submit(sample_offer(rid, "PH", seed=4), amend=True, by="negotiator")
 
 
 async def test_late_submission_is_refused_with_the_deadline(engine: Engine) -> None:
     spec = round_spec(["NO", "IL"], deadline_in=timedelta(seconds=3))
     await engine.open_round(spec)
-    await engine.submit(sample_offer(spec.round_id, "IL", deficient=True))
+    await engine.submit(sample_offer(spec.round_id, "IL", deficient=True), by="negotiator")
     await engine.wait_for(spec.round_id, "NO", {"LAPSED"}, WAIT)
     with pytest.raises(Refused, match=f"submissions closed at {spec.deadline.isoformat()[:19]}"):
-        await engine.submit(sample_offer(spec.round_id, "NO"))
+        await engine.submit(sample_offer(spec.round_id, "NO"), by="negotiator")
 
 
 async def test_review_window_passing_escalates_and_staff_extend_or_decide(engine: Engine) -> None:
@@ -201,7 +202,7 @@ async def test_review_window_passing_escalates_and_staff_extend_or_decide(engine
     await engine.open_round(spec)
     rid = spec.round_id
     for code in ("ZA", "RS"):
-        await engine.submit(sample_offer(rid, code))
+        await engine.submit(sample_offer(rid, code), by="negotiator")
         await engine.approve(rid, code, ADA)
     escalated = await engine.wait_for(rid, "ZA", {"ESCALATED"}, WAIT)
     assert len(escalated.approvals) == 1  # nothing is approved by the timer
@@ -226,7 +227,7 @@ async def test_review_window_passing_escalates_and_staff_extend_or_decide(engine
 async def test_status_lists_come_from_visibility(engine: Engine) -> None:
     spec = round_spec(["GB", "AU", "BR"])
     await engine.open_round(spec)
-    await engine.submit(sample_offer(spec.round_id, "GB"))
+    await engine.submit(sample_offer(spec.round_id, "GB"), by="negotiator")
     for _ in range(50):
         listings = await engine.list_offers(round_id=spec.round_id)
         states = {x.partner: x.state for x in listings}

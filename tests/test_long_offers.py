@@ -110,7 +110,7 @@ async def test_a_full_schedule_lives_through_ten_versions_and_3000_decisions_to_
         assert all(a.version == version for a in answers)
 
     per_version = COMMENTS // (VERSIONS + 1)
-    receipt = await bounded(engine.submit(sample_offer(rid, partner, lines=LINES, seed=0)))
+    receipt = await bounded(engine.submit(sample_offer(rid, partner, lines=LINES, seed=0), by="negotiator"))
     assert (receipt.version, receipt.state) == (1, OfferState.UNDER_REVIEW)
     for version in range(1, VERSIONS):
         await comments(version, per_version)
@@ -122,7 +122,7 @@ async def test_a_full_schedule_lives_through_ten_versions_and_3000_decisions_to_
             )
             assert (back.state, back.approvals) == (OfferState.DEFICIENT, 0)
         document = sample_offer(rid, partner, lines=LINES, seed=version)
-        receipt = await bounded(engine.submit(document, amend=True))
+        receipt = await bounded(engine.submit(document, amend=True, by="negotiator"))
         assert (receipt.version, receipt.duplicate, receipt.state) == (version + 1, False, OfferState.UNDER_REVIEW)
     await comments(VERSIONS, COMMENTS - len(sent))
     await bounded(engine.approve(rid, partner, Approve(reviewer="Ada", rate_pct=15, reason="as agreed in July")))
@@ -224,7 +224,7 @@ async def test_history_grows_the_same_per_update_for_20_and_15000_lines(
         wid = offer_workflow_id(rid, partner)
         document = sample_offer(rid, partner, lines=lines, seed=0)
         invited = await settled(env, wid)
-        receipt = await engine.submit(document)
+        receipt = await engine.submit(document, by="negotiator")
         assert receipt.state is OfferState.UNDER_REVIEW
         submitted = await settled(env, wid)
         for _ in range(comments):

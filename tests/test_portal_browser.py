@@ -130,6 +130,6 @@ async def test_the_negotiator_cannot_open_another_partners_page(
     negotiator = await sign_in(browser, portal, portal.user(Role.NEGOTIATOR, "BD"))
     answer = await negotiator.goto(f"/rounds/{rid}/offers/BR")
     assert answer is not None and answer.status == 404
-    await expect(negotiator.get_by_role("alert")).to_contain_text("no offer of BR")
+    await expect(negotiator.get_by_role("alert")).to_contain_text("there is no offer here that you can see")
     answer = await negotiator.goto(f"/rounds/{rid}")
     assert answer is not None and answer.status == 403

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.names import RENDER_STORED_LETTER
+from offerdesk.config import Settings
+from offerdesk.converter import Keyring, data_converter
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from offerdesk.worker import WORKFLOWS
@@ -27,11 +30,12 @@ from tests.conftest import round_spec
 from workflows.names import offer_workflow_id, round_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
+HISTORY_KEYS = HISTORIES / "keys.json"
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-def _replayer() -> Replayer:
-    return Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+def _replayer(converter: DataConverter) -> Replayer:
+    return Replayer(workflows=WORKFLOWS, data_converter=converter)
 
 
 async def _record(engine: Engine, env: WorkflowEnvironment) -> list[WorkflowHistory]:
@@ -39,11 +43,11 @@ async def _record(engine: Engine, env: WorkflowEnvironment) -> list[WorkflowHist
     spec = round_spec(["JP", "VN", "CH"], deadline_in=timedelta(seconds=8), review_window=timedelta(seconds=4))
     rid = spec.round_id
     await engine.open_round(spec)
-    await engine.submit(sample_offer(rid, "VN", deficient=True))
-    await engine.submit(sample_offer(rid, "VN"), amend=True)
-    await engine.submit(sample_offer(rid, "JP"))
+    await engine.submit(sample_offer(rid, "VN", deficient=True), by="negotiator")
+    await engine.submit(sample_offer(rid, "VN"), amend=True, by="negotiator")
+    await engine.submit(sample_offer(rid, "JP"), by="negotiator")
     await engine.request_changes(rid, "JP", RequestChanges(reviewer="Ada", note="More on quotas."))
-    await engine.submit(sample_offer(rid, "JP", seed=2), amend=True)
+    await engine.submit(sample_offer(rid, "JP", seed=2), amend=True, by="negotiator")
     await engine.approve(rid, "JP", Approve(reviewer="Ada", rate_pct=15, reason="July deal"))
     await engine.approve(rid, "JP", Approve(reviewer="Grace"))
     await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, timedelta(seconds=60))
@@ -56,10 +60,12 @@ async def _record(engine: Engine, env: WorkflowEnvironment) -> list[WorkflowHist
     return [await env.client.get_workflow_handle(i).fetch_history() for i in ids]
 
 
-async def test_fresh_histories_replay_and_committed_ones_still_do(engine: Engine, env: WorkflowEnvironment) -> None:
+async def test_fresh_histories_replay_and_committed_ones_still_do(
+    engine: Engine, env: WorkflowEnvironment, settings: Settings
+) -> None:
     fresh = await _record(engine, env)
     for history in fresh:
-        await _replayer().replay_workflow(history)
+        await _replayer(env.client.data_converter).replay_workflow(history)
     scheduled = {
         e.activity_task_scheduled_event_attributes.activity_type.name
         for h in fresh
@@ -73,9 +79,14 @@ async def test_fresh_histories_replay_and_committed_ones_still_do(engine: Engine
             kind, *rest = history.workflow_id.split("/")
             name = f"{kind}-{rest[-1]}.json" if kind == "offer" else f"{kind}.json"
             (HISTORIES / name).write_text(json.dumps(json.loads(history.to_json()), indent=1))
-    committed = sorted(HISTORIES.glob("*.json"))
+        # A test-only keyring: recorded payloads are encrypted, and the histories are useless without it.
+        shutil.copyfile(settings.keys_file, HISTORY_KEYS)
+    committed = sorted(p for p in HISTORIES.glob("*.json") if p != HISTORY_KEYS)
+    # Older histories were recorded before payloads were encrypted: read them as a worker does while migrating.
+    keyring = Keyring.load(HISTORY_KEYS) if HISTORY_KEYS.exists() else Keyring.new()
+    recorded = data_converter(keyring, accept_plaintext=True)
     assert committed, "no recorded histories in tests/histories; run 'make histories'"
     for path in committed:
         history = WorkflowHistory.from_json(path.stem, path.read_text())
-        result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
+        result = await _replayer(recorded).replay_workflow(history, raise_on_replay_failure=False)
         assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

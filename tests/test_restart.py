@@ -36,15 +36,15 @@ async def test_a_restarted_worker_carries_on_and_applies_nothing_its_caller_gave
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as first:
         async with first:
             await engine.open_round(spec)
-            await engine.submit(sample_offer(rid, "JP"))
-            await engine.submit(sample_offer(rid, "EU", deficient=True))
+            await engine.submit(sample_offer(rid, "JP"), by="negotiator")
+            await engine.submit(sample_offer(rid, "EU", deficient=True), by="negotiator")
             await engine.approve(rid, "JP", Approve(reviewer="Ada"))
 
     # No worker now: the approval is answered within the update timeout, and it is not applied later either.
     started = asyncio.get_running_loop().time()
     with pytest.raises(EngineUnavailable, match=r"no worker .*not applied|no worker is running"):
         await engine.approve(rid, "JP", Approve(reviewer="Grace"))
-    assert asyncio.get_running_loop().time() - started < 3.5
+    assert asyncio.get_running_loop().time() - started < 6  # the timeout is 3 s; a loaded machine adds a little
     # Reads need no worker: the offer's card, the round, the listing.
     card, _ = await engine.offer_card(rid, "JP")
     assert card.state is OfferState.UNDER_REVIEW and [a.reviewer for a in card.approvals] == ["Ada"]
@@ -93,7 +93,7 @@ async def test_a_worker_takes_no_more_letters_than_it_has_render_processes(
         async with worker:
             await engine.open_round(spec)
             for p in partners:
-                await engine.submit(sample_offer(rid, p, lines=40, seed=7))
+                await engine.submit(sample_offer(rid, p, lines=40, seed=7), by="negotiator")
             await asyncio.gather(*(engine.approve(rid, p, Approve(reviewer="Ada")) for p in partners))
             for p in partners:
                 await engine.wait_for(rid, p, {"LETTER_ISSUED"}, timeout=timedelta(seconds=120))

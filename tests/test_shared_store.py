@@ -55,7 +55,7 @@ async def test_an_offer_goes_to_a_letter_with_documents_and_letters_in_s3(
     with worker_for(env.client, worker_settings, render_workers=1, task_queue=queue) as worker:
         async with worker:
             await engine.open_round(spec)
-            receipt = await engine.submit(document)
+            receipt = await engine.submit(document, by="negotiator")
             assert receipt.state.value == "UNDER_REVIEW"
             await engine.approve(rid, "LK", Approve(reviewer="Ada"))
             await engine.approve(rid, "LK", Approve(reviewer="Grace"))

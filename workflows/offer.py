@@ -319,7 +319,7 @@ class OfferWorkflow:
     @workflow.update
     def decide(self, request: StaffDecision) -> OfferAnswer:
         self._updates += 1
-        self._check_decide()
+        self._check_decide(request)
         if request.decision == "request_changes":
             self._send_back(request.by, request.reason)
         else:
@@ -339,7 +339,7 @@ class OfferWorkflow:
     @decide.validator
     def _validate_decide(self, request: StaffDecision) -> None:
         self._check_fresh(request)
-        self._check_decide()
+        self._check_decide(request)
 
     @workflow.update
     def retry_letter(self, request: RetryLetter) -> OfferAnswer:
@@ -463,13 +463,14 @@ class OfferWorkflow:
         if self._state not in OPEN_STATES:
             raise refuse(f"{self._who()} is {self._state.value}: there is nothing left to {verb}", "OfferClosed")
 
-    def _submitters(self) -> set[str]:
-        people = set()
-        for v in self._versions:
-            if v.summary is not None:
-                people.add(v.summary.submitted_by.name.strip().casefold())
-                people.add(v.summary.submitted_by.email.strip().casefold())
-        return people
+    def _submitted(self, account: str) -> bool:
+        """Whether `account` sent any version of this offer.
+
+        Only the accounts recorded with the versions count, never the contact named inside a document: a
+        negotiator cannot lock a reviewer out by typing the reviewer's name into `submitted_by`. Versions
+        received before accounts were recorded have none, and lock nobody out.
+        """
+        return any(v.submitted_by is not None and _same_person(v.submitted_by, account) for v in self._versions)
 
     def _check_reviewer(self, reviewer: str) -> None:
         if self._state is not S.UNDER_REVIEW:
@@ -477,8 +478,8 @@ class OfferWorkflow:
                 f"{self._who()} is {self._state.value}, not UNDER_REVIEW; reviewers decide only offers under review",
                 "WrongState",
             )
-        if reviewer.strip().casefold() in self._submitters():
-            raise refuse(f"{reviewer} submitted this offer and cannot review it", "Conflict")
+        if self._submitted(reviewer):
+            raise refuse(f"{reviewer.strip()} submitted this offer and cannot review it", "Conflict")
 
     def _rate_bounds(self) -> tuple[float, float]:
         zone = self._zone
@@ -512,12 +513,14 @@ class OfferWorkflow:
         if request.extend_by <= timedelta(0):
             raise refuse("extend the review window by a positive duration, such as 1d", "BadDuration")
 
-    def _check_decide(self) -> None:
+    def _check_decide(self, request: StaffDecision) -> None:
         if self._state not in (S.UNDER_REVIEW, S.ESCALATED):
             raise refuse(
                 f"{self._who()} is {self._state.value}; staff decide offers UNDER_REVIEW or ESCALATED",
                 "WrongState",
             )
+        if self._submitted(request.by):
+            raise refuse(f"{request.by.strip()} submitted this offer and cannot decide it", "Conflict")
 
     def _check_retry_letter(self) -> None:
         if self._state is not S.LETTER_FAILED:
@@ -541,11 +544,16 @@ class OfferWorkflow:
                 size=ref.size,
                 received_at=now,
                 summary=ref.summary,
+                submitted_by=request.by,
             )
             self._versions.append(version)
             self._approvals = []
-            who = ref.summary.submitted_by
-            self._record(f"{who.name} <{who.email}>", "amended" if amend else "submitted", f"version {version.number}")
+            contact = f"{ref.summary.submitted_by.name} <{ref.summary.submitted_by.email}>"
+            verb = "amended" if amend else "submitted"
+            if request.by is None:  # a submission from before accounts were recorded: the trail it always had
+                self._record(contact, verb, f"version {version.number}")
+            else:
+                self._record(request.by, verb, f"version {version.number}, contact: {contact}")
             self._set_state(S.VALIDATING)
             if request.document is not None:
                 report = await _quick(

@@ -22,6 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from activities.reference import load_partners
+from offerdesk.portal.security import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW, Throttled, locked_until
 from schemas.offer import PARTNER_PATTERN
 from schemas.portal import USER_NAME_PATTERN, AuditRecord, Role, TokenCreated, TokenInfo, UserInfo
 
@@ -56,6 +57,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS signin_failures (
+    key TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signin_failures_by_key ON signin_failures (key, at);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -154,21 +160,33 @@ class Accounts:
             raise AccountError(f"user {name} exists already; choose another name", "Exists") from None
         return UserInfo(name=name, role=role, partner=partner, created_at=created)
 
-    def set_password(self, name: str, password: str) -> None:
+    def set_password(self, name: str, password: str) -> int:
+        """Set a new password: the user's sessions end and their API tokens are revoked; how many tokens were."""
         if len(password) < 8:
             raise AccountError("the password needs at least 8 characters")
         with self._db() as db:
             changed = db.execute(
                 "UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), name)
             ).rowcount
+            if not changed:
+                raise AccountError(f"there is no user {name}", "Missing")
             db.execute("DELETE FROM sessions WHERE user = ?", (name,))
-        if not changed:
-            raise AccountError(f"there is no user {name}", "Missing")
+            revoked = db.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL", (_now().isoformat(), name)
+            ).rowcount
+        return int(revoked)
 
-    def remove_user(self, name: str) -> None:
+    def remove_user(self, name: str) -> int:
+        """Remove the user with their sessions and API tokens; how many live tokens went with them."""
         with self._db() as db:
+            live = db.execute("SELECT COUNT(*) FROM tokens WHERE user = ? AND revoked_at IS NULL", (name,)).fetchone()[
+                0
+            ]
+            db.execute("DELETE FROM tokens WHERE user = ?", (name,))  # also without foreign keys on
+            db.execute("DELETE FROM sessions WHERE user = ?", (name,))
             if not db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
                 raise AccountError(f"there is no user {name}", "Missing")
+        return int(live)
 
     def users(self) -> list[UserInfo]:
         with self._db() as db:
@@ -194,6 +212,39 @@ class Accounts:
             with self._db() as db:
                 db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), row["name"]))
         return _user(row)
+
+    # ---- sign-in throttling ------------------------------------------------------------------
+
+    def signin_throttle(self, name: str, address: str, now: datetime | None = None) -> Throttled | None:
+        """Why sign-in must wait now (too many recent failures for this account, or from this address), if it must."""
+        now = now or _now()
+        since = (now - WINDOW).isoformat()
+        checks = (
+            (_account_key(name), ACCOUNT_LIMIT, f"for {name}"),
+            (_address_key(address), ADDRESS_LIMIT, f"from {address}"),
+        )
+        worst: Throttled | None = None
+        with self._db() as db:
+            for key, limit, whom in checks:
+                rows = db.execute("SELECT at FROM signin_failures WHERE key = ? AND at > ?", (key, since)).fetchall()
+                until = locked_until([datetime.fromisoformat(r["at"]) for r in rows], limit, now)
+                if until is not None and (worst is None or until > worst.until):
+                    worst = Throttled(whom, until, now)
+        return worst
+
+    def signin_failed(self, name: str, address: str, now: datetime | None = None) -> None:
+        now = now or _now()
+        with self._db() as db:
+            db.execute("DELETE FROM signin_failures WHERE at < ?", ((now - WINDOW).isoformat(),))
+            db.executemany(
+                "INSERT INTO signin_failures (key, at) VALUES (?, ?)",
+                [(_account_key(name), now.isoformat()), (_address_key(address), now.isoformat())],
+            )
+
+    def signin_succeeded(self, name: str) -> None:
+        """A right password clears the account's failures (not the address's: one good account proves nothing)."""
+        with self._db() as db:
+            db.execute("DELETE FROM signin_failures WHERE key = ?", (_account_key(name),))
 
     # ---- sessions ----------------------------------------------------------------------------
 
@@ -305,11 +356,24 @@ class Accounts:
         partner: str | None = None,
         detail: str = "",
     ) -> None:
+        self.record_as(who.name, who.role.value, action, outcome, round_id, partner, detail)
+
+    def record_as(
+        self,
+        actor: str,
+        role: str,
+        action: str,
+        outcome: str,
+        round_id: str | None = None,
+        partner: str | None = None,
+        detail: str = "",
+    ) -> None:
+        """A record for a caller who is not (or not yet) a Principal: a failed sign-in, a refused token."""
         with self._db() as db:
             db.execute(
                 "INSERT INTO audit (at, actor, role, action, round_id, partner, outcome, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (_now().isoformat(), who.name, who.role.value, action, round_id, partner, outcome, detail),
+                (_now().isoformat(), actor, role, action, round_id, partner, outcome, detail),
             )
 
     def audit(self, limit: int = 500, round_id: str | None = None) -> list[AuditRecord]:
@@ -334,6 +398,20 @@ class Accounts:
             )
             for r in rows
         ]
+
+
+def _account_key(name: str) -> str:
+    return f"account:{name.strip().lower()}"
+
+
+def _address_key(address: str) -> str:
+    return f"address:{address}"
+
+
+def token_id_of(presented: str) -> str | None:
+    """The id part of something sent as an API token, if it has the shape of one (never the secret)."""
+    found = re.fullmatch(rf"{TOKEN_PREFIX}([0-9a-f]{{12}})_.+", presented)
+    return found.group(1) if found else None
 
 
 def _user(row: sqlite3.Row) -> UserInfo:

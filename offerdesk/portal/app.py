@@ -19,12 +19,13 @@ from starlette.responses import Response
 
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
-from offerdesk.portal import api, pages
+from offerdesk.portal import api, codec, pages
 from offerdesk.portal.accounts import Accounts
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, json_error, refusal
 from offerdesk.portal.limits import BodyLimit
+from offerdesk.portal.security import SecurityHeaders
 from schemas.offer import OfferDocument
 
 log = logging.getLogger("offerdesk.portal")
@@ -52,6 +53,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.accounts = Accounts(settings.portal_db)
     app.state.cookie_secure = settings.cookie_secure
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 included, carries the headers
+    app.state.ui_origins = settings.ui_origins
+    app.include_router(codec.router)
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.TEMPLATES / "static"), name="static")

@@ -10,9 +10,10 @@ from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from offerdesk.portal.access import Forbidden
-from offerdesk.portal.accounts import Accounts, Principal
+from offerdesk.portal.accounts import Accounts, Principal, token_id_of
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import Unauthorized
+from offerdesk.portal.security import note_caller
 
 SESSION_COOKIE = "offerdesk_session"
 SIGNIN_CSRF_COOKIE = "offerdesk_signin_csrf"
@@ -57,16 +58,34 @@ async def api_caller(
     if request.headers.get("authorization") is not None:
         if credentials is None:
             raise Unauthorized("send the API token as 'Authorization: Bearer <token>'")
-        found = await asyncio.to_thread(accounts(request).token, credentials.credentials)
+        a = accounts(request)
+        found = await asyncio.to_thread(a.token, credentials.credentials)
         if found is None:
+            await _record_refused_token(request, a, credentials.credentials)
             raise Unauthorized("this API token is not known or was revoked; ask staff for a new one")
+        note_caller(found)
         return found
     session = await _session(request)
     if session is None:
         raise Unauthorized("sign in at /signin, or send an API token as 'Authorization: Bearer <token>'")
+    note_caller(session)
     if request.method not in SAFE_METHODS and not same(request.headers.get(CSRF_HEADER, ""), session.csrf):
         raise Forbidden(f"a browser session must send its CSRF token in the {CSRF_HEADER} header")
     return session
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "(unknown address)"
+
+
+async def _record_refused_token(request: Request, a: Accounts, presented: str) -> None:
+    """Audit a refused token by its id when it has one, never by the secret."""
+    token_id = token_id_of(presented)
+    actor = f"token {token_id}" if token_id else "(unknown)"
+    detail = f"{request.method} {request.url.path} from {client_address(request)}"[:500]
+    await asyncio.to_thread(
+        a.record_as, actor, "-", "use API token", "refused: unknown or revoked token", None, None, detail
+    )
 
 
 async def page_caller(request: Request) -> Principal:
@@ -75,6 +94,7 @@ async def page_caller(request: Request) -> Principal:
     if session is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(target)
+    note_caller(session)
     return session
 
 

@@ -132,7 +132,7 @@ class Desk:
             as_amendment = amend
             if as_amendment is None:
                 as_amendment = bool((await self.engine.offer_card(round_id, partner))[0].versions)
-            return await self.engine.submit(document, amend=as_amendment)
+            return await self.engine.submit(document, amend=as_amendment, by=who.name)
 
         return await self._audited(who, action, round_id, partner, work, f"digest {document.digest()[:12]}")
 

@@ -14,7 +14,8 @@ from offerdesk.documents import UnusableInputError, field_path
 from offerdesk.engine import EngineUnavailable, Refused
 from offerdesk.portal.access import Forbidden, NotFound
 from offerdesk.portal.accounts import AccountError
-from schemas.portal import ErrorBody, FieldError
+from offerdesk.portal.security import current_caller
+from schemas.portal import ErrorBody, FieldError, Role
 
 # The engine's refusals by kind. Anything not listed is a conflict with the offer's state (409).
 KIND_STATUS: dict[str, int] = {
@@ -32,6 +33,11 @@ KIND_STATUS: dict[str, int] = {
 }
 
 
+UNSEEN = "there is no offer here that you can see; check the round id and your partner code"
+"""A negotiator's one answer for a round that does not exist, a partner not invited, or another partner's offer:
+each of those would otherwise tell them something about rounds and partners that are not theirs."""
+
+
 class Unauthorized(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -40,6 +46,15 @@ class Unauthorized(Exception):
 
 def refusal(exc: Exception) -> tuple[int, ErrorBody]:
     """The status and body for an exception a person caused; anything else is a 500 and a bug."""
+    status, body = _refusal(exc)
+    if status == 404 and isinstance(exc, Refused | NotFound):
+        who = current_caller()
+        if who is not None and who.role is Role.NEGOTIATOR:
+            return 404, ErrorBody(error="NotFound", message=UNSEEN)
+    return status, body
+
+
+def _refusal(exc: Exception) -> tuple[int, ErrorBody]:
     if isinstance(exc, Refused):
         return KIND_STATUS.get(exc.kind, 409), ErrorBody(error=exc.kind, message=exc.message)
     if isinstance(exc, Forbidden):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from offerdesk.portal.auth import (
     SESSION_COOKIE,
     SIGNIN_CSRF_COOKIE,
     accounts,
+    client_address,
     desk,
     form_caller,
     page_caller,
@@ -40,6 +42,7 @@ from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import refusal
 from schemas.offer_state import FINAL_STATES, OfferState, OfferStatus
 from schemas.portal import (
+    USER_NAME_PATTERN,
     ApproveBody,
     CommentBody,
     DecideBody,
@@ -157,12 +160,26 @@ async def signin(
         _set_cookie(request, response, SIGNIN_CSRF_COOKIE, token, max_age=3600)
         return response
     a = accounts(request)
-    user = await asyncio.to_thread(a.check_password, name.strip(), password)
+    name, address = name.strip(), client_address(request)
+    actor = name if re.match(USER_NAME_PATTERN, name) else "(unknown)"  # never a password typed in the wrong box
+    where = f"from {address}"
+    throttled = await asyncio.to_thread(a.signin_throttle, actor, address)
+    if throttled is not None:  # before the password is even looked at: the right one waits too
+        await asyncio.to_thread(a.record_as, actor, "-", "sign in", "refused: throttled", None, None, where)
+        response = render(
+            request, "signin.html", None, 429, next=_safe_next(next), signin_csrf=expected, error=throttled.message
+        )
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
+    user = await asyncio.to_thread(a.check_password, name, password)
     if user is None:
+        await asyncio.to_thread(a.signin_failed, actor, address)
+        await asyncio.to_thread(a.record_as, actor, "-", "sign in", "refused: bad password", None, None, where)
         message = "that name and password do not match a user; check both, or ask staff to reset your password"
         return render(request, "signin.html", None, 401, next=_safe_next(next), signin_csrf=expected, error=message)
+    await asyncio.to_thread(a.signin_succeeded, user.name)
     session = await asyncio.to_thread(a.start_session, user)
-    await asyncio.to_thread(a.record, session.principal, "sign in", "done")
+    await asyncio.to_thread(a.record, session.principal, "sign in", "done", None, None, where)
     redirect = RedirectResponse(_safe_next(next), status_code=303)
     _set_cookie(request, redirect, SESSION_COOKIE, session.cookie, max_age=12 * 3600)
     redirect.delete_cookie(SIGNIN_CSRF_COOKIE, path="/")
@@ -173,6 +190,7 @@ async def signin(
 async def signout(request: Request, who: Poster) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE, "")
     await asyncio.to_thread(accounts(request).end_session, cookie)
+    await asyncio.to_thread(accounts(request).record, who, "sign out", "done", None, None, client_address(request))
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

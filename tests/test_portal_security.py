@@ -1,0 +1,255 @@
+"""The portal's hardening: sign-in throttling, the audit of refusals, security headers, token revocation, and one
+404 sentence for negotiators. The arithmetic is tested directly; the rest against a real portal over HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from offerdesk.engine import Engine
+from offerdesk.portal.accounts import Accounts
+from offerdesk.portal.security import CSP, Throttled, backoff, locked_until
+from schemas.portal import AuditRecord, Role
+from tests.conftest import new_round_id
+from tests.portal import PASSWORD, Portal, User, offer_in
+
+OFFER = "/api/rounds/{r}/offers/{p}"
+T0 = datetime(2026, 11, 23, 14, 0, 0, tzinfo=UTC)
+
+
+# ---- the arithmetic, directly ------------------------------------------------------------------
+
+
+def test_backoff_starts_at_the_limit_with_30_s_and_doubles_up_to_15_minutes() -> None:
+    assert [backoff(n, 5).total_seconds() for n in range(4, 12)] == [0, 30, 60, 120, 240, 480, 900, 900]
+    assert backoff(10_000, 5) == timedelta(minutes=15)
+    assert backoff(19, 20) == timedelta(0) and backoff(20, 20) == timedelta(seconds=30)
+
+
+def test_the_lock_runs_from_the_latest_failure_and_forgets_old_ones() -> None:
+    five = [T0 + timedelta(seconds=i) for i in range(5)]
+    assert locked_until(five[:4], 5, T0 + timedelta(seconds=5)) is None
+    assert locked_until(five, 5, T0 + timedelta(seconds=5)) == T0 + timedelta(seconds=34)
+    assert locked_until(five, 5, T0 + timedelta(seconds=34)) is None  # waited it out
+    six = [*five, T0 + timedelta(seconds=40)]
+    assert locked_until(six, 5, T0 + timedelta(seconds=41)) == T0 + timedelta(seconds=100)
+    stale = [T0 - timedelta(minutes=16), *five[:4]]  # one failure is older than 15 minutes
+    assert locked_until(stale, 5, T0 + timedelta(seconds=5)) is None
+
+
+def test_the_throttle_sentence_says_when_to_try_again() -> None:
+    throttled = Throttled("for ada", T0 + timedelta(seconds=30), T0)
+    assert throttled.retry_after == 30
+    assert throttled.message == "too many failed sign-ins for ada; try again in 30 s (at 14:00:30 UTC)"
+    assert "in 2 min 5 s" in Throttled("from 192.0.2.7", T0 + timedelta(seconds=125), T0).message
+
+
+# ---- the state in the portal database ------------------------------------------------------------
+
+
+@pytest.fixture
+def accounts(tmp_path: Path) -> Accounts:
+    return Accounts(tmp_path / "portal.db")
+
+
+def test_failures_are_kept_in_the_database_and_a_right_password_clears_the_accounts(accounts: Accounts) -> None:
+    for i in range(5):
+        accounts.signin_failed("Ada", "192.0.2.7", T0 + timedelta(seconds=i))
+    again = Accounts(accounts.path)  # another process, or the portal after a restart
+    throttled = again.signin_throttle("ada", "198.51.100.1", T0 + timedelta(seconds=10))
+    assert throttled is not None and throttled.whom == "for ada" and throttled.retry_after == 24
+    assert again.signin_throttle("grace", "198.51.100.1", T0 + timedelta(seconds=10)) is None
+    again.signin_succeeded("ADA")
+    assert again.signin_throttle("ada", "198.51.100.1", T0 + timedelta(seconds=10)) is None
+
+
+def test_one_address_trying_many_names_is_throttled_too(accounts: Accounts) -> None:
+    for i in range(20):
+        accounts.signin_failed(f"name{i}", "192.0.2.7", T0 + timedelta(seconds=i))
+    throttled = accounts.signin_throttle("someone-new", "192.0.2.7", T0 + timedelta(seconds=20))
+    assert throttled is not None and throttled.whom == "from 192.0.2.7"
+    assert accounts.signin_throttle("someone-new", "192.0.2.8", T0 + timedelta(seconds=20)) is None
+
+
+def test_a_new_password_or_removal_revokes_the_users_tokens(accounts: Accounts) -> None:
+    accounts.add_user("bot", Role.NEGOTIATOR, "long enough", "VN")
+    first, second = accounts.create_token("bot", "a", "sam"), accounts.create_token("bot", "b", "sam")
+    assert accounts.set_password("bot", "another long one") == 2
+    assert accounts.token(first.token) is None and accounts.token(second.token) is None
+    third = accounts.create_token("bot", "c", "sam")
+    assert accounts.remove_user("bot") == 1
+    assert accounts.token(third.token) is None and accounts.tokens() == []
+
+
+# ---- over HTTP -----------------------------------------------------------------------------------
+
+live = pytest.mark.asyncio(loop_scope="session")
+
+
+async def signin(client: httpx.AsyncClient, name: str, password: str) -> httpx.Response:
+    page = await client.get("/signin")
+    csrf = page.cookies["offerdesk_signin_csrf"]
+    return await client.post(
+        "/signin",
+        data={"name": name, "password": password, "csrf": csrf, "next": "/"},
+        headers={"Cookie": f"offerdesk_signin_csrf={csrf}"},
+    )
+
+
+def records(portal: Portal, actor: str) -> list[AuditRecord]:
+    return [r for r in portal.accounts.audit(limit=5000) if r.actor == actor]
+
+
+@live
+async def test_five_failed_sign_ins_throttle_the_account_even_for_the_right_password(portal: Portal) -> None:
+    user = portal.user(Role.REVIEWER)
+    async with httpx.AsyncClient(base_url=portal.url) as client:
+        for _ in range(5):
+            assert (await signin(client, user.name, "not the password")).status_code == 401
+        refused = await signin(client, user.name, PASSWORD)
+        assert refused.status_code == 429, refused.text
+        assert 1 <= int(refused.headers["Retry-After"]) <= 30
+        assert f"too many failed sign-ins for {user.name}; try again in" in refused.text and "UTC)" in refused.text
+        other = portal.user(Role.REVIEWER)  # the same address, another account: still welcome
+        assert (await signin(client, other.name, PASSWORD)).status_code == 303
+    outcomes = [r.outcome for r in reversed(records(portal, user.name))]
+    assert outcomes == ["refused: bad password"] * 5 + ["refused: throttled"]
+    assert all(r.detail == "from 127.0.0.1" for r in records(portal, user.name))
+
+
+@live
+async def test_sign_in_and_sign_out_are_audited(portal: Portal) -> None:
+    user = portal.user(Role.STAFF)
+    client, csrf = await user.browser_session()
+    async with contextlib.aclosing(client):
+        assert (await client.post("/signout", data={"csrf": csrf})).status_code == 303
+    assert [(r.action, r.outcome) for r in reversed(records(portal, user.name))] == [
+        ("sign in", "done"),
+        ("sign out", "done"),
+    ]
+
+
+@live
+async def test_refused_tokens_are_audited_by_id_and_never_by_secret(portal: Portal) -> None:
+    user = portal.user(Role.STAFF)
+    token_id = user.token.split("_")[1]
+    portal.accounts.revoke_token(token_id)
+    garbage = f"not-a-token-{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(base_url=portal.url) as client:
+        revoked = await client.get("/api/me", headers={"Authorization": f"Bearer {user.token}"})
+        unknown = await client.get("/api/me", headers={"Authorization": f"Bearer {garbage}"})
+    assert revoked.status_code == unknown.status_code == 401
+    by_id = records(portal, f"token {token_id}")
+    assert [(r.action, r.outcome) for r in by_id] == [("use API token", "refused: unknown or revoked token")]
+    everything = " ".join(f"{r.actor} {r.detail}" for r in portal.accounts.audit(limit=5000))
+    assert user.token.split("_", 2)[2] not in everything and garbage not in everything
+    assert any(r.actor == "(unknown)" and r.action == "use API token" for r in portal.accounts.audit(limit=50))
+
+
+@live
+async def test_forbidden_and_not_found_reads_are_audited(portal: Portal, engine: Engine) -> None:
+    rid = await offer_in(engine, "INVITED", ["BR", "AR"])
+    reviewer, negotiator = portal.user(Role.REVIEWER), portal.user(Role.NEGOTIATOR, "BR")
+    async with reviewer.api() as api:
+        assert (await api.get(f"/api/rounds/{rid}")).status_code == 403
+    async with negotiator.api() as api:
+        assert (await api.get(OFFER.format(r=rid, p="AR"))).status_code == 404
+    client, _ = await negotiator.browser_session()
+    async with contextlib.aclosing(client):
+        assert (await client.get(f"/rounds/{rid}/offers/AR")).status_code == 404
+    forbidden = records(portal, reviewer.name)
+    assert [(r.action, r.outcome, r.round_id) for r in forbidden] == [("read", "forbidden", rid)]
+    not_found = [(r.outcome, r.round_id, r.partner, r.detail) for r in records(portal, negotiator.name)]
+    assert ("not found", rid, "AR", f"GET /api/rounds/{rid}/offers/AR") in not_found
+    assert ("not found", rid, "AR", f"GET /rounds/{rid}/offers/AR") in not_found
+
+
+def assert_security_headers(answer: httpx.Response, no_store: bool = True) -> None:
+    assert answer.headers["content-security-policy"] == CSP
+    assert "'unsafe-inline'" not in answer.headers["content-security-policy"]
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["referrer-policy"] == "same-origin"
+    if no_store:
+        assert answer.headers["cache-control"] == "no-store"
+
+
+@live
+async def test_every_answer_carries_the_security_headers(portal: Portal, engine: Engine) -> None:
+    rid = await offer_in(engine, "LETTER_ISSUED", ["AU"], approvals=1)
+    staff = portal.user(Role.STAFF)
+    async with staff.api() as api:
+        assert_security_headers(await api.get("/api/me"))
+        letter = await api.get(OFFER.format(r=rid, p="AU") + "/letter")
+        assert letter.status_code == 200 and letter.headers["content-type"] == "application/pdf"
+        assert_security_headers(letter)
+        assert_security_headers(await api.get(f"/api/rounds/{rid}/letters.zip"))
+        assert_security_headers(await api.get("/api/rounds/no-such-round"))  # refusals too
+    client, _ = await staff.browser_session()
+    async with contextlib.aclosing(client):
+        page = await client.get(f"/rounds/{rid}")
+        assert page.status_code == 200 and "<html" in page.text
+        assert_security_headers(page)
+        assert_security_headers(await client.get(f"/rounds/{rid}/offers/AU/letter"))
+        assert_security_headers(await client.get("/signin"))
+        css = await client.get("/static/portal.css")
+        assert_security_headers(css, no_store=False)
+        assert "no-store" not in css.headers.get("cache-control", "")
+        docs = await client.get("/docs")
+        assert (
+            docs.headers["x-frame-options"] == "DENY"
+            and "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+        )
+
+
+@live
+async def test_a_new_password_or_removal_stops_the_users_api_tokens(portal: Portal) -> None:
+    changed, removed = portal.user(Role.STAFF), portal.user(Role.STAFF)
+    for user in (changed, removed):
+        async with user.api() as api:
+            assert (await api.get("/api/me")).status_code == 200
+    assert portal.accounts.set_password(changed.name, "a brand new password") == 1
+    assert portal.accounts.remove_user(removed.name) == 1
+    for user in (changed, removed):
+        async with user.api() as api:
+            answer = await api.get("/api/me")
+        assert answer.status_code == 401 and "revoked" in answer.json()["message"]
+
+
+async def negotiator_404s(user: User, urls: list[str]) -> list[tuple[int, str]]:
+    async with user.api() as api:
+        return [((a := await api.get(url)).status_code, a.text) for url in urls]
+
+
+@live
+async def test_a_negotiator_gets_one_404_sentence_whatever_is_missing(portal: Portal, engine: Engine) -> None:
+    mine = await offer_in(engine, "INVITED", ["FJ", "IL"])
+    not_invited = await offer_in(engine, "INVITED", ["IL"])
+    negotiator = portal.user(Role.NEGOTIATOR, "FJ")
+    places = [
+        (new_round_id("ghost"), "FJ"),  # the round does not exist
+        (not_invited, "FJ"),  # the round exists, FJ was not invited
+        (mine, "IL"),  # another partner's offer
+        (new_round_id("ghost"), "IL"),  # another partner in a round that does not exist
+    ]
+    api = await negotiator_404s(negotiator, [OFFER.format(r=r, p=p) for r, p in places])
+    assert {status for status, _ in api} == {404}
+    assert len({body for _, body in api}) == 1, api
+    assert "there is no offer here that you can see" in api[0][1] and '"error":"NotFound"' in api[0][1]
+    assert "invited" not in api[0][1].lower() and "IL" not in api[0][1]
+    letters = await negotiator_404s(negotiator, [OFFER.format(r=r, p=p) + "/letter" for r, p in places])
+    assert {body for _, body in letters} == {api[0][1]}
+    client, _ = await negotiator.browser_session()
+    async with contextlib.aclosing(client):
+        pages = [await client.get(f"/rounds/{r}/offers/{p}") for r, p in places]
+    assert {p.status_code for p in pages} == {404}
+    assert all("there is no offer here that you can see" in p.text and "invited" not in p.text for p in pages)
+    staff = portal.user(Role.STAFF)  # staff still hear what is missing
+    async with staff.api() as staff_api:
+        answer = await staff_api.get(OFFER.format(r=not_invited, p="FJ"))
+    assert answer.status_code == 404 and answer.json()["error"] == "NotInvited"
