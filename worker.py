@@ -1,6 +1,9 @@
 """The worker entry point: `python worker.py` is `offerdesk worker`."""
 
-from offerdesk.cli import app
+import sys
+
+from offerdesk.cli import main
 
 if __name__ == "__main__":
-    app(["worker"])
+    sys.argv = [sys.argv[0], "worker"]
+    main()

@@ -11,8 +11,9 @@ memo each offer publishes, search attributes, its status) and the store, so they
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -50,6 +51,7 @@ from schemas.offer_state import (
     OfferCard,
     OfferState,
     OfferStatus,
+    OfferVersion,
     SubmissionReceipt,
     SubmissionResult,
     SubmitOffer,
@@ -85,8 +87,8 @@ T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 P = ParamSpec("P")
 
-POLLER_FRESH = timedelta(seconds=75)
-"""A live worker polls at least once a minute (a long poll lasts up to a minute)."""
+POLLER_FRESH = timedelta(seconds=120)
+"""A live worker polls at least once a minute (a long poll lasts up to a minute); twice that, to be sure."""
 QUERY_TIMEOUT = timedelta(seconds=3)
 # How Temporal says an execution ended other than by completing, and what an offer shows for it.
 CLOSED_AS = {
@@ -213,14 +215,14 @@ class Engine:
 
     # ---- workers -----------------------------------------------------------------------------
 
-    async def worker_running(self, wait: float = 0.0) -> bool:
-        """Whether a worker has polled this task queue in the last minute or so (no worker needed to ask).
+    async def worker_running(self, wait: float = 0.0, task_queue: str | None = None) -> bool:
+        """Whether a worker has polled the task queue in the last minute or two (no worker needed to ask).
 
         `wait` gives a worker that is just starting (as in 'offerdesk up') a moment to send its first poll.
         """
         request = DescribeTaskQueueRequest(
             namespace=self.client.namespace,
-            task_queue=TaskQueue(name=self.task_queue),
+            task_queue=TaskQueue(name=task_queue or self.task_queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
         give_up = asyncio.get_running_loop().time() + wait
@@ -238,10 +240,10 @@ class Engine:
                 return False
             await asyncio.sleep(0.2)
 
-    def _no_worker(self) -> EngineUnavailable:
+    def _no_worker(self, task_queue: str | None = None) -> EngineUnavailable:
         return EngineUnavailable(
-            f"no worker is running on task queue '{self.task_queue}': start one with 'offerdesk worker' "
-            "(or 'offerdesk up'); nothing was changed"
+            f"no worker is running on task queue '{task_queue or self.task_queue}': start one with "
+            "'offerdesk worker' (or 'offerdesk up'); nothing was changed"
         )
 
     # ---- rounds ------------------------------------------------------------------------------
@@ -333,23 +335,7 @@ class Engine:
             clauses.append("ExecutionStatus IN ('Running', 'Completed')")
         if partner is not None:
             clauses.append(f"{OFFER_PARTNER.name} = {_quote(partner)}")
-        listings = []
-        async for wf in self.client.list_workflows(" AND ".join(clauses)):
-            sa = wf.typed_search_attributes
-            shown = CLOSED_AS.get(wf.status) if wf.status is not None else None
-            card = await _memo(wf, "card", OfferCard)
-            listings.append(
-                OfferListing(
-                    round_id=sa.get(OFFER_ROUND) or "",
-                    partner=sa.get(OFFER_PARTNER) or "",
-                    state=shown.value if shown else (sa.get(OFFER_STATE) or ""),
-                    review_deadline=None if shown else sa.get(OFFER_REVIEW_DEADLINE),
-                    workflow_id=wf.id,
-                    running=wf.close_time is None,
-                    letter=card.letter if card else None,
-                    letter_failure=card.letter_failure if card else None,
-                )
-            )
+        listings = [listing async for listing, _ in self._listed(clauses)]
         return sorted(listings, key=lambda x: (x.round_id, x.partner))
 
     # ---- offers: changes ---------------------------------------------------------------------
@@ -422,8 +408,9 @@ class Engine:
         try:
             return cast(T, await asyncio.wait_for(handle.execute_update(update, arg), self.update_timeout))
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            if not await self.worker_running():
-                raise self._no_worker() from None
+            queue = (await handle.describe()).task_queue  # the offer's own queue, which may not be this engine's
+            if not await self.worker_running(task_queue=queue):
+                raise self._no_worker(queue) from None
             raise EngineUnavailable(
                 f"no worker answered within {self.update_timeout:g} s (none is running, or all are busy); "
                 "the request was not applied: send it again"
@@ -445,6 +432,11 @@ class Engine:
     @_guarded
     async def offer_card(self, round_id: str, partner: str) -> tuple[OfferCard, ClosedRun | None]:
         """The offer's card as it last published it, and Temporal's word if its workflow ended abnormally."""
+        card, closed, _ = await self._card(round_id, partner)
+        return card, closed
+
+    async def _card(self, round_id: str, partner: str) -> tuple[OfferCard, ClosedRun | None, str]:
+        """The card, Temporal's word on a closed run, and the task queue the offer's workflow runs on."""
         handle = self._offer(round_id, partner)
         try:
             description = await handle.describe()
@@ -454,18 +446,18 @@ class Engine:
             raise
         card = await _memo(description, "card", OfferCard)
         if card is None:  # offers started before they published a memo: ask the workflow
-            if not await self.worker_running():
-                raise self._no_worker()
+            if not await self.worker_running(task_queue=description.task_queue):
+                raise self._no_worker(description.task_queue)
             card = await handle.query(OfferWorkflow.card, rpc_timeout=QUERY_TIMEOUT)
         closed = await self._closed(description)
         if closed is not None:
             card = card.model_copy(update={"state": CLOSED_AS[cast(WorkflowExecutionStatus, description.status)]})
-        return card, closed
+        return card, closed, description.task_queue
 
     @_guarded
     async def offer_status(self, round_id: str, partner: str) -> OfferStatus:
         """The full view: the card, every finding (from the store), the audit trail, and Temporal's status."""
-        card, closed = await self.offer_card(round_id, partner)
+        card, closed, queue = await self._card(round_id, partner)
         notes: list[str] = []
         report: ValidationReport | None = None
         if card.report is not None:
@@ -480,7 +472,7 @@ class Engine:
                     notes.append(f"the findings could not be read: {e}")
             else:
                 report = ValidationReport(categories=card.report.categories, findings=[])
-        events = await self._events(round_id, partner, card, closed is None, notes)
+        events = await self._events(round_id, partner, card, closed is None, queue, notes)
         return OfferStatus(
             **card.model_dump(exclude={"report", "audit_chunks", "run"}),
             report=report,
@@ -490,7 +482,7 @@ class Engine:
         )
 
     async def _events(
-        self, round_id: str, partner: str, card: OfferCard, ended_normally: bool, notes: list[str]
+        self, round_id: str, partner: str, card: OfferCard, ended_normally: bool, queue: str, notes: list[str]
     ) -> list[AuditEvent]:
         """The trail from the store's chunks, then the current run's events if a worker can answer for them.
 
@@ -499,7 +491,7 @@ class Engine:
         page: AuditPage | None = None
         filed = ended_normally and card.state in FILED_STATES and card.audit_chunks
         try:
-            if not filed and await self.worker_running():
+            if not filed and await self.worker_running(task_queue=queue):
                 page = await self._offer(round_id, partner).query(OfferWorkflow.audit, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as e:
             if e.status == RPCStatusCode.UNAVAILABLE:
@@ -538,6 +530,61 @@ class Engine:
     async def letter(self, round_id: str, partner: str) -> tuple[OfferCard, LetterRef | None]:
         card, _ = await self.offer_card(round_id, partner)
         return card, card.letter
+
+    @_guarded
+    async def document(
+        self, round_id: str, partner: str, version: int | None = None
+    ) -> tuple[OfferDocument, OfferVersion, ValidationReport | None]:
+        """One version of an offer (the latest by default) read back from the store, with its findings."""
+        card, _ = await self.offer_card(round_id, partner)
+        if not card.versions:
+            raise Refused(f"the offer of {card.partner_name} in round {round_id} has no version yet", "NoVersion")
+        number = version if version is not None else card.versions[-1].number
+        found = next((v for v in card.versions if v.number == number), None)
+        if found is None:
+            raise Refused(
+                f"the offer of {card.partner_name} in round {round_id} has versions 1 to {len(card.versions)}; "
+                f"there is no version {number}",
+                "NoVersion",
+            )
+        try:
+            data = await asyncio.to_thread(self.store.get, Kind.OFFER, found.digest)
+        except (NotInStoreError, DamagedObjectError) as e:
+            raise Refused(f"version {number} was received, but {e}", "DocumentMissing") from None
+        report = None
+        if found.report is not None and found.report.digest is not None:
+            with contextlib.suppress(NotInStoreError, DamagedObjectError):
+                report = ValidationReport.model_validate_json(
+                    await asyncio.to_thread(self.store.get, Kind.REPORT, found.report.digest)
+                )
+        elif found.report is not None and found.report.failure is not None:
+            report = failed_report(found.report.failure)
+        return OfferDocument.model_validate_json(data), found, report
+
+    @_guarded
+    async def round_cards(self, round_id: str) -> list[tuple[OfferListing, OfferCard | None]]:
+        """Every offer of a round with its card, from visibility alone (one list call, no worker, no queries)."""
+        clauses = [f"{OFFER_ROUND.name} = {_quote(round_id)}", "ExecutionStatus != 'ContinuedAsNew'"]
+        found = [pair async for pair in self._listed(clauses)]
+        return sorted(found, key=lambda x: x[0].partner)
+
+    async def _listed(self, clauses: list[str]) -> AsyncIterator[tuple[OfferListing, OfferCard | None]]:
+        """Offers as visibility lists them, each with the card its memo holds; TERMINATED / FAILED from Temporal."""
+        async for wf in self.client.list_workflows(" AND ".join(clauses)):
+            sa = wf.typed_search_attributes
+            shown = CLOSED_AS.get(wf.status) if wf.status is not None else None
+            card = await _memo(wf, "card", OfferCard)
+            listing = OfferListing(
+                round_id=sa.get(OFFER_ROUND) or "",
+                partner=sa.get(OFFER_PARTNER) or "",
+                state=shown.value if shown else (sa.get(OFFER_STATE) or ""),
+                review_deadline=None if shown else sa.get(OFFER_REVIEW_DEADLINE),
+                workflow_id=wf.id,
+                running=wf.close_time is None,
+                letter=card.letter if card else None,
+                letter_failure=card.letter_failure if card else None,
+            )
+            yield listing, card
 
     async def letter_bytes(self, ref: LetterRef) -> bytes:
         """An issued letter's PDF from the store; a missing one is a sentence about sharing the store."""

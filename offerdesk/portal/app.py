@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
-from offerdesk.portal import api, codec, pages
+from offerdesk.portal import api, codec, content, files, pages, reports
 from offerdesk.portal.accounts import Accounts
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
@@ -56,6 +56,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 included, carries the headers
     app.state.ui_origins = settings.ui_origins
     app.include_router(codec.router)
+    app.include_router(files.router)
+    app.include_router(content.router)
+    app.include_router(reports.router)
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.TEMPLATES / "static"), name="static")

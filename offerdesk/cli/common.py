@@ -1,0 +1,82 @@
+"""What every command shares: the consoles, the exit codes, and turning failures into sentences."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from temporalio.service import RPCError
+
+from activities.reference import UnknownPartnerError
+from offerdesk.config import Settings
+from offerdesk.documents import UnusableInputError
+from offerdesk.engine import Engine, EngineUnavailable, Refused
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+OUTAGE = 3
+"""Exit code for 'cannot reach Temporal', 'no worker is running' and 'the store is away': scripts can retry."""
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as e:
+        raise fail(str(e), 2) from None
+
+
+def call(work: Callable[[Engine], Awaitable[T]]) -> T:
+    """Connect, run, and turn every failure a person can cause into a message and an exit code."""
+    settings = load_settings()
+
+    async def main() -> T:
+        return await work(await Engine.from_settings(settings))
+
+    try:
+        return asyncio.run(main())
+    except Refused as e:
+        raise fail(e.message, 1) from None
+    except EngineUnavailable as e:
+        raise fail(str(e), OUTAGE) from None
+    except (UnusableInputError, ValueError) as e:
+        raise fail(str(e), 2) from None
+    except RPCError as e:
+        hint = (
+            "; register Offerdesk's search attributes in the namespace (README: Running against a Temporal cluster)"
+            if "search attribute" in e.message
+            else ""
+        )
+        raise fail(f"Temporal refused the call: {e.message}{hint}", 1) from None
+
+
+def parse_input(parse: Callable[[], T]) -> T:
+    try:
+        return parse()
+    except ValidationError as e:
+        raise fail("; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()), 2) from None
+    except (UnusableInputError, UnknownPartnerError, ValueError) as e:
+        raise fail(str(e), 2) from None
+
+
+def print_json(model: BaseModel | list[Any] | dict[str, Any]) -> None:
+    print(model.model_dump_json(indent=2) if isinstance(model, BaseModel) else json.dumps(model, indent=2, default=str))
+
+
+def operator() -> str:
+    """Who acts from the command line: OFFERDESK_OPERATOR, or the OS user name. Never a name in a document."""
+    return load_settings().operator

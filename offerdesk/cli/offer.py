@@ -1,0 +1,123 @@
+"""`offerdesk offer`: submit, amend, withdraw and read offers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from offerdesk.cli.common import JsonOpt, call, operator, out, parse_input, print_json
+from offerdesk.documents import load_offer
+from schemas.offer_state import OfferStatus, SubmissionResult
+from schemas.review import Withdraw
+
+offer_app = typer.Typer(help="Submit, amend, withdraw and read offers.", no_args_is_help=True)
+
+
+# ---- offers -----------------------------------------------------------------------------------
+
+
+SHOWN_FINDINGS = 50
+
+
+def _print_findings(findings: list[Any], shown: int = SHOWN_FINDINGS) -> None:
+    for f in findings[:shown]:
+        colour = "red" if f.severity.value == "error" else "yellow"
+        out.print(f"  [{colour}]{f.severity.value}[/] {f.path}: {f.message}", highlight=False)
+    if len(findings) > shown:
+        out.print(f"  ... and {len(findings) - shown:,} more; 'offer show --json' lists them all", highlight=False)
+
+
+def _print_receipt(receipt: SubmissionResult, as_json: bool) -> None:
+    if as_json:
+        print_json(receipt)
+        return
+    verb = "was already received as" if receipt.duplicate else "accepted as"
+    out.print(
+        f"{receipt.partner}'s offer in round {receipt.round_id} {verb} version {receipt.version}: {receipt.state.value}"
+    )
+    if receipt.report:
+        _print_findings(receipt.report.errors + receipt.report.warnings)
+
+
+@offer_app.command("submit")
+def offer_submit(file: Path, as_json: JsonOpt = False) -> None:
+    """Submit an offer document (schema version 1) as OFFERDESK_OPERATOR (default: your OS user name).
+
+    The offer records the operator as its submitter, who then may not review or decide it; the document's
+    submitted_by is the partner's contact, shown in the audit trail.
+    """
+    document = parse_input(lambda: load_offer(file))
+    by = operator()
+    _print_receipt(call(lambda e: e.submit(document, by=by)), as_json)
+
+
+@offer_app.command("amend")
+def offer_amend(file: Path, as_json: JsonOpt = False) -> None:
+    """Replace a submitted offer with a changed document, as OFFERDESK_OPERATOR."""
+    document = parse_input(lambda: load_offer(file))
+    by = operator()
+    _print_receipt(call(lambda e: e.submit(document, amend=True, by=by)), as_json)
+
+
+@offer_app.command("withdraw")
+def offer_withdraw(
+    round_id: str,
+    partner: str,
+    reason: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Withdraw a partner's offer from the round, as OFFERDESK_OPERATOR."""
+    by = operator()
+    request = parse_input(lambda: Withdraw(by=by, reason=reason))
+    answer = call(lambda e: e.withdraw(round_id, partner.upper(), request))
+    out.print(f"{answer.partner}'s offer in round {round_id} is {answer.state.value}.")
+
+
+def _print_status(s: OfferStatus) -> None:
+    out.print(f"[bold]{s.partner_name} ({s.partner})[/], round {s.round_id}: [bold]{s.state.value}[/]")
+    if s.closed:
+        when = s.closed.at.isoformat() if s.closed.at else "at an unknown time"
+        out.print(
+            f"  Temporal reports the offer's workflow {s.closed.status} {when}: {s.closed.reason}", highlight=False
+        )
+    latest = s.versions[-1].submitted_by if s.versions else None
+    sent = f" (the latest sent by {latest})" if latest else ""
+    out.print(f"  submissions close {s.deadline.isoformat()}; versions received: {len(s.versions)}{sent}")
+    if s.review_deadline:
+        out.print(
+            f"  review window ends {s.review_deadline.isoformat()}; approvals {len(s.approvals)}/{s.approvals_required}"
+        )
+    if s.report:
+        out.print("  categories: " + ", ".join(f"{c.value}={v.value}" for c, v in s.report.categories.items()))
+        _print_findings(s.report.errors + s.report.warnings)
+    if s.changes_requested:
+        out.print(f"  changes requested: {' '.join(s.changes_requested)}")
+    if s.landing_zone:
+        z = s.landing_zone
+        out.print(
+            f"  landing zone: proposed {z.proposed_rate_pct:g}% "
+            f"(announced {z.announced_rate_pct:g}%, score {z.score:.2f})"
+        )
+    if s.terms:
+        out.print(f"  agreed rate {s.terms.agreed_rate_pct:g}%, set by {s.terms.rate_set_by}")
+    if s.letter:
+        out.print(f"  letter {s.letter.filename}, {s.letter.pages} pages, sha256 {s.letter.sha256}")
+    if s.letter_failure:
+        out.print(
+            f"  [red]the letter failed:[/] {s.letter_failure}. Once the cause is fixed, staff retry it with "
+            f"'offerdesk staff retry-letter {s.round_id} {s.partner}'",
+            highlight=False,
+        )
+    for note in s.notes:
+        out.print(f"  [yellow]note:[/] {note}", highlight=False)
+
+
+@offer_app.command("show")
+def offer_show(round_id: str, partner: str, as_json: JsonOpt = False) -> None:
+    """An offer's state, findings, landing zone, approvals and letter."""
+    status = call(lambda e: e.offer_status(round_id, partner.upper()))
+    if as_json:
+        print_json(status)
+    else:
+        _print_status(status)

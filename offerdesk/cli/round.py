@@ -1,0 +1,97 @@
+"""`offerdesk round`: open rounds and follow them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from activities.reference import partner_references
+from offerdesk.cli.common import JsonOpt, call, out, parse_input, print_json
+from offerdesk.durations import format_duration, parse_deadline, parse_duration
+from offerdesk.engine import Engine
+from schemas.offer_state import OfferState
+from schemas.round import RoundSpec
+
+round_app = typer.Typer(help="Open rounds and follow them.", no_args_is_help=True)
+
+
+# ---- rounds -----------------------------------------------------------------------------------
+
+
+@round_app.command("open")
+def round_open(
+    round_id: str,
+    deadline: Annotated[
+        str, typer.Option(help="ISO time with zone (2026-12-02T17:00:00+01:00), or a duration from now (2h).")
+    ],
+    partner: Annotated[list[str], typer.Option(help="A partner code (JP, EU, ...); repeat for each partner.")],
+    review_window: Annotated[str, typer.Option(help="How long reviewers have, e.g. 3d, 12h, 90s.")] = "3d",
+    approvals: Annotated[int, typer.Option(help="Distinct reviewer approvals an offer needs.")] = 2,
+    by: Annotated[str, typer.Option(help="Who opens the round.")] = "staff",
+    as_json: JsonOpt = False,
+) -> None:
+    """Open a round and invite partners: each partner's offer workflow starts now."""
+    spec = parse_input(
+        lambda: RoundSpec(
+            round_id=round_id,
+            partners=partner_references([p.strip().upper() for p in partner]),
+            deadline=parse_deadline(deadline, datetime.now(UTC)),
+            review_window=parse_duration(review_window),
+            approvals_required=approvals,
+            opened_by=by,
+        )
+    )
+    status = call(lambda e: e.open_round(spec))
+    if as_json:
+        print_json(status)
+    else:
+        out.print(
+            f"Round [bold]{round_id}[/] is open for {', '.join(status.partners)} until {status.deadline.isoformat()}; "
+            f"review window {format_duration(status.review_window)}, {status.approvals_required} approvals."
+        )
+
+
+@round_app.command("status")
+def round_status(round_id: str, as_json: JsonOpt = False) -> None:
+    """Every invited partner's state, from Temporal visibility."""
+
+    async def work(e: Engine) -> tuple[Any, Any]:
+        return await e.round_status(round_id), await e.list_offers(round_id=round_id)
+
+    status, listings = call(work)
+    if as_json:
+        print_json({"round": status.model_dump(mode="json"), "offers": [x.model_dump(mode="json") for x in listings]})
+        return
+    table = Table(title=f"Round {round_id}: submissions close {status.deadline.isoformat()}")
+    for column in ("partner", "state", "review deadline", "note"):
+        table.add_column(column)
+    listed = {x.partner: x for x in listings}
+    for code in status.partners:
+        x = listed.get(code)
+        if x is None:  # visibility lags the round by a second or so
+            table.add_row(code, "INVITED", "", "")
+            continue
+        note = f"letter failed: {x.letter_failure}" if x.state == OfferState.LETTER_FAILED and x.letter_failure else ""
+        table.add_row(x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "", note)
+    out.print(table)
+
+
+@round_app.command("list")
+def round_list(
+    state: Annotated[str | None, typer.Option(help="Only offers in this state, e.g. UNDER_REVIEW.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Offers in every round, from Temporal visibility."""
+    listings = call(lambda e: e.list_offers(state=state.upper() if state else None))
+    if as_json:
+        print_json([x.model_dump(mode="json") for x in listings])
+        return
+    table = Table()
+    for column in ("round", "partner", "state", "review deadline"):
+        table.add_column(column)
+    for x in listings:
+        table.add_row(x.round_id, x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "")
+    out.print(table)

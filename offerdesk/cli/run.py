@@ -1,0 +1,174 @@
+"""Running Offerdesk: the embedded server, the worker, the portal, the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from offerdesk.cli.common import OUTAGE, call, err, fail, load_settings, out
+from offerdesk.config import Settings
+from offerdesk.converter import KeyringError, ensure_keyring
+from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
+from offerdesk.portal.accounts import Accounts
+from offerdesk.private import make_private
+
+# ---- running ----------------------------------------------------------------------------------
+
+
+def up(
+    demo: Annotated[bool, typer.Option(help="Seed the demo round (once) so there is something to see.")] = False,
+) -> None:
+    """Run Offerdesk: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), a worker and the portal."""
+    from offerdesk.devserver import DevServer
+
+    settings = load_settings()
+    make_private(settings.home)
+    if settings.embedded and ensure_keyring(settings.keys_file):
+        out.print(
+            f"Made a keyring at {settings.keys_file}: every payload in Temporal is encrypted with it; back it up."
+        )
+    codec = f"http://{_portal_address(settings)}/codec"
+    server = (
+        DevServer(settings.home, settings.temporal_port, settings.ui_port, codec_endpoint=codec)
+        if settings.embedded
+        else None
+    )
+    try:
+        if server:
+            server.start()
+            out.print(f"Temporal dev server on {settings.address}, database {settings.home / 'temporal.db'}")
+            out.print(f"Temporal UI: [bold]{server.ui_url}[/]")
+        else:
+            out.print(f"Using Temporal at {settings.address}, namespace {settings.namespace}")
+        asyncio.run(_serve(settings, demo))
+    except EngineUnavailable as e:
+        raise fail(str(e), OUTAGE) from None
+    except KeyringError as e:
+        raise fail(str(e), 2) from None
+    except (RuntimeError, FileNotFoundError) as e:
+        raise fail(str(e), 1) from None
+    finally:
+        if server:
+            server.stop()
+
+
+async def _serve(settings: Settings, demo: bool) -> None:
+    from offerdesk.portal.app import serve_portal
+    from offerdesk.worker import run_worker
+
+    client = await connect(settings, verbose=True)
+    engine = Engine(client, settings.store(), update_timeout=settings.update_timeout, embedded=settings.embedded)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker = asyncio.create_task(run_worker(client, settings, stop))
+    out.print(f"Worker running on task queue 'offerdesk'; documents and letters are stored in {engine.store.location}")
+    portal = asyncio.create_task(serve_portal(settings, engine, stop))
+    if demo:
+        await _seed_demo(engine, settings)
+    out.print(f"Portal: [bold]{_portal_url(settings)}[/]   (Ctrl-C stops everything)")
+    await asyncio.gather(worker, portal)
+
+
+def _portal_address(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.portal_host in ("0.0.0.0", "::", "") else settings.portal_host
+    return f"{host}:{settings.portal_port}"
+
+
+def _portal_url(settings: Settings) -> str:
+    return f"http://{_portal_address(settings)}/"
+
+
+async def _seed_demo(engine: Engine, settings: Settings) -> None:
+    from offerdesk.demo import PORTAL_PARTNER, run_demo, seed_users, write_portal_samples
+
+    out_dir = settings.home / "out" / "demo"
+    try:
+        await engine.round_status("demo")
+        out.print(f"The demo round exists already; its letters are in {out_dir}")
+    except Refused:
+        try:
+            await run_demo(engine, out_dir, "demo", out)
+        except Refused as e:
+            err.print(f"[red]the demo could not finish:[/] {e.message}")
+    incomplete, complete = write_portal_samples("demo", out_dir)
+    users = await asyncio.to_thread(seed_users, Accounts(settings.portal_db))
+    table = Table(title=f"Sign in at {_portal_url(settings)}signin")
+    for column in ("name", "password", "role", "their job in the demo round"):
+        table.add_column(column)
+    jobs = {
+        "negotiator": f"submit {PORTAL_PARTNER}'s offer: upload {incomplete.name}, read the findings, "
+        f"then amend with {complete.name} (both in {out_dir})",
+        "reviewer": f"approve {PORTAL_PARTNER} from the review queue (two reviewers are needed)",
+        "staff": "follow the round on its dashboard, download the letters, read the audit log",
+    }
+    for name, role, partner, password in users:
+        table.add_row(name, password, role.value + (f" for {partner}" if partner else ""), jobs[role.value])
+    out.print(table)
+
+
+def worker() -> None:
+    """Run a worker against the configured Temporal (TEMPORAL_ADDRESS, or the embedded server)."""
+    from offerdesk.worker import run_worker
+
+    settings = load_settings()
+    make_private(settings.home)
+
+    async def main() -> None:
+        client = await connect(settings, verbose=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        out.print(f"Worker connected to {settings.address}; Ctrl-C stops it.")
+        await run_worker(client, settings, stop)
+
+    try:
+        asyncio.run(main())
+    except EngineUnavailable as e:
+        raise fail(str(e), OUTAGE) from None
+    except KeyringError as e:
+        raise fail(str(e), 2) from None
+
+
+def demo() -> None:
+    """Open a demo round for a few partners, take each to a letter, and leave the letters on disk."""
+    from offerdesk.demo import run_demo
+
+    settings = load_settings()
+    round_id = "demo-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    paths = call(lambda e: run_demo(e, settings.home / "out" / round_id, round_id, out))
+    out.print(f"{len(paths)} letters written to {paths[0].parent}")
+
+
+# ---- the portal, its users and tokens ---------------------------------------------------------
+
+
+def portal(
+    host: Annotated[str | None, typer.Option(help="Default OFFERDESK_PORTAL_HOST or 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default OFFERDESK_PORTAL_PORT or 8000.")] = None,
+) -> None:
+    """Serve only the portal, against the configured Temporal (workers run elsewhere, sharing the store)."""
+    import uvicorn
+
+    from offerdesk.portal.app import create_app
+
+    settings = load_settings()
+    make_private(settings.home)
+    try:
+        settings.converter()  # a missing keyring is a sentence now, not an error inside the server's start
+    except KeyringError as e:
+        raise fail(str(e), 2) from None
+    settings = replace(settings, portal_host=host or settings.portal_host, portal_port=port or settings.portal_port)
+    out.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
+    try:
+        uvicorn.run(create_app(settings), host=settings.portal_host, port=settings.portal_port, log_level="warning")
+    except EngineUnavailable as e:
+        raise fail(str(e), OUTAGE) from None

@@ -1,0 +1,78 @@
+"""`offerdesk user`: portal users."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from offerdesk.cli.common import JsonOpt, T, fail, out, print_json
+from offerdesk.config import Settings
+from offerdesk.portal.accounts import Accounts
+from schemas.portal import Role
+
+user_app = typer.Typer(help="Portal users: negotiators (bound to a partner), reviewers, staff.", no_args_is_help=True)
+
+
+def _accounts() -> Accounts:
+    from offerdesk.portal.accounts import Accounts
+
+    return Accounts(Settings.from_env().portal_db)
+
+
+def _account_call(work: Callable[[], T]) -> T:
+    from offerdesk.portal.accounts import AccountError
+
+    try:
+        return work()
+    except AccountError as e:
+        raise fail(e.message, 2 if e.kind == "Invalid" else 1) from None
+
+
+RoleOpt = Annotated[Role, typer.Option("--role", help="negotiator, reviewer or staff")]
+PasswordOpt = Annotated[
+    str,
+    typer.Option(
+        prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters; asked if not given."
+    ),
+]
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: RoleOpt,
+    password: PasswordOpt,
+    partner: Annotated[str | None, typer.Option(help="The partner a negotiator speaks for, such as JP.")] = None,
+) -> None:
+    """Add a portal user; a negotiator needs --partner."""
+    user = _account_call(lambda: _accounts().add_user(name, role, password, partner))
+    out.print(f"Added {user.name} ({user.role.value}{f' for {user.partner}' if user.partner else ''}).")
+
+
+@user_app.command("list")
+def user_list(as_json: JsonOpt = False) -> None:
+    users = _accounts().users()
+    if as_json:
+        print_json([u.model_dump(mode="json") for u in users])
+        return
+    table = Table("name", "role", "partner", "since")
+    for u in users:
+        table.add_row(u.name, u.role.value, u.partner or "", u.created_at.strftime("%Y-%m-%d"))
+    out.print(table)
+
+
+@user_app.command("passwd")
+def user_passwd(name: str, password: PasswordOpt) -> None:
+    """Set a new password; the user's sessions end and their API tokens are revoked."""
+    revoked = _account_call(lambda: _accounts().set_password(name, password))
+    out.print(f"New password set for {name}; their sessions have ended and their {revoked} API token(s) are revoked.")
+
+
+@user_app.command("remove")
+def user_remove(name: str) -> None:
+    """Remove a user with their sessions and tokens (the audit log keeps what they did)."""
+    revoked = _account_call(lambda: _accounts().remove_user(name))
+    out.print(f"Removed {name} with their sessions and {revoked} API token(s).")
