@@ -1,5 +1,9 @@
-"""Letters: jinja2 renders HTML, WeasyPrint renders PDF/A-3b with the offer and the terms attached as JSON
+"""Letters: jinja2 renders HTML, WeasyPrint renders a tagged PDF/A-3a with the offer and the terms attached as JSON
 and every tariff line attached as CSV.
+
+Tagged (conformance level A), so that a screen reader can read a letter (Section 508): the document's language,
+real headings, tables whose header cells are TH (every data cell names its headers), the seal's alternative text.
+PDF/A-3, because PDF/A-2 drops non-PDF attachments.
 
 The output is byte-for-byte reproducible for the same input: dates come from the input, never the clock,
 so a re-run after a crash stores the same file under the same id.
@@ -32,7 +36,8 @@ from schemas.offer import TariffCommitment
 from schemas.validation import CATEGORY_TITLES, Category
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-PDF_VARIANT = "pdf/a-3b"
+PDF_VARIANT = "pdf/a-3a"
+"""PDF/A-3 (attachments of any type: JSON, CSV), conformance level A (accessible: implies WeasyPrint's pdf_tags)."""
 
 MAX_LISTED_LINES = 200
 """A letter lists this many tariff lines at most; beyond, its body sums them up per HS chapter."""

@@ -1,4 +1,7 @@
-"""Reading offer files: a syntax error names the line and column, a schema error each field path."""
+"""Reading offer files: a syntax error names the line and column, a schema error each field path.
+
+An .xlsx workbook (by its name or its ZIP magic bytes) is read by `offerdesk.spreadsheets`, which names cells.
+"""
 
 from __future__ import annotations
 
@@ -135,6 +138,23 @@ def parse_offer(text: str | bytes, source: str = "offer") -> OfferDocument:
         raise UnusableInputError("\n".join(f"{source}: {p}: {m}" for p, m in fields), fields) from None
 
 
+ZIP_MAGIC = b"PK\x03\x04"
+"""How every .xlsx file begins (it is a ZIP archive); no JSON document can."""
+
+
+def is_workbook(data: bytes, name: str = "") -> bool:
+    return name.lower().endswith(".xlsx") or data.startswith(ZIP_MAGIC)
+
+
+def parse_offer_file(data: bytes, source: str = "offer") -> OfferDocument:
+    """A file's bytes as an offer: a JSON document, or an .xlsx workbook filled in from the template."""
+    if is_workbook(data, source):
+        from offerdesk.spreadsheets import read_workbook  # openpyxl only when a workbook comes
+
+        return read_workbook(data, source)
+    return parse_offer(data, source)
+
+
 def load_offer(path: Path) -> OfferDocument:
     try:
         with path.open("rb") as f:
@@ -144,4 +164,4 @@ def load_offer(path: Path) -> OfferDocument:
         raise UnusableInputError(f"{path}: cannot read it ({e.strerror})") from None
     if size > MAX_OFFER_BYTES:
         raise _too_large(str(path), size)
-    return parse_offer(data, str(path))
+    return parse_offer_file(data, str(path))

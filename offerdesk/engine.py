@@ -292,7 +292,14 @@ class Engine:
         if spec is None:  # rounds opened before the memo: the spec is the first event's input
             async for event in handle.fetch_history_events():
                 attributes = event.workflow_execution_started_event_attributes
-                decoded = await self.client.data_converter.decode(attributes.input.payloads, [RoundSpec])
+                try:
+                    decoded = await self.client.data_converter.decode(attributes.input.payloads, [RoundSpec])
+                except Exception:  # whatever the converter says, the cause is the same
+                    raise Refused(
+                        f"round {round_id} was opened before payloads were encrypted, or with another keyring; "
+                        "read it with OFFERDESK_ACCEPT_PLAINTEXT=1 (README: Security) or with that keyring",
+                        "Unreadable",
+                    ) from None
                 spec = cast(RoundSpec, decoded[0])
                 break
         assert spec is not None

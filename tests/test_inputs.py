@@ -33,8 +33,23 @@ def test_bad_durations_say_the_accepted_forms(text: str) -> None:
         parse_duration(text)
 
 
-def test_format_duration() -> None:
-    assert format_duration(timedelta(days=3)) == "3d" and format_duration(timedelta(seconds=3690)) == "1h1m30s"
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(days=2, hours=23, minutes=59, seconds=50), "2 d 23 h"),
+        (timedelta(days=3), "3 d"),
+        (timedelta(days=1, minutes=5), "1 d"),
+        (timedelta(seconds=3690), "1 h 1 m"),
+        (timedelta(seconds=90), "1 m 30 s"),
+        (timedelta(seconds=45), "45 s"),
+        (timedelta(0), "0 s"),
+        (timedelta(seconds=-5), "0 s"),
+    ],
+)
+def test_format_duration_gives_the_two_largest_units_spaced(delta: timedelta, text: str) -> None:
+    assert format_duration(delta) == text
+    if delta > timedelta(0):  # and reads back as at most what it shows, within the smaller unit
+        assert timedelta(0) <= delta - parse_duration(text) < timedelta(hours=1 if delta >= timedelta(days=1) else 60)
 
 
 def test_deadlines_need_a_zone() -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
 import signal
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pypdf
@@ -35,6 +39,7 @@ HOSTILE = '<img src="file:///etc/passwd"> {{ 7*7 }} <a href="http://example.com/
 ATTACHMENTS = ["landing-zone.json", "offer.json", "tariff-lines.csv"]
 TARIFF_HEADER = "HS code Goods Current Offered Staging"
 CHAPTER_HEADER = "HS chapter Lines Average cut Goods"
+SEAL_ALT = "Seal of the Office of the Trade Representative"
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +79,93 @@ def _tariff_csv(pdf: bytes) -> tuple[bytes, list[TariffCommitment]]:
     ]
 
 
+@dataclass
+class Tag:
+    """One element of a tagged PDF's structure tree, with the text of the content marked for it."""
+
+    type: str
+    """"H1", "TH", "Figure"... (the /S name without its slash)."""
+    text: str
+    kids: list[Tag]
+    alt: str = ""
+    """A figure's alternative text (/Alt)."""
+    id: str = ""
+    """A header cell's id (/ID), for the data cells that name it."""
+    headers: tuple[str, ...] = ()
+    """A data cell's header cells, by id (/A /Headers)."""
+
+    def walk(self) -> Iterator[Tag]:
+        yield self
+        for kid in self.kids:
+            yield from kid.walk()
+
+    def find(self, *types: str) -> list[Tag]:
+        return [tag for tag in self.walk() if tag.type in types]
+
+
+def _page_marked_texts(page: pypdf.PageObject) -> dict[int, str]:
+    """The text drawn inside each marked-content sequence of a page, by MCID."""
+    texts: dict[int, str] = {}
+    open_mcids: list[int | None] = []  # the marked-content sequences open at this point of the content stream
+
+    def before(op: bytes, args: list[Any], cm: Any, tm: Any) -> None:
+        if op == b"BDC":
+            properties = args[1] if len(args) > 1 else None
+            open_mcids.append(properties.get("/MCID") if isinstance(properties, dict) else None)
+        elif op == b"BMC":
+            open_mcids.append(None)
+        elif op == b"EMC" and open_mcids:
+            open_mcids.pop()
+
+    def text(value: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
+        if open_mcids and open_mcids[-1] is not None and value:
+            texts[open_mcids[-1]] = texts.get(open_mcids[-1], "") + value
+
+    page.extract_text(visitor_operand_before=before, visitor_text=text)
+    return texts
+
+
+def _structure(pdf: bytes) -> Tag:
+    """The structure tree read back from the PDF (the /Document element), each element with its text."""
+    texts = [_page_marked_texts(page) for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        pages = {page.obj.objgen: number for number, page in enumerate(doc.pages)}
+
+        def read(elem: pikepdf.Dictionary, page: int | None) -> Tag:
+            if "/Pg" in elem:
+                page = pages[elem.Pg.objgen]
+            kids = elem.get("/K")
+            items = list(kids) if isinstance(kids, pikepdf.Array) else [] if kids is None else [kids]
+            attributes = elem.get("/A")
+            tag = Tag(
+                type=str(elem.get("/S", "/StructTreeRoot"))[1:],
+                text="",
+                kids=[],
+                alt=str(elem.get("/Alt", "")),
+                id=str(elem.get("/ID", "")),
+                headers=tuple(str(h) for h in attributes.get("/Headers", ()))
+                if isinstance(attributes, pikepdf.Dictionary)
+                else (),
+            )
+            parts = []
+            for item in items:
+                if isinstance(item, int):  # a marked-content id on the element's page
+                    assert page is not None
+                    parts.append(texts[page].get(int(item), ""))
+                elif isinstance(item, pikepdf.Dictionary) and "/S" in item:
+                    kid = read(item, page)
+                    tag.kids.append(kid)
+                    parts.append(kid.text)
+            tag.text = " ".join(" ".join(parts).split())
+            return tag
+
+        tree_root = doc.Root.StructTreeRoot
+        assert isinstance(tree_root, pikepdf.Dictionary)
+        root = read(tree_root, None)
+    assert [kid.type for kid in root.kids] == ["Document"]
+    return root.kids[0]
+
+
 def test_letter_carries_addressee_reference_rate_sections_and_approvers(rendered: tuple[bytes, int]) -> None:
     pdf, pages = rendered
     text = _text(pdf)
@@ -99,13 +191,14 @@ def test_letter_carries_addressee_reference_rate_sections_and_approvers(rendered
     assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == pages
 
 
-def test_letter_claims_pdfa_3b_and_embeds_the_offer_and_terms(
+def test_letter_claims_pdfa_3a_and_embeds_the_offer_and_terms(
     rendered: tuple[bytes, int], example: OfferDocument
 ) -> None:
     pdf, _ = rendered
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         meta = doc.open_metadata()
-        assert meta.pdfa_status == "3B"
+        assert meta.pdfa_status == "3A"  # PDF/A part 3 (any attachment), conformance level A (accessible: tagged)
+        assert meta["pdfaid:part"] == "3" and meta["pdfaid:conformance"] == "A"
         files = doc.attachments
         assert sorted(files) == ATTACHMENTS
         offer = json.loads(files["offer.json"].get_file().read_bytes())
@@ -129,6 +222,54 @@ def test_letter_claims_pdfa_3b_and_embeds_the_offer_and_terms(
         for font in fonts:
             descriptor = font.FontDescriptor if "/FontDescriptor" in font else font.DescendantFonts[0].FontDescriptor
             assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")), "font not embedded"
+
+
+def test_the_letter_is_tagged_for_screen_readers(rendered: tuple[bytes, int]) -> None:
+    pdf, _ = rendered
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        assert str(doc.Root.Lang) == "en"
+        assert bool(doc.Root.MarkInfo.Marked) is True
+        assert "/StructTreeRoot" in doc.Root
+    document = _structure(pdf)
+
+    # Real headings, in order: a section's title is an H1, its subsections' are H2s, and no level is skipped.
+    headings = [(tag.type, tag.text) for tag in document.find("H1", "H2", "H3", "H4", "H5", "H6")]
+    assert headings[0] == ("H1", "The landing zone")
+    for (before, _), (after, text) in itertools.pairwise(headings):
+        assert int(after[1]) <= int(before[1]) + 1, f"{text!r} skips a heading level"
+    for expected in (
+        ("H2", "Conditions"),
+        ("H1", "The offer"),
+        ("H2", "Tariffs on industrial goods and tariffs on agricultural goods"),
+        ("H2", "Tariff-rate quotas"),
+        ("H2", "Country-specific commitments"),
+        ("H2", "How the policy scored each category"),
+        ("H2", "Approved by"),
+    ):
+        assert expected in headings, expected
+
+    # Every table has header cells (TH), and every data cell (TD) names its headers, so a screen reader can say
+    # "Offered: 0%" rather than "0%". The letterhead's To/Reference/Date/Subject are row headers.
+    tables = document.find("Table")
+    headers = [[th.text for th in table.find("TH")] for table in tables]
+    assert ["To", "Reference", "Date", "Subject"] in headers
+    assert ["HS code", "Goods", "Current", "Offered", "Staging"] in headers  # tariff lines
+    assert ["HS code", "Goods", "Current", "Offered", "In-quota"] in headers  # tariff-rate quotas
+    assert ["Category", "Score", "Weight"] in headers  # the policy's scores
+    for table in tables:
+        ids = {th.id for th in table.find("TH")}
+        cells = table.find("TD")
+        assert ids and cells, headers
+        for cell in cells:
+            assert cell.headers and set(cell.headers) <= ids, f"{cell.text!r} has no header cell of its table"
+    quotas = next(table for table in tables if "In-quota" in [th.text for th in table.find("TH")])
+    assert [td.text for td in quotas.find("TD")][:2] == ["1006.30", "Semi-milled or wholly milled rice"]
+    assert all(th.text for th in quotas.find("THead")[0].find("TH"))  # the column headers are a THead's
+
+    # The seal is a figure with alternative text; it is the only image.
+    figures = document.find("Figure")
+    assert [figure.alt for figure in figures] == [SEAL_ALT]
+    assert "Office of the Trade Representative" in document.text and "The landing zone" in document.text
 
 
 def test_the_same_inputs_give_identical_bytes(example: OfferDocument, rendered: tuple[bytes, int]) -> None:
@@ -249,6 +390,9 @@ def test_a_letter_of_15000_lines_sums_them_up_by_chapter_and_attaches_every_line
     assert len(first_rows) >= 2
     for number, at in first_rows.items():
         assert CHAPTER_HEADER in texts[number][:at], f"page {number + 1} shows chapter rows without the header above"
+    # Tagged as a table on every page it spans, each part with its header cells.
+    chapter_headers = [[th.text for th in table.find("TH")] for table in _structure(pdf).find("Table")]
+    assert chapter_headers.count(["HS chapter", "Lines", "Average cut", "Goods"]) == len(first_rows)
     _, lines = _tariff_csv(pdf)
     assert len(lines) == 15_000 and lines == doc.tariff_commitments
     with pikepdf.open(io.BytesIO(pdf)) as opened:

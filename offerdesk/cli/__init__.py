@@ -7,6 +7,7 @@ One module per command group; this one puts them together.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import sys
 
@@ -53,6 +54,12 @@ def main() -> None:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     # Leave without the interpreter's shutdown: the Temporal SDK's native threads may still call into Python
     # while it finalizes, which aborts the process ("PyGILState_Release") after the work is done and printed.
+    # That skips multiprocessing's own exit handling, so the worker's render processes are ended here.
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=10)
     sys.stdout.flush()
     sys.stderr.flush()
     logging.shutdown()

@@ -43,7 +43,7 @@ def _print_receipt(receipt: SubmissionResult, as_json: bool) -> None:
 
 @offer_app.command("submit")
 def offer_submit(file: Path, as_json: JsonOpt = False) -> None:
-    """Submit an offer document (schema version 1) as OFFERDESK_OPERATOR (default: your OS user name).
+    """Submit an offer document (JSON, schema version 1, or an .xlsx from 'offer template') as OFFERDESK_OPERATOR.
 
     The offer records the operator as its submitter, who then may not review or decide it; the document's
     submitted_by is the partner's contact, shown in the audit trail.

@@ -6,6 +6,7 @@ import asyncio
 import signal
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -86,19 +87,29 @@ def _portal_url(settings: Settings) -> str:
     return f"http://{_portal_address(settings)}/"
 
 
+async def _run_demo(engine: Engine, out_dir: Path) -> None:
+    from offerdesk.demo import run_demo
+
+    try:
+        await run_demo(engine, out_dir, "demo", out)
+    except Refused as e:
+        err.print(f"[red]the demo could not finish:[/] {e.message}")
+
+
 async def _seed_demo(engine: Engine, settings: Settings) -> None:
-    from offerdesk.demo import PORTAL_PARTNER, run_demo, seed_users, write_portal_samples
+    from offerdesk.demo import PORTAL_PARTNER, seed_users, write_portal_samples
 
     out_dir = settings.home / "out" / "demo"
     try:
         await engine.round_status("demo")
         out.print(f"The demo round exists already; its letters are in {out_dir}")
-    except Refused:
-        try:
-            await run_demo(engine, out_dir, "demo", out)
-        except Refused as e:
-            err.print(f"[red]the demo could not finish:[/] {e.message}")
+    except Refused as e:
+        if e.kind == "Unreadable":  # a demo round from before encryption: say so, and carry on
+            err.print(f"[yellow]note:[/] {e.message}")
+        else:
+            await _run_demo(engine, out_dir)
     incomplete, complete = write_portal_samples("demo", out_dir)
+
     users = await asyncio.to_thread(seed_users, Accounts(settings.portal_db))
     table = Table(title=f"Sign in at {_portal_url(settings)}signin")
     for column in ("name", "password", "role", "their job in the demo round"):

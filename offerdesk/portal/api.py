@@ -112,10 +112,17 @@ async def upload_offer(
 
 
 async def read_upload(file: UploadFile) -> OfferDocument:
+    """An uploaded offer: a JSON document, or an .xlsx workbook (by its name or its ZIP magic bytes)."""
+    from offerdesk.documents import is_workbook, parse_offer_file
+
     data = await file.read(MAX_OFFER_BYTES + 1)
     if not data:
-        raise UnusableInputError("the uploaded file is empty; choose the offer's JSON file")
-    return parse_offer(data, file.filename or "upload")
+        raise UnusableInputError("the uploaded file is empty; choose the offer's JSON file or .xlsx workbook")
+    source = file.filename or "upload"
+    if is_workbook(data, source):
+        # Reading a full schedule's workbook takes seconds: off the event loop, so other requests go on.
+        return await asyncio.to_thread(parse_offer_file, data, source)
+    return parse_offer(data, source)
 
 
 @router.post(OFFER + "/withdraw", tags=["offers"])
@@ -129,7 +136,7 @@ async def withdraw_offer(
     OFFER + "/letter",
     tags=["letters"],
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "The landing-zone letter (PDF/A-3b)"}},
+    responses={200: {"content": {"application/pdf": {}}, "description": "The landing-zone letter (tagged PDF/A-3a)"}},
 )
 async def get_letter(round_id: RoundId, partner: Partner, who: Caller, d: TheDesk) -> Response:
     letter = await d.letter(who, round_id, partner)

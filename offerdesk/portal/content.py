@@ -1,7 +1,202 @@
-"""Placeholder: filled by the content work of issue 13."""
+"""Reading an offer itself: its tariff lines filtered and paged, every other category, and what changed between
+two versions. The API routes are here; the offer's page gets the same through `offer_content`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import re
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+
+from activities.diff import diff_documents
+from activities.lines import PER_PAGE, filter_lines, page_of
+from offerdesk.engine import Refused
+from offerdesk.portal.access import Action, require
+from offerdesk.portal.accounts import Principal
+from offerdesk.portal.api import OFFER, Caller, Partner, RoundId, TheDesk, _errors
+from offerdesk.portal.desk import Desk
+from schemas.diff import LineKind, LinePage, OfferDiff
+from schemas.offer import OfferDocument
+from schemas.offer_state import OfferStatus, OfferVersion
+from schemas.validation import ValidationReport
+
+router = APIRouter(prefix="/api", responses=_errors)
+
+Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="A version number; the latest by default")]
+
+SHOWN_CHANGES = 200
+"""How many entries of each list of changes the page shows; the API gives them all."""
+
+
+async def read_version(
+    d: Desk, who: Principal, round_id: str, partner: str, version: int | None = None
+) -> tuple[OfferDocument, OfferVersion, ValidationReport | None]:
+    """One version of the offer, for someone who may read it (a negotiator: only their own partner's)."""
+    require(who, Action.READ_OFFER, round_id, partner)
+    return await d.engine.document(round_id, partner, version)
+
+
+Read = tuple[OfferDocument, OfferVersion, ValidationReport | None]
+
+
+async def offer_diff(
+    d: Desk,
+    who: Principal,
+    round_id: str,
+    partner: str,
+    from_: int | None = None,
+    to: int | None = None,
+    have: Read | None = None,
+) -> OfferDiff:
+    """What changed from version `from_` to `to`: by default the latest against the one before it.
+
+    `have` is a version already read (a full schedule takes a while to parse), used if it is the one asked for.
+    """
+    if have is not None and to == have[1].number:
+        new, new_version, new_report = have
+    else:
+        new, new_version, new_report = await read_version(d, who, round_id, partner, to)
+    number = from_ if from_ is not None else new_version.number - 1
+    if number < 1:
+        raise Refused(
+            f"the offer of {partner} in round {round_id} has only version {new_version.number}; "
+            "there is no earlier version to compare it with",
+            "NothingToCompare",
+        )
+    old, old_version, old_report = await read_version(d, who, round_id, partner, number)
+    return await asyncio.to_thread(
+        diff_documents,
+        old,
+        new,
+        old_report,
+        new_report,
+        from_version=old_version.number,
+        to_version=new_version.number,
+    )
+
+
+@router.get(OFFER + "/lines", tags=["offers"])
+async def offer_lines(
+    round_id: RoundId,
+    partner: Partner,
+    who: Caller,
+    d: TheDesk,
+    version: Version = None,
+    chapter: Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="An HS chapter, 2 digits")] = None,
+    kind: Annotated[LineKind | None, Query(description="Lines on agricultural, industrial or mixed codes")] = None,
+    no_change: Annotated[bool, Query(description="Only lines whose offered rate is the current rate")] = False,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=1000)] = PER_PAGE,
+) -> LinePage:
+    """One page of the offer's tariff lines, filtered; each line carries its index in `tariff_commitments`."""
+    doc, _, _ = await read_version(d, who, round_id, partner, version)
+    return await asyncio.to_thread(filter_lines, doc, chapter, kind, no_change, page, per_page)
+
+
+@router.get(OFFER + "/diff", tags=["offers"])
+async def offer_changes(
+    round_id: RoundId,
+    partner: Partner,
+    who: Caller,
+    d: TheDesk,
+    from_: Annotated[int | None, Query(alias="from", ge=1, le=1_000_000)] = None,
+    to: Version = None,
+) -> OfferDiff:
+    """What changed between two versions (by default the latest against the one before): tariff lines and quotas
+    by HS code, non-tariff measures by their text, pledges added or removed, and categories whose status changed."""
+    return await offer_diff(d, who, round_id, partner, from_, to)
+
+
+# ---- the offer's page ----------------------------------------------------------------------------
+
+_PATH = re.compile(r"^(\w+)\[([0-9]+)\]")
+_ANCHORS = {
+    "quota_commitments": "quota",
+    "non_tariff_barriers": "ntb",
+    "digital_trade": "digital",
+    "economic_security": "security",
+    "country_specific": "country",
+}
+
+
+def finding_href(base: str, path: str, per_page: int = PER_PAGE) -> str | None:
+    """Where on the offer's page (latest version, no filters) the part a finding names is shown."""
+    found = _PATH.match(path)
+    if found is not None:
+        field, index = found.group(1), int(found.group(2))
+        if field == "tariff_commitments":
+            return f"{base}?page={page_of(index, per_page)}#line-{index}"
+        if field in _ANCHORS:
+            return f"{base}#{_ANCHORS[field]}-{index}"
+    head = path.split(".")[0].split("[")[0]
+    return {"summary": f"{base}#summary", "submitted_by": f"{base}#contact"}.get(head)
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 8 else None
+
+
+async def offer_content(request: Request, d: Desk, who: Principal, status: OfferStatus, base: str) -> dict[str, Any]:
+    """What the offer's page shows beyond the status: the content of one version with a page of its lines, and
+    what changed. The query string is read leniently: a filter nobody can use is dropped with a note."""
+    q = request.query_params
+    notes: list[str] = []
+    context: dict[str, Any] = {
+        "content": None,
+        "diff": None,
+        "content_notes": notes,
+        "shown_changes": SHOWN_CHANGES,
+        "finding_href": lambda path: finding_href(base, path),
+    }
+    if not status.versions:
+        return context
+    chapter = q.get("chapter", "").strip() or None
+    if chapter is not None and not re.fullmatch(r"[0-9]{2}", chapter):
+        notes.append(f'"{chapter}" is not an HS chapter; give 2 digits, such as 02 or 87')
+        chapter = None
+    kind = LineKind(q["kind"]) if q.get("kind") in set(LineKind) else None
+    no_change = q.get("no_change") in ("1", "true", "on")
+    version = _number(q.get("version"))
+    try:
+        read = await read_version(d, who, status.round_id, status.partner, version)
+    except Refused as e:
+        notes.append(e.message)
+        return context
+    doc, shown, _ = read
+    lines = await asyncio.to_thread(filter_lines, doc, chapter, kind, no_change, _number(q.get("page")) or 1)
+    filters = {
+        k: v
+        for k, v in {
+            "version": str(version) if version is not None else None,
+            "chapter": chapter,
+            "kind": kind.value if kind else None,
+            "no_change": "1" if no_change else None,
+        }.items()
+        if v
+    }
+
+    def page_url(number: int) -> str:
+        return f"{base}?{urlencode({**filters, 'page': number})}#lines"
+
+    context["content"] = {
+        "doc": doc,
+        "version": shown,
+        "latest": shown.number == status.versions[-1].number,
+        "lines": lines,
+        "page_url": page_url,
+        "chapter": chapter or "",
+        "kind": kind.value if kind else "",
+        "no_change": no_change,
+        "kinds": [k.value for k in LineKind],
+    }
+    if len(status.versions) > 1:
+        try:
+            to = _number(q.get("to")) or status.versions[-1].number
+            context["diff"] = await offer_diff(
+                d, who, status.round_id, status.partner, _number(q.get("from")), to, read
+            )
+        except Refused as e:
+            notes.append(f"what changed cannot be shown: {e.message}")
+    return context

@@ -29,8 +29,26 @@ KIND_STATUS: dict[str, int] = {
     "WrongOffer": 422,
     "Timeout": 504,
     "NoDocument": 422,
+    "NoVersion": 404,
+    "DocumentMissing": 503,
     "LetterMissing": 503,
 }
+
+
+# The engine words its refusals for the command line; in the portal they name the portal's buttons instead.
+PORTAL_WORDING: tuple[tuple[str, str], ...] = (
+    ("send a changed document with 'offer amend'", "send a changed document: use Amend the offer"),
+    ("use 'offer submit' first", "use Submit the offer first"),
+    ("add --reason", "give a reason"),
+    ("open it with 'offerdesk round open'", "open it on the Rounds page"),
+)
+
+
+def portal_wording(message: str) -> str:
+    """A refusal as the portal says it: its buttons, not the CLI's commands and options."""
+    for cli, portal in PORTAL_WORDING:
+        message = message.replace(cli, portal)
+    return message
 
 
 UNSEEN = "there is no offer here that you can see; check the round id and your partner code"
@@ -56,7 +74,7 @@ def refusal(exc: Exception) -> tuple[int, ErrorBody]:
 
 def _refusal(exc: Exception) -> tuple[int, ErrorBody]:
     if isinstance(exc, Refused):
-        return KIND_STATUS.get(exc.kind, 409), ErrorBody(error=exc.kind, message=exc.message)
+        return KIND_STATUS.get(exc.kind, 409), ErrorBody(error=exc.kind, message=portal_wording(exc.message))
     if isinstance(exc, Forbidden):
         return 403, ErrorBody(error="Forbidden", message=exc.message)
     if isinstance(exc, NotFound):

@@ -311,20 +311,24 @@ def _status(status: CategoryStatus | None) -> str:
 
 @router.get(OFFER, response_class=HTMLResponse)
 async def offer_page(request: Request, round_id: str, partner: str, who: Person, d: TheDesk) -> Response:
+    from offerdesk.portal.content import offer_content  # the offer's content and what changed (issue 13)
+
     status = await d.offer(who, round_id, partner)
     open_ = status.state not in FINAL_STATES
+    base = f"/rounds/{quote(round_id)}/offers/{quote(partner)}"
     return render(
         request,
         "offer.html",
         who,
         offer=status,
         groups=_by_category(status),
-        base=f"/rounds/{quote(round_id)}/offers/{quote(partner)}",
+        base=base,
         can_upload=open_ and status.state is not OfferState.VALIDATING,
         can_review=status.state is OfferState.UNDER_REVIEW,
         can_decide=status.state in (OfferState.UNDER_REVIEW, OfferState.ESCALATED),
         is_open=open_,
         Category=Category,
+        **await offer_content(request, d, who, status, base),
     )
 
 

@@ -1,0 +1,109 @@
+"""Reading a full national schedule and what changed, in a real browser (Debian's Chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from offerdesk.engine import Engine
+from offerdesk.samples import sample_offer
+from schemas.portal import Role
+from tests.portal import PASSWORD, Portal, User, offer_in
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+CHROMIUM = Path("/usr/bin/chromium")
+# As root on a closed network: no sandbox, and none of Chromium's own calls home.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is not installed; 'make test' installs it (apt-get install chromium)")
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield launched
+        await launched.close()
+
+
+async def sign_in(browser: Browser, portal: Portal, user: User) -> Page:
+    context = await browser.new_context(base_url=portal.url, accept_downloads=True)
+    page = await context.new_page()
+    await page.goto("/")
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await page.get_by_label("Name").fill(user.name)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("header .me")).to_contain_text(user.name)
+    return page
+
+
+async def test_a_reviewer_reads_a_15000_line_offer_by_chapter_and_sees_what_changed(
+    browser: Browser, portal: Portal, engine: Engine
+) -> None:
+    rid = await offer_in(engine, "INVITED", ["IN"])
+    today = datetime.now(UTC).date()
+    first = sample_offer(rid, "IN", lines=15_000, seed=6, received=today)
+    lines = list(first.tariff_commitments)
+    cut = next(i for i, line in enumerate(lines) if line.hs_code.startswith("87") and line.offered_rate_pct > 0)
+    lines[cut] = lines[cut].model_copy(update={"offered_rate_pct": 0.0})
+    stuck = next(i for i in range(12_000, 15_000) if lines[i].current_rate_pct > 0)
+    lines[stuck] = lines[stuck].model_copy(update={"offered_rate_pct": lines[stuck].current_rate_pct})
+    cut_code = lines[cut].hs_code
+    gone = lines.pop(3 if cut != 3 else 4)
+    second = first.model_copy(update={"tariff_commitments": lines})
+    await engine.submit(first, by="negotiator")
+    await engine.submit(second, amend=True, by="negotiator")
+    cars = sum(line.hs_code.startswith("87") for line in second.tariff_commitments)
+
+    reviewer = await sign_in(browser, portal, portal.user(Role.REVIEWER))
+    started = time.perf_counter()
+    await reviewer.goto(f"/rounds/{rid}/offers/IN")
+    print(f"the offer page of 15,000 lines with its diff: {time.perf_counter() - started:.2f} s")
+
+    # What changed comes first: one line cut, one line that now offers nothing, one line gone.
+    diff = reviewer.locator("#diff")
+    await expect(diff.locator("h2")).to_have_text("What changed from version 1 to version 2")
+    await expect(reviewer.locator("#diff-counts")).to_contain_text("Tariff lines: 0 added, 1 removed, 2 changed")
+    rows = reviewer.locator("#diff-lines tbody tr")
+    await expect(rows.filter(has_text="removed")).to_contain_text(gone.hs_code)
+    await expect(rows.filter(has_text=cut_code)).to_contain_text("offered_rate_pct")
+    assert await reviewer.locator("section.diff ~ section.content").count() == 1  # above the offer itself
+
+    # The lines: 15,000 of them, 100 a page; filtered to chapter 87 with the form.
+    await expect(reviewer.locator("#lines-count")).to_have_text("14,999 of 14,999 lines; page 1 of 150")
+    await expect(reviewer.locator("#lines-table tbody tr")).to_have_count(100)
+    await reviewer.get_by_label("HS chapter").select_option("87")
+    await reviewer.get_by_role("button", name="Filter").click()
+    pages = -(-cars // 100)
+    await expect(reviewer.locator("#lines-count")).to_have_text(f"{cars:,} of 14,999 lines; page 1 of {pages}")
+    codes = await reviewer.locator("#lines-table tbody tr td:nth-child(2)").all_inner_texts()
+    assert len(codes) == 100 and all(code.startswith("87") for code in codes)
+    await reviewer.get_by_role("link", name="Next").click()
+    await expect(reviewer.locator("#lines-count")).to_contain_text(f"page 2 of {pages}")
+    assert "chapter=87" in reviewer.url
+    codes = await reviewer.locator("#lines-table tbody tr td:nth-child(2)").all_inner_texts()
+    assert codes and all(code.startswith("87") for code in codes)
+
+    # The no-change warning links to the page of lines that holds it, with the line in view.
+    index = stuck - 1  # one line before it was removed
+    await reviewer.get_by_role("link", name=f"tariff_commitments[{index}].offered_rate_pct").click()
+    assert reviewer.url.endswith(f"?page={index // 100 + 1}#line-{index}")
+    target = reviewer.locator(f"#line-{index}")
+    await expect(target).to_be_in_viewport()
+    await expect(target).to_contain_text(second.tariff_commitments[index].hs_code)
+    await reviewer.context.close()
