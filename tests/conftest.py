@@ -21,6 +21,7 @@ from offerdesk.devserver import temporal_binary
 from offerdesk.engine import Engine
 from offerdesk.worker import worker_for
 from schemas.round import RoundSpec
+from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
 from workflows.names import SEARCH_ATTRIBUTES
 
 if TYPE_CHECKING:

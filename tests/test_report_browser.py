@@ -4,54 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import openpyxl  # type: ignore[import-untyped, unused-ignore]
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, expect
 
 from offerdesk.engine import Engine
 from schemas.portal import Role
 from schemas.review import Approve
-from tests.portal import PASSWORD, Portal, User, offer_in
+from tests.browser import sign_in
+from tests.portal import Portal, offer_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-CHROMIUM = Path("/usr/bin/chromium")
-# As root on a closed network: no sandbox, and none of Chromium's own calls home.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is not installed; 'make test' installs it (apt-get install chromium)")
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        yield launched
-        await launched.close()
-
-
-async def sign_in(browser: Browser, portal: Portal, user: User) -> Page:
-    context = await browser.new_context(base_url=portal.url, accept_downloads=True)
-    page = await context.new_page()
-    await page.goto("/")
-    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    await page.get_by_label("Name").fill(user.name)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.locator("header .me")).to_contain_text(user.name)
-    return page
 
 
 async def test_staff_open_the_round_report_and_see_one_mark_per_partner(
