@@ -16,27 +16,11 @@ from temporalio.testing import WorkflowEnvironment
 from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
 from offerdesk.engine import Engine
+from tests.commands import cli
 from tests.conftest import new_round_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 OFFERDESK = str(Path(sys.executable).parent / "offerdesk")
-
-
-async def cli(env: WorkflowEnvironment, settings: Settings, *args: str, **extra: str) -> tuple[int, str, str]:
-    """Run the real command; `extra` adds to its environment, such as OFFERDESK_OPERATOR (who acts)."""
-    environ = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "OFFERDESK_HOME": str(settings.home),
-        "COLUMNS": "200",
-        **extra,
-    }
-    process = await asyncio.create_subprocess_exec(
-        OFFERDESK, *args, env=environ, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_open_submit_approve_twice_and_download_the_letter(

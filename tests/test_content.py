@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
 import sys
 import time
@@ -27,6 +25,7 @@ from schemas.diff import LineKind
 from schemas.offer import OfferDocument
 from schemas.portal import Role
 from schemas.validation import Category, CategoryStatus
+from tests.commands import cli
 from tests.portal import Portal, offer_in
 
 OFFER = "/api/rounds/{r}/offers/{p}"
@@ -299,21 +298,6 @@ async def test_the_api_pages_and_filters_the_lines(portal: Portal, engine: Engin
 
 
 # ---- the CLI -----------------------------------------------------------------------------------
-
-
-async def cli(env: WorkflowEnvironment, settings: Settings, *args: str) -> tuple[int, str, str]:
-    environ = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "OFFERDESK_HOME": str(settings.home),
-        "COLUMNS": "200",
-    }
-    process = await asyncio.create_subprocess_exec(
-        OFFERDESK, *args, env=environ, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 @pytest_asyncio_mark

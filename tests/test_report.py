@@ -6,7 +6,6 @@ import asyncio
 import csv
 import io
 import json
-import os
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -31,7 +30,8 @@ from schemas.report import RoundReport
 from schemas.review import Approve
 from schemas.round import RoundStatus
 from schemas.validation import Category, CategoryStatus, ReportSummary
-from tests.portal import OFFERDESK, Portal, offer_in
+from tests.commands import cli
+from tests.portal import Portal, offer_in
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -321,22 +321,6 @@ def test_refusals_in_the_portal_name_its_buttons(engine_says: str, portal_says: 
 
 
 # ---- against a real dev server ------------------------------------------------------------------------------
-
-
-async def cli(env: WorkflowEnvironment, settings: Settings, *args: str) -> tuple[int, str, str]:
-    """The real command against the session's dev server, store and keyring (as tests/test_cli.py runs it)."""
-    environ = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "OFFERDESK_HOME": str(settings.home),
-        "COLUMNS": "250",
-    }
-    process = await asyncio.create_subprocess_exec(
-        OFFERDESK, *args, env=environ, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def _reviewed_round(engine: Engine) -> str:

@@ -28,8 +28,8 @@ from offerdesk.samples import sample_offer
 from offerdesk.spreadsheets import read_workbook, write_workbook
 from schemas.offer import OfferDocument
 from schemas.portal import Role
+from tests.commands import cli
 from tests.portal import Portal, offer_in
-from tests.test_cli import cli
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
