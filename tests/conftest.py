@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +12,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.reference import partner_references
@@ -22,7 +26,7 @@ from offerdesk.engine import Engine
 from offerdesk.worker import worker_for
 from schemas.round import RoundSpec
 from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
-from workflows.names import SEARCH_ATTRIBUTES
+from workflows.names import SEARCH_ATTRIBUTES, offer_workflow_id, round_workflow_id
 
 if TYPE_CHECKING:
     from tests.portal import Portal
@@ -76,6 +80,31 @@ async def portal(env: WorkflowEnvironment, settings: Settings, worker: None) -> 
 
     async for running in start_portal(env, settings):
         yield running
+
+
+async def close_round(env: WorkflowEnvironment, spec: RoundSpec) -> None:
+    """Delete a round a test ran with its own worker, store or keyring, once the test is over.
+
+    Left behind, the portal the other tests share (and its API fuzzing, which finds every round) would meet
+    offers that no worker serves any more, letters in a store it does not know, payloads under a key it lacks.
+    """
+    ids = [offer_workflow_id(spec.round_id, p.code) for p in spec.partners] + [round_workflow_id(spec.round_id)]
+    for workflow_id in ids:
+        with contextlib.suppress(RPCError):  # never started, or deleted already
+            await env.client.workflow_service.delete_workflow_execution(
+                DeleteWorkflowExecutionRequest(
+                    namespace=env.client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)
+                )
+            )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def closing(env: WorkflowEnvironment) -> AsyncIterator[list[RoundSpec]]:
+    """Rounds a test runs with a worker, store or keyring of its own, deleted when the test ends, passed or not."""
+    specs: list[RoundSpec] = []
+    yield specs
+    for spec in specs:
+        await close_round(env, spec)
 
 
 def new_round_id(prefix: str = "t") -> str:

@@ -26,6 +26,7 @@ from offerdesk.worker import worker_for
 from schemas.offer_state import OfferState
 from schemas.portal import Role
 from schemas.review import Approve, Comment
+from schemas.round import RoundSpec
 from tests.conftest import round_spec
 from tests.portal import Portal, free_port
 from workflows.names import offer_workflow_id
@@ -193,12 +194,13 @@ async def test_the_codec_endpoint_decodes_for_staff_only_and_answers_the_uis_pre
 
 
 async def test_after_rotation_old_offers_are_still_read_and_moved_with_the_new_key(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
     local = replace(settings, home=tmp_path)
     queue = f"rotation-{tmp_path.name}"
     before = Engine(env.client, local.store(), task_queue=queue)
     spec = round_spec(["AU"])
+    closing.append(spec)
     rid = spec.round_id
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
         async with worker:

@@ -26,6 +26,7 @@ from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
 from schemas.offer_state import OfferState
 from schemas.review import Approve, Comment
+from schemas.round import RoundSpec
 from tests.conftest import round_spec
 from workflows.names import offer_workflow_id, round_workflow_id
 from workflows.round import RoundWorkflow
@@ -97,7 +98,7 @@ async def test_a_superscript_digit_in_an_hs_code_is_a_finding_not_a_wedged_offer
 
 
 async def test_a_letter_that_cannot_be_stored_ends_in_letter_failed_and_staff_retry_it(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
     local = replace(settings, home=tmp_path)
     queue = f"letter-failure-{tmp_path.name}"
@@ -106,6 +107,7 @@ async def test_a_letter_that_cannot_be_stored_ends_in_letter_failed_and_staff_re
     letters.parent.mkdir(parents=True, exist_ok=True)
     letters.write_text("not a folder")  # the store cannot write letters, even as root
     spec = round_spec(["BW"]).model_copy(update={"letter_attempts": 2, "letter_first_retry": timedelta(seconds=0.2)})
+    closing.append(spec)
     rid = spec.round_id
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
         async with worker:
@@ -200,12 +202,13 @@ async def test_a_terminated_offer_shows_as_terminated_with_why_and_the_round_car
 
 
 async def test_with_no_worker_reads_still_work_and_changes_say_so_quickly(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
     local = replace(settings, home=tmp_path)
     queue = f"no-worker-{tmp_path.name}"
     engine = engine_for(env, local, queue, timeout=3)
     spec = round_spec(["IL", "JO"], approvals=1)
+    closing.append(spec)
     rid = spec.round_id
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
         async with worker:
@@ -309,12 +312,13 @@ async def test_the_cli_and_the_engine_refuse_out_of_bounds_staff_rates(
 
 
 async def test_an_update_refused_without_a_worker_is_not_applied_when_one_returns(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
     local = replace(settings, home=tmp_path)
     queue = f"stale-{tmp_path.name}"
     engine = engine_for(env, local, queue, timeout=2)
     spec = round_spec(["PH"])
+    closing.append(spec)
     rid = spec.round_id
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
         async with worker:

@@ -18,6 +18,7 @@ from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
 from schemas.offer_state import OfferState
 from schemas.review import Approve
+from schemas.round import RoundSpec
 from tests.conftest import round_spec
 from workflows.names import offer_workflow_id
 
@@ -25,12 +26,13 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_a_restarted_worker_carries_on_and_applies_nothing_its_caller_gave_up_on(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
     queue = "restart-test"
     local = replace(settings, home=tmp_path)
     engine = Engine(env.client, local.store(), task_queue=queue, update_timeout=3)
     spec = round_spec(["JP", "EU"])
+    closing.append(spec)
     rid = spec.round_id
 
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as first:
@@ -80,7 +82,7 @@ async def _render_span(env: WorkflowEnvironment, round_id: str, partner: str) ->
 
 
 async def test_a_worker_takes_no_more_letters_than_it_has_render_processes(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
     # A letter waiting on the task queue can go to any worker, and its start-to-close clock has not started.
     queue = "one-renderer"
@@ -88,6 +90,7 @@ async def test_a_worker_takes_no_more_letters_than_it_has_render_processes(
     engine = Engine(env.client, local.store(), task_queue=queue)
     partners = ["JP", "EU", "CH"]
     spec = round_spec(partners, approvals=1)
+    closing.append(spec)
     rid = spec.round_id
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
         async with worker:

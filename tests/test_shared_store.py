@@ -19,6 +19,7 @@ from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
 from schemas.review import Approve
+from schemas.round import RoundSpec
 from tests.conftest import round_spec
 from tests.s3server import CREDENTIALS, S3Server, s3_server
 
@@ -33,7 +34,12 @@ def s3() -> Iterator[S3Server]:
 
 
 async def test_an_offer_goes_to_a_letter_with_documents_and_letters_in_s3(
-    env: WorkflowEnvironment, settings: Settings, s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    env: WorkflowEnvironment,
+    settings: Settings,
+    s3: S3Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    closing: list[RoundSpec],
 ) -> None:
     bucket = s3.new_bucket()
     aws = {
@@ -50,6 +56,7 @@ async def test_an_offer_goes_to_a_letter_with_documents_and_letters_in_s3(
     engine = Engine(env.client, replace(worker_settings, home=tmp_path / "cli-machine").store(), task_queue=queue)
     assert isinstance(engine.store, S3Store)
     spec = round_spec(["LK"])
+    closing.append(spec)
     rid = spec.round_id
     document = sample_offer(rid, "LK", lines=3000)
     with worker_for(env.client, worker_settings, render_workers=1, task_queue=queue) as worker:
