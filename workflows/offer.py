@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.document_ref import DocumentRef, reference_for
     from schemas.landing import AgreedTerms, Approval, LandingZone, ProposeRequest
-    from schemas.letter import LetterInput, LetterRef, LetterRequest
+    from schemas.letter import LetterRef, LetterRequest
     from schemas.offer import OfferDocument
     from schemas.offer_state import (
         FINAL_STATES,
@@ -691,48 +691,40 @@ class OfferWorkflow:
             maximum_attempts=inp.letter_attempts,
             non_retryable_error_types=["LetterError", "NotInStoreError", "DamagedObjectError"],
         )
-        reference = f"OD/{inp.round_id}/{inp.partner.code}/v{version.number}"
         inline = self._inline.get(version.digest)
+        assert inline is not None or version.summary is not None
+        request = LetterRequest(
+            round_id=inp.round_id,
+            partner=inp.partner.code,
+            partner_name=inp.partner.name,
+            reference=f"OD/{inp.round_id}/{inp.partner.code}/v{version.number}",
+            letter_date=terms.agreed_at.date(),
+            offer_version=version.number,
+            offer=reference_for(inline[0])
+            if inline is not None
+            else DocumentRef(
+                digest=version.digest,
+                size=version.size,
+                round_id=inp.round_id,
+                partner=inp.partner.code,
+                summary=version.summary,
+            ),
+            report_digest=report.digest,
+            terms=terms,
+        )
         try:
-            if inline is not None:
+            if inline is not None:  # an offer from before documents went by reference: everything inline
                 self._letter = await workflow.execute_activity(
                     RENDER_AND_STORE_LETTER,
-                    LetterInput(
-                        round_id=inp.round_id,
-                        partner=inp.partner.code,
-                        partner_name=inp.partner.name,
-                        reference=reference,
-                        letter_date=terms.agreed_at.date(),
-                        offer_version=version.number,
-                        offer=inline[0],
-                        report=inline[1],
-                        terms=terms,
-                    ),
+                    request.with_content(*inline),
                     result_type=LetterRef,
                     start_to_close_timeout=LETTER_TIMEOUT,
                     retry_policy=retry,
                 )
             else:
-                assert version.summary is not None
                 self._letter = await workflow.execute_activity(
                     RENDER_STORED_LETTER,
-                    LetterRequest(
-                        round_id=inp.round_id,
-                        partner=inp.partner.code,
-                        partner_name=inp.partner.name,
-                        reference=reference,
-                        letter_date=terms.agreed_at.date(),
-                        offer_version=version.number,
-                        offer=DocumentRef(
-                            digest=version.digest,
-                            size=version.size,
-                            round_id=inp.round_id,
-                            partner=inp.partner.code,
-                            summary=version.summary,
-                        ),
-                        report_digest=report.digest,
-                        terms=terms,
-                    ),
+                    request,
                     result_type=LetterRef,
                     start_to_close_timeout=LETTER_TIMEOUT,
                     heartbeat_timeout=LETTER_HEARTBEAT,
