@@ -8,3 +8,4 @@ STORE_AUDIT_CHUNK = "store_audit_chunk"
 # Offers started before documents went by reference still call these while they finish.
 VALIDATE_OFFER = "validate_offer"
 RENDER_AND_STORE_LETTER = "render_and_store_letter"
+NOTIFY = "notify"

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from temporalio.converter import DataConverter
 
+from activities.notify import Mailer, SmtpSettings
 from activities.store import ObjectStore, open_store
 from offerdesk.converter import Keyring, data_converter
+from workflows.names import TASK_QUEUE
 
 
 def _seconds(value: str | None, default: float, name: str) -> float:
@@ -85,6 +87,16 @@ class Settings:
     update_timeout: float = 10.0
     """OFFERDESK_UPDATE_TIMEOUT: seconds a change waits for the offer to answer; a request that reaches it later
     (no worker was running) is refused as stale, never applied behind the caller's back."""
+    smtp_url: str | None = None
+    """OFFERDESK_SMTP_URL: smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://...; unset means
+    no mail is sent and people read their notices on the portal's notifications page."""
+    mail_from: str = "Offerdesk <offerdesk@localhost>"
+    """OFFERDESK_MAIL_FROM: the sender of notices."""
+    public_url: str = ""
+    """OFFERDESK_PUBLIC_URL: the portal's address as people reach it, the base of links in notices; by default
+    the portal's own address (OFFERDESK_PORTAL_HOST and OFFERDESK_PORTAL_PORT)."""
+    task_queue: str = TASK_QUEUE
+    """OFFERDESK_TASK_QUEUE: the workers' task queue (notices use it with "-mail" appended)."""
     operator: str = field(default_factory=default_operator)
     """OFFERDESK_OPERATOR: who acts when the CLI submits, reviews or decides; the OS user name by default.
     Offers record it as the account that acted, the same person as the portal user of that name: whoever
@@ -105,6 +117,9 @@ class Settings:
         )
         api_key = e.get("TEMPORAL_API_KEY") or None
         ui_port = int(e.get("OFFERDESK_UI_PORT") or 8233)
+        portal_host = e.get("OFFERDESK_PORTAL_HOST") or "127.0.0.1"
+        portal_port = int(e.get("OFFERDESK_PORTAL_PORT") or 8000)
+        shown_host = "127.0.0.1" if portal_host in ("0.0.0.0", "::") else portal_host
         return cls(
             home=home,
             temporal_address=e.get("TEMPORAL_ADDRESS") or None,
@@ -117,8 +132,12 @@ class Settings:
             store_url=e.get("OFFERDESK_STORE_URL") or None,
             temporal_port=int(e.get("OFFERDESK_TEMPORAL_PORT") or 7233),
             ui_port=ui_port,
-            portal_host=e.get("OFFERDESK_PORTAL_HOST") or "127.0.0.1",
-            portal_port=int(e.get("OFFERDESK_PORTAL_PORT") or 8000),
+            portal_host=portal_host,
+            portal_port=portal_port,
+            smtp_url=e.get("OFFERDESK_SMTP_URL") or None,
+            mail_from=e.get("OFFERDESK_MAIL_FROM") or "Offerdesk <offerdesk@localhost>",
+            public_url=(e.get("OFFERDESK_PUBLIC_URL") or f"http://{shown_host}:{portal_port}").rstrip("/") + "/",
+            task_queue=e.get("OFFERDESK_TASK_QUEUE") or TASK_QUEUE,
             portal_db=path("OFFERDESK_PORTAL_DB") or home / "portal.db",
             cookie_secure=e.get("OFFERDESK_COOKIE_SECURE", "1").strip().lower() not in ("0", "false", "no", "off"),
             update_timeout=_seconds(e.get("OFFERDESK_UPDATE_TIMEOUT"), 10.0, "OFFERDESK_UPDATE_TIMEOUT"),
@@ -132,6 +151,12 @@ class Settings:
     def converter(self) -> DataConverter:
         """The data converter every client of this installation uses: pydantic's, encrypted with the keyring."""
         return data_converter(Keyring.load(self.keys_file), self.accept_plaintext)
+
+    def mailer(self) -> Mailer | None:
+        """The SMTP mailer of OFFERDESK_SMTP_URL, or None when mail is not configured (a MailConfigError if wrong)."""
+        if self.smtp_url is None:
+            return None
+        return Mailer(SmtpSettings.from_url(self.smtp_url, self.mail_from))
 
     def store(self) -> ObjectStore:
         """The store this installation shares between its workers, CLI and portal."""

@@ -208,7 +208,13 @@ class Engine:
     @classmethod
     async def from_settings(cls, settings: Settings, verbose: bool = False) -> Engine:
         client = await connect(settings, verbose)
-        return cls(client, settings.store(), update_timeout=settings.update_timeout, embedded=settings.embedded)
+        return cls(
+            client,
+            settings.store(),
+            task_queue=settings.task_queue,
+            update_timeout=settings.update_timeout,
+            embedded=settings.embedded,
+        )
 
     def cannot_reach(self) -> str:
         return cannot_reach(self.client.service_client.config.target_host, self.embedded)
@@ -430,7 +436,8 @@ class Engine:
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND and "not found" in e.message.lower():
                 raise await self._why_not_found(round_id, partner) from None
-            if "already completed" in e.message.lower():
+            if "already completed" in e.message.lower() or "aborted by closing workflow" in e.message.lower():
+                # The offer closed as the request arrived (it was telling people of its last state): not applied.
                 raise await self._why_closed(round_id, partner) from None
             raise
 

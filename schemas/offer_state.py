@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from schemas.document_ref import DocumentRef, DocumentSummary
 from schemas.landing import AgreedTerms, Approval, LandingZone
 from schemas.letter import LetterRef
+from schemas.notice import Notice
 from schemas.offer import OfferDocument
 from schemas.partner import PartnerReference
 from schemas.review import AuditEvent, Request
@@ -57,6 +58,8 @@ class OfferInput(BaseModel):
     approvals_required: int
     letter_attempts: int = 6
     letter_first_retry: timedelta = timedelta(seconds=2)
+    remind_before: timedelta = timedelta(hours=24)
+    """How long before a deadline the people it waits on are reminded; zero for no reminders."""
     carry: OfferCarry | None = None
 
 
@@ -151,6 +154,10 @@ class OfferCarry(BaseModel):
     card: OfferCard
     revision: int
     events: list[AuditEvent] = []
+    notices: list[Notice] = []
+    """Notices not yet done when the run continued: the next run sends them again under the same keys."""
+    reminded: list[str] = []
+    entered_at: datetime | None = None
 
 
 class ClosedRun(BaseModel):

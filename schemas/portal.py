@@ -115,6 +115,10 @@ class UserInfo(BaseModel):
     role: Role
     partner: str | None
     created_at: datetime
+    email: str | None = None
+    """Where notifications are mailed; None: the portal's notifications page only."""
+    reminders: bool = True
+    """Whether the user gets reminders; notices about their own offers come either way."""
 
 
 class NewUser(_Body):
@@ -122,6 +126,18 @@ class NewUser(_Body):
     role: Role
     partner: str | None = Field(default=None, pattern=PARTNER_PATTERN)
     password: str = Field(min_length=8, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    """Where the user's notifications are mailed; without one they appear on the portal's notifications page only."""
+
+
+class EmailBody(_Body):
+    email: str | None = Field(max_length=320)
+    """The user's new address; null (or "") clears it, and their notifications appear in the portal only."""
+
+
+class RemindersBody(_Body):
+    on: bool
+    """Reminders before deadlines on or off; notices about decisions on your own offers are sent either way."""
 
 
 class AuditRecord(BaseModel):

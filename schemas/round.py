@@ -22,6 +22,8 @@ class RoundSpec(BaseModel):
     """How often a letter is tried before the offer goes to LETTER_FAILED for staff to see and retry."""
     letter_first_retry: timedelta = Field(default=timedelta(seconds=2), gt=timedelta(0))
     """The wait before the second try; each later wait doubles, up to a minute."""
+    remind_before: timedelta = Field(default=timedelta(hours=24), ge=timedelta(0))
+    """Reminders go this long before submissions close and before each review window closes; 0 for none."""
 
 
 class RoundStatus(BaseModel):
@@ -32,4 +34,5 @@ class RoundStatus(BaseModel):
     partners: list[str]
     opened_at: datetime
     started: bool
+    remind_before: timedelta = timedelta(hours=24)
     outcomes: list[OfferOutcome] = []

@@ -19,6 +19,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from activities import offer_activities
+from activities.names import RENDER_STORED_LETTER
 from activities.store import Kind
 from offerdesk.config import Settings
 from offerdesk.engine import Engine, EngineUnavailable
@@ -151,6 +152,7 @@ async def test_the_letter_activity_heartbeats_so_a_dead_worker_frees_it_in_secon
         e.activity_task_scheduled_event_attributes
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == RENDER_STORED_LETTER
     ]
     assert scheduled.heartbeat_timeout.ToTimedelta() == timedelta(seconds=20)
     assert scheduled.retry_policy.maximum_attempts == spec.letter_attempts

@@ -89,7 +89,7 @@ def test_only_the_portals_offer_upload_routes_take_16_mib() -> None:
     limit = BodyLimit(tiny_app())
     routes = (*api.router.routes, *pages.router.routes)
     posts = [r.path for r in routes if isinstance(r, APIRoute) and "POST" in (r.methods or ())]
-    concrete = {p.format(round_id="R1", partner="JP", token_id="t1"): p for p in posts}
+    concrete = {p.format(round_id="R1", partner="JP", token_id="t1", name="ada"): p for p in posts}
     large = {template for path, template in concrete.items() if limit.limit_for("POST", path)[0] == 16 * MiB}
     assert large == {
         "/api/rounds/{round_id}/offers/{partner}/versions",

@@ -153,6 +153,8 @@ MATRIX: dict[str, tuple[str, str, Any, str | None, set[Role]]] = {
     "audit": ("GET", "/api/audit", None, None, {S}),
     "users": ("GET", "/api/users", None, None, {S}),
     "tokens": ("GET", "/api/tokens", None, None, {S}),
+    "notifications": ("GET", "/api/notifications", None, None, {N, R, S}),
+    "reminders": ("PUT", "/api/notifications/reminders", lambda r: {"on": True}, None, {N, R, S}),
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
+from activities.names import RENDER_STORED_LETTER
 from offerdesk.config import Settings
 from offerdesk.engine import Engine, EngineUnavailable
 from offerdesk.samples import sample_offer
@@ -69,14 +70,27 @@ async def test_a_restarted_worker_carries_on_and_applies_nothing_its_caller_gave
 
 
 async def _render_span(env: WorkflowEnvironment, round_id: str, partner: str) -> tuple[datetime, datetime]:
-    """When the letter activity of one offer started and completed, as its history records them."""
+    """When the letter activity of one offer started and completed, as its history records them (not its notices)."""
     history = await env.client.get_workflow_handle(offer_workflow_id(round_id, partner)).fetch_history()
 
-    def times(kind: EventType.ValueType) -> list[datetime]:
-        return [e.event_time.ToDatetime() for e in history.events if e.event_type == kind]
-
-    started = times(EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
-    ended = times(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
+    letters = {
+        e.event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == RENDER_STORED_LETTER
+    }
+    started = [
+        e.event_time.ToDatetime()
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and e.activity_task_started_event_attributes.scheduled_event_id in letters
+    ]
+    ended = [
+        e.event_time.ToDatetime()
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+        and e.activity_task_completed_event_attributes.scheduled_event_id in letters
+    ]
     assert len(started) == len(ended) == 1, (started, ended)
     return started[0], ended[0]
 

@@ -8,6 +8,12 @@ from temporalio.common import SearchAttributeKey
 
 TASK_QUEUE = "offerdesk"
 
+
+def mail_queue(task_queue: str) -> str:
+    """The queue of a worker's notify activities: mail never waits behind letters, which fill the main queue's slots."""
+    return f"{task_queue}-mail"
+
+
 OFFER_ROUND = SearchAttributeKey.for_keyword("OfferRound")
 OFFER_PARTNER = SearchAttributeKey.for_keyword("OfferPartner")
 OFFER_STATE = SearchAttributeKey.for_keyword("OfferState")

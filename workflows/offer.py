@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from activities.names import (
+        NOTIFY,
         PROPOSE_LANDING_ZONE,
         RENDER_AND_STORE_LETTER,
         RENDER_STORED_LETTER,
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.document_ref import DocumentRef, reference_for
     from schemas.landing import AgreedTerms, Approval, LandingZone, ProposeRequest
     from schemas.letter import LetterRef, LetterRequest
+    from schemas.notice import MAX_NOTICE_FINDINGS, Audience, Notice, NoticeKind, NoticeResult
     from schemas.offer import OfferDocument
     from schemas.offer_state import (
         FINAL_STATES,
@@ -70,7 +72,7 @@ with workflow.unsafe.imports_passed_through():
         first_findings,
         summarize_report,
     )
-    from workflows.names import OFFER_PARTNER, OFFER_REVIEW_DEADLINE, OFFER_ROUND, OFFER_STATE
+    from workflows.names import OFFER_PARTNER, OFFER_REVIEW_DEADLINE, OFFER_ROUND, OFFER_STATE, mail_queue
 
 S = OfferState
 OPEN_STATES = frozenset({S.INVITED, S.VALIDATING, S.DEFICIENT, S.UNDER_REVIEW, S.ESCALATED})
@@ -87,6 +89,15 @@ LETTER_TIMEOUT = timedelta(minutes=5)
 LETTER_HEARTBEAT = timedelta(seconds=20)
 """The render activity heartbeats every few seconds: a worker that dies mid-letter frees it in 20 s, not 5 min."""
 
+# Telling people: a mail server away for an hour (or a day) loses nothing; a worker that dies mid-send frees the
+# notice within the heartbeat timeout. They run on the worker's mail queue, never behind letters.
+NOTICE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5), non_retryable_error_types=[]
+)
+NOTICE_PATIENCE = timedelta(days=3)
+NOTICE_TIMEOUT = timedelta(minutes=2)
+NOTICE_HEARTBEAT = timedelta(seconds=10)
+
 # Continue as new well before Temporal's limits (10,240 events / 10 MB warning, 2,000 updates per run).
 MAX_RUN_EVENTS = 2_000
 MAX_RUN_BYTES = 2_000_000
@@ -96,6 +107,8 @@ MAX_RUN_UPDATES = 400
 QUICK_AS_LOCAL = "quick-steps-as-local-activities"
 # Offers started before this patch publish no memo and never continue as new; they replay and finish so.
 COMPACT = "compact-offers-by-reference"
+# Offers started before this patch tell nobody and set no reminders; they replay so.
+NOTIFY_PEOPLE = "notify-people"
 Q = TypeVar("Q")
 
 
@@ -162,6 +175,12 @@ class OfferWorkflow:
         self._updates = 0
         self._lock = asyncio.Lock()
         self._compact_mode: bool | None = None
+        self._notify_mode: bool | None = None
+        self._sending: dict[str, Notice] = {}
+        """Notices handed to the notify activity and not yet done: carried into the next run if it continues."""
+        self._reminded: list[str] = []
+        self._entered_at = workflow.now()
+        """When the offer entered its state: a reminder whose time was already past then is not sent."""
         self._published: OfferCard | None = None
         # Documents sent inline by clients older than documents-by-reference, with their reports, for the letter.
         self._inline: dict[str, tuple[OfferDocument, ValidationReport]] = {}
@@ -176,6 +195,8 @@ class OfferWorkflow:
         self._letter, self._letter_failure = c.letter, c.letter_failure
         self._audit_chunks, self._run = list(c.audit_chunks), c.run + 1
         self._revision, self._events = carry.revision, list(carry.events)
+        self._reminded = list(carry.reminded)
+        self._entered_at = carry.entered_at or self._entered_at
         self._published = c.model_copy(update={"run": self._run})
 
     @workflow.run
@@ -183,6 +204,9 @@ class OfferWorkflow:
         self._compact()
         if inp.carry is None:
             self._record("staff", "invited", f"submissions close at {inp.deadline.isoformat()}")
+        elif inp.carry.notices and self._notifying():
+            for notice in inp.carry.notices:  # the last run continued before they were done; the key is the same
+                self._send(notice)
         self._upsert_search_attributes()
         while True:
             self._publish()
@@ -196,19 +220,25 @@ class OfferWorkflow:
                 continue
             seen = self._revision
             due = self._due()
+            remind = self._reminder_due(due)
             wake = partial(self._moved_since, seen)
             if due is None:
                 await workflow.wait_condition(wake)
                 continue
-            remaining = (due - workflow.now()).total_seconds()
+            until = remind if remind is not None else due
+            remaining = (until - workflow.now()).total_seconds()
             try:
                 if remaining <= 0:
                     raise TimeoutError
                 await workflow.wait_condition(wake, timeout=remaining)
             except TimeoutError:
                 if self._revision == seen:
-                    self._on_due()
+                    if remind is not None:
+                        self._remind(due)
+                    else:
+                        self._on_due()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: not self._sending)  # everyone is told before the offer closes
         if self._compact_mode:
             await self._flush_events()  # so a closed offer's whole trail reads from the store, with no worker
             self._publish()
@@ -427,7 +457,8 @@ class OfferWorkflow:
             if latest is None or latest.failure is None:
                 return True  # the same document again: answered with the existing version, not a second offer
         if self._state not in OPEN_STATES:
-            raise refuse(f"{self._who()} is {self._state.value}: it takes no more submissions", "OfferClosed")
+            closed = f"; submissions closed at {inp.deadline.isoformat()}" if self._state is S.LAPSED else ""
+            raise refuse(f"{self._who()} is {self._state.value}: it takes no more submissions{closed}", "OfferClosed")
         now = workflow.now()
         if not amend:
             if self._versions:
@@ -568,6 +599,7 @@ class OfferWorkflow:
             if not summary.clean:
                 self._zone = None
                 self._set_state(S.DEFICIENT)
+                self._notify(NoticeKind.DEFICIENT, findings=findings)
                 return self._receipt(duplicate=False, findings=findings)
             propose = ProposeRequest(
                 document=request.document, ref=None if request.document else ref, partner=self._inp.partner
@@ -580,10 +612,12 @@ class OfferWorkflow:
                 except (ActivityError, ApplicationError) as e:
                     summary = self._failed(version, "the landing zone could not be computed", e)
                     self._set_state(S.DEFICIENT)
+                    self._notify(NoticeKind.DEFICIENT, findings=[_failure_finding(summary)])
                     return self._receipt(duplicate=False, findings=[_failure_finding(summary)])
             self._changes = []
             self._review_deadline = workflow.now() + self._inp.review_window
             self._set_state(S.UNDER_REVIEW)
+            self._notify(NoticeKind.AMENDED if version.number > 1 else NoticeKind.IN_REVIEW)
             return self._receipt(duplicate=False, findings=findings)
 
     async def _validate(self, ref: DocumentRef, number: int) -> tuple[ReportSummary, list[Finding]]:
@@ -635,6 +669,7 @@ class OfferWorkflow:
         self._amend_until = max(self._inp.deadline, workflow.now() + self._inp.review_window)
         self._record(who, "requested changes", note)
         self._set_state(S.DEFICIENT)
+        self._notify(NoticeKind.SENT_BACK, note=note)
 
     def _agree(self) -> None:
         zone = self._zone
@@ -671,13 +706,12 @@ class OfferWorkflow:
             what = "no offer was received" if self._state is S.INVITED else "the offer was still deficient"
             self._record("system", "lapsed", f"the time to submit or amend passed and {what}")
             self._set_state(S.LAPSED)
+            self._notify(NoticeKind.LAPSED, note=f"the time to submit or amend passed and {what}")
         elif self._state is S.UNDER_REVIEW:
-            self._record(
-                "system",
-                "escalated",
-                f"the review window closed with {len(self._approvals)} of {self._inp.approvals_required} approvals",
-            )
+            why = f"the review window closed with {len(self._approvals)} of {self._inp.approvals_required} approvals"
+            self._record("system", "escalated", why)
             self._set_state(S.ESCALATED)
+            self._notify(NoticeKind.ESCALATED, note=why)
 
     async def _issue_letter(self) -> None:
         """Render and store the letter; after its retries a failure is LETTER_FAILED, for staff to see and retry."""
@@ -734,9 +768,102 @@ class OfferWorkflow:
             self._letter_failure = failure_reason(e)
             self._record("system", "letter failed", self._letter_failure)
             self._set_state(S.LETTER_FAILED)
+            self._notify(NoticeKind.LETTER_FAILED, note=self._letter_failure)
             return
         self._record("system", "issued the letter", f"{self._letter.filename}, sha256 {self._letter.sha256}")
         self._set_state(S.LETTER_ISSUED)
+        self._notify(NoticeKind.LETTER_READY)
+
+    # ---- telling people ----------------------------------------------------------------------
+
+    def _notifying(self) -> bool:
+        if self._notify_mode is None:
+            self._notify_mode = workflow.patched(NOTIFY_PEOPLE)
+        return self._notify_mode
+
+    def _notify(
+        self, kind: NoticeKind, *, note: str = "", findings: list[Finding] | None = None, key: str | None = None
+    ) -> None:
+        """Tell the event's audience, without waiting: the notify activity retries until the mail server takes it."""
+        if not self._notifying():
+            return
+        info = workflow.info()
+        report = self._report if kind is NoticeKind.DEFICIENT else None
+        exclude: list[str] = []
+        if kind.audience is Audience.REVIEWERS:  # whoever submitted may not review; who approved has decided
+            exclude = [v.submitted_by for v in self._versions if v.submitted_by is not None]
+            if kind is NoticeKind.REMIND_REVIEW:
+                exclude += [a.reviewer for a in self._approvals]
+        notice = Notice(
+            key=key or f"{info.workflow_id}@{info.first_execution_run_id[:8]}/{kind.value}/{self._revision}",
+            kind=kind,
+            round_id=self._inp.round_id,
+            partner=self._inp.partner.code,
+            partner_name=self._inp.partner.name,
+            version=len(self._versions),
+            at=workflow.now(),
+            due=self._due(),
+            note=note,
+            categories=dict(report.categories) if report is not None else {},
+            error_count=report.error_count if report is not None else 0,
+            findings=(findings or [])[:MAX_NOTICE_FINDINGS],
+            exclude=exclude,
+        )
+        self._send(notice)
+
+    def _send(self, notice: Notice) -> None:
+        self._sending[notice.key] = notice
+        asyncio.create_task(self._deliver(notice))  # noqa: RUF006  (tracked in self._sending until it ends)
+
+    async def _deliver(self, notice: Notice) -> None:
+        try:
+            await workflow.execute_activity(
+                NOTIFY,
+                notice,
+                result_type=NoticeResult,
+                task_queue=mail_queue(workflow.info().task_queue),
+                start_to_close_timeout=NOTICE_TIMEOUT,
+                heartbeat_timeout=NOTICE_HEARTBEAT,
+                schedule_to_close_timeout=NOTICE_PATIENCE,
+                retry_policy=NOTICE_RETRY,
+            )
+        except ActivityError as e:
+            self._record("system", "could not send a notice", f"{notice.kind.value}: {failure_reason(e)}")
+        finally:
+            self._sending.pop(notice.key, None)
+
+    def _reminder_kind(self) -> NoticeKind | None:
+        if self._state in (S.INVITED, S.DEFICIENT):
+            return NoticeKind.REMIND_SUBMIT
+        if self._state is S.UNDER_REVIEW:
+            return NoticeKind.REMIND_REVIEW
+        return None
+
+    def _reminder_key(self, kind: NoticeKind, due: datetime) -> str:
+        info = workflow.info()
+        return f"{info.workflow_id}@{info.first_execution_run_id[:8]}/{kind.value}/{due.isoformat()}"
+
+    def _reminder_due(self, due: datetime | None) -> datetime | None:
+        """When to remind before `due`: a durable timer, once per deadline, and only if the lead time fits.
+
+        A reminder whose time had passed when the offer entered its state is not sent: the notice of that
+        state named the deadline already, and a round opened hours before its deadline is not a reminder.
+        """
+        kind = self._reminder_kind()
+        lead = self._inp.remind_before
+        if due is None or kind is None or lead <= timedelta(0) or not self._notifying():
+            return None
+        at = due - lead
+        if at <= self._entered_at or self._reminder_key(kind, due) in self._reminded:
+            return None
+        return at
+
+    def _remind(self, due: datetime) -> None:
+        kind = self._reminder_kind()
+        assert kind is not None
+        key = self._reminder_key(kind, due)
+        self._reminded = [*self._reminded[-19:], key]
+        self._notify(kind, key=key)
 
     # ---- bounded runs ------------------------------------------------------------------------
 
@@ -763,7 +890,14 @@ class OfferWorkflow:
         if self._state in FINAL_STATES:
             return  # the run ends on its own
         card = self.card()
-        carry = OfferCarry(card=card, revision=self._revision, events=self._events)
+        carry = OfferCarry(
+            card=card,
+            revision=self._revision,
+            events=self._events,
+            notices=list(self._sending.values()),
+            reminded=self._reminded,
+            entered_at=self._entered_at,
+        )
         workflow.continue_as_new(self._inp.model_copy(update={"carry": carry}), memo={"card": card})
 
     async def _flush_events(self) -> None:
@@ -800,6 +934,7 @@ class OfferWorkflow:
 
     def _set_state(self, state: OfferState) -> None:
         self._state = state
+        self._entered_at = workflow.now()
         self._touch()
         self._upsert_search_attributes()
 

@@ -39,6 +39,7 @@ class RoundWorkflow:
                     approvals_required=spec.approvals_required,
                     letter_attempts=spec.letter_attempts,
                     letter_first_retry=spec.letter_first_retry,
+                    remind_before=spec.remind_before,
                 ),
                 id=offer_workflow_id(spec.round_id, partner.code),
                 search_attributes=TypedSearchAttributes(
@@ -85,5 +86,6 @@ class RoundWorkflow:
             partners=[p.code for p in spec.partners],
             opened_at=self._opened_at,
             started=self._started,
+            remind_before=spec.remind_before,
             outcomes=[self._outcomes[p.code] for p in spec.partners if p.code in self._outcomes],
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -30,6 +30,13 @@ def round_open(
     partner: Annotated[list[str], typer.Option(help="A partner code (JP, EU, ...); repeat for each partner.")],
     review_window: Annotated[str, typer.Option(help="How long reviewers have, e.g. 3d, 12h, 90s.")] = "3d",
     approvals: Annotated[int, typer.Option(help="Distinct reviewer approvals an offer needs.")] = 2,
+    remind_before: Annotated[
+        str,
+        typer.Option(
+            help="Remind whoever an offer waits on this long before submissions close and before each review "
+            "window closes, e.g. 24h; 0 for no reminders."
+        ),
+    ] = "24h",
     by: Annotated[str, typer.Option(help="Who opens the round.")] = "staff",
     as_json: JsonOpt = False,
 ) -> None:
@@ -42,6 +49,7 @@ def round_open(
             review_window=parse_duration(review_window),
             approvals_required=approvals,
             opened_by=by,
+            remind_before=timedelta(0) if remind_before.strip() in ("0", "off") else parse_duration(remind_before),
         )
     )
     status = call(lambda e: e.open_round(spec))
@@ -50,7 +58,12 @@ def round_open(
     else:
         out.print(
             f"Round [bold]{round_id}[/] is open for {', '.join(status.partners)} until {status.deadline.isoformat()}; "
-            f"review window {format_duration(status.review_window)}, {status.approvals_required} approvals."
+            f"review window {format_duration(status.review_window)}, {status.approvals_required} approvals; "
+            + (
+                f"reminders {format_duration(status.remind_before)} before each deadline."
+                if status.remind_before
+                else "no reminders."
+            )
         )
 
 

@@ -64,18 +64,35 @@ async def _serve(settings: Settings, demo: bool) -> None:
     from offerdesk.worker import run_worker
 
     client = await connect(settings, verbose=True)
-    engine = Engine(client, settings.store(), update_timeout=settings.update_timeout, embedded=settings.embedded)
+    engine = Engine(
+        client,
+        settings.store(),
+        task_queue=settings.task_queue,
+        update_timeout=settings.update_timeout,
+        embedded=settings.embedded,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     worker = asyncio.create_task(run_worker(client, settings, stop))
-    out.print(f"Worker running on task queue 'offerdesk'; documents and letters are stored in {engine.store.location}")
+    out.print(
+        f"Worker running on task queue '{settings.task_queue}'; documents and letters are stored in "
+        f"{engine.store.location}; {_mail_line(settings)}"
+    )
     portal = asyncio.create_task(serve_portal(settings, engine, stop))
     if demo:
         await _seed_demo(engine, settings)
     out.print(f"Portal: [bold]{_portal_url(settings)}[/]   (Ctrl-C stops everything)")
     await asyncio.gather(worker, portal)
+
+
+def _mail_line(settings: Settings) -> str:
+    if settings.smtp_url is None:
+        return "no mail server (OFFERDESK_SMTP_URL): notices go to the portal's notifications page only"
+    mailer = settings.mailer()
+    assert mailer is not None
+    return f"notices are mailed through {mailer.settings.host}:{mailer.settings.port} as {settings.mail_from}"
 
 
 def _portal_address(settings: Settings) -> str:
@@ -138,7 +155,9 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        out.print(f"Worker connected to {settings.address}; Ctrl-C stops it.")
+        queue = settings.task_queue
+        out.print(f"Worker connected to {settings.address}, task queue '{queue}'; {_mail_line(settings)}.")
+        out.print("Ctrl-C stops it.")
         await run_worker(client, settings, stop)
 
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -46,22 +47,74 @@ def user_add(
     role: RoleOpt,
     password: PasswordOpt,
     partner: Annotated[str | None, typer.Option(help="The partner a negotiator speaks for, such as JP.")] = None,
+    email: Annotated[
+        str | None,
+        typer.Option(help="Where the user's notifications are mailed; without one they are on the portal only."),
+    ] = None,
 ) -> None:
     """Add a portal user; a negotiator needs --partner."""
-    user = _account_call(lambda: _accounts().add_user(name, role, password, partner))
-    out.print(f"Added {user.name} ({user.role.value}{f' for {user.partner}' if user.partner else ''}).")
+    user = _account_call(lambda: _accounts().add_user(name, role, password, partner, email))
+    mailed = f"; notifications go to {user.email}" if user.email else ""
+    out.print(f"Added {user.name} ({user.role.value}{f' for {user.partner}' if user.partner else ''}){mailed}.")
 
 
 @user_app.command("list")
 def user_list(as_json: JsonOpt = False) -> None:
+    """The portal's users, with the address their notifications go to and whether they get reminders."""
     users = _accounts().users()
     if as_json:
         print_json([u.model_dump(mode="json") for u in users])
         return
-    table = Table("name", "role", "partner", "since")
+    table = Table("name", "role", "partner", "since", "e-mail", "reminders")
     for u in users:
-        table.add_row(u.name, u.role.value, u.partner or "", u.created_at.strftime("%Y-%m-%d"))
+        table.add_row(
+            u.name,
+            u.role.value,
+            u.partner or "",
+            u.created_at.strftime("%Y-%m-%d"),
+            u.email or "-",
+            "on" if u.reminders else "off",
+        )
     out.print(table)
+
+
+@user_app.command("set-email")
+def user_set_email(
+    name: str,
+    address: Annotated[str | None, typer.Argument(help="The new address, such as kenji@example.org.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the address instead of setting one.")] = False,
+) -> None:
+    """Set where a user's notifications are mailed, or remove the address with --clear.
+
+    Without an address the user still finds every notice on the portal's Notifications page.
+    """
+    if clear == (address is not None):
+        raise fail("give either an ADDRESS or --clear, such as 'user set-email kenji kenji@example.org'", 2)
+    if address is not None and not address.strip():
+        raise fail("the address is empty; to remove an address, use --clear", 2)
+    user = _account_call(lambda: _accounts().set_email(name, None if clear else address))
+    if user.email:
+        out.print(f"Notifications for {user.name} are mailed to {user.email}.")
+    else:
+        out.print(f"{user.name} has no e-mail address now: their notifications appear in the portal only.")
+
+
+class Switch(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+@user_app.command("reminders")
+def user_reminders(name: str, setting: Annotated[Switch, typer.Argument(help="on or off")]) -> None:
+    """Turn a user's reminders before deadlines on or off.
+
+    Notices about decisions on the user's own offers are sent either way.
+
+    Users can also switch their own reminders on the portal's Notifications page.
+    """
+    user = _account_call(lambda: _accounts().set_reminders(name, setting is Switch.ON))
+    state = "on" if user.reminders else "off (decisions on their own offers still come)"
+    out.print(f"Reminders for {user.name} are {state}.")
 
 
 @user_app.command("passwd")

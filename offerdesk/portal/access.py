@@ -31,18 +31,36 @@ class Action(StrEnum):
     RETRY_LETTER = "retry a failed letter"
     AUDIT = "read the audit log"
     MANAGE_ACCESS = "manage users and API tokens"
+    NOTIFICATIONS = "read your notifications and set your reminders"
 
 
 ALLOWED: dict[Role, frozenset[Action]] = {
     Role.NEGOTIATOR: frozenset(
-        {Action.SUBMIT, Action.AMEND, Action.WITHDRAW, Action.READ_OFFER, Action.READ_LETTER, Action.LIST_OFFERS}
+        {
+            Action.SUBMIT,
+            Action.AMEND,
+            Action.WITHDRAW,
+            Action.READ_OFFER,
+            Action.READ_LETTER,
+            Action.LIST_OFFERS,
+            Action.NOTIFICATIONS,
+        }
     ),
     Role.REVIEWER: frozenset(
-        {Action.READ_OFFER, Action.LIST_OFFERS, Action.QUEUE, Action.APPROVE, Action.REQUEST_CHANGES, Action.COMMENT}
+        {
+            Action.READ_OFFER,
+            Action.LIST_OFFERS,
+            Action.QUEUE,
+            Action.APPROVE,
+            Action.REQUEST_CHANGES,
+            Action.COMMENT,
+            Action.NOTIFICATIONS,
+        }
     ),
     Role.STAFF: frozenset(Action),
 }
-"""Staff may do everything, as the role table says: they also enter an offer a partner sent by other means."""
+"""Staff may do everything, as the role table says: they also enter an offer a partner sent by other means.
+Everyone reads their own notifications (and only their own: the inbox is the caller's, never a name sent)."""
 
 # What a negotiator sees of the offer's history: their own steps and what was addressed to them.
 NEGOTIATOR_EVENTS = frozenset(

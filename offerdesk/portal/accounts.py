@@ -20,6 +20,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 
 from activities.reference import load_partners
 from offerdesk.portal.security import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW, Throttled, locked_until
@@ -38,7 +39,9 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL,
     partner TEXT,
     password_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    email TEXT,
+    reminders INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS tokens (
     token_id TEXT PRIMARY KEY,
@@ -74,6 +77,17 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 """
+
+
+_ADDED_USER_COLUMNS = (("email", "TEXT"), ("reminders", "INTEGER NOT NULL DEFAULT 1"))
+
+
+def check_email(address: str) -> str:
+    """An address mail can go to, normalised (email-validator, without a DNS lookup); an AccountError otherwise."""
+    try:
+        return str(validate_email(address.strip(), check_deliverability=False).normalized)
+    except EmailNotValidError as e:
+        raise AccountError(f"'{address.strip()}' is not a usable e-mail address: {e}") from None
 
 
 class AccountError(ValueError):
@@ -121,6 +135,10 @@ class Accounts:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(_SCHEMA)
+            columns = {r["name"] for r in db.execute("PRAGMA table_info(users)")}
+            for column, kind in _ADDED_USER_COLUMNS:  # a database from before these columns
+                if column not in columns:
+                    db.execute(f"ALTER TABLE users ADD COLUMN {column} {kind}")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -136,7 +154,9 @@ class Accounts:
 
     # ---- users -------------------------------------------------------------------------------
 
-    def add_user(self, name: str, role: Role, password: str, partner: str | None = None) -> UserInfo:
+    def add_user(
+        self, name: str, role: Role, password: str, partner: str | None = None, email: str | None = None
+    ) -> UserInfo:
         if not re.match(USER_NAME_PATTERN, name):
             raise AccountError(f"'{name}' is not a usable user name: letters, digits and . _ @ - only, up to 64")
         if role is Role.NEGOTIATOR and not partner:
@@ -149,16 +169,37 @@ class Accounts:
             raise AccountError(f"'{partner}' is not a partner Offerdesk knows; the codes are in data/partners.csv")
         if len(password) < 8:
             raise AccountError("the password needs at least 8 characters")
+        email = check_email(email) if email else None
         created = _now()
         try:
             with self._db() as db:
                 db.execute(
-                    "INSERT INTO users (name, role, partner, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (name, role.value, partner, _hasher.hash(password), created.isoformat()),
+                    "INSERT INTO users (name, role, partner, password_hash, created_at, email) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, role.value, partner, _hasher.hash(password), created.isoformat(), email),
                 )
         except sqlite3.IntegrityError:
             raise AccountError(f"user {name} exists already; choose another name", "Exists") from None
-        return UserInfo(name=name, role=role, partner=partner, created_at=created)
+        return UserInfo(name=name, role=role, partner=partner, created_at=created, email=email)
+
+    def set_email(self, name: str, email: str | None) -> UserInfo:
+        """Where the user's notifications are mailed; None (or empty) stops the mail, the portal inbox stays."""
+        address = check_email(email) if email and email.strip() else None
+        with self._db() as db:
+            if not db.execute("UPDATE users SET email = ? WHERE name = ?", (address, name)).rowcount:
+                raise AccountError(f"there is no user {name}", "Missing")
+        user = self.user(name)
+        assert user is not None
+        return user
+
+    def set_reminders(self, name: str, on: bool) -> UserInfo:
+        """Reminders on or off; notices of decisions on the user's own offers are sent either way."""
+        with self._db() as db:
+            if not db.execute("UPDATE users SET reminders = ? WHERE name = ?", (int(on), name)).rowcount:
+                raise AccountError(f"there is no user {name}", "Missing")
+        user = self.user(name)
+        assert user is not None
+        return user
 
     def set_password(self, name: str, password: str) -> int:
         """Set a new password: the user's sessions end and their API tokens are revoked; how many tokens were."""
@@ -415,4 +456,11 @@ def token_id_of(presented: str) -> str | None:
 
 
 def _user(row: sqlite3.Row) -> UserInfo:
-    return UserInfo(name=row["name"], role=Role(row["role"]), partner=row["partner"], created_at=row["created_at"])
+    return UserInfo(
+        name=row["name"],
+        role=Role(row["role"]),
+        partner=row["partner"],
+        created_at=row["created_at"],
+        email=row["email"],
+        reminders=bool(row["reminders"]),
+    )

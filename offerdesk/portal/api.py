@@ -10,21 +10,26 @@ from fastapi import APIRouter, Body, Depends, File, Path, Query, Request, Respon
 from offerdesk.documents import MAX_OFFER_BYTES, UnusableInputError, parse_offer
 from offerdesk.portal.access import Action, require
 from offerdesk.portal.accounts import Accounts, Principal
-from offerdesk.portal.auth import accounts, api_caller, desk
+from offerdesk.portal.auth import accounts, api_caller, desk, postbox
 from offerdesk.portal.desk import Desk
+from offerdesk.portal.postbox import Postbox
 from schemas.listing import OfferListing
+from schemas.notice import InboxEntry
 from schemas.offer import OfferDocument
 from schemas.offer_state import OfferAnswer, OfferState, OfferStatus, SubmissionResult
 from schemas.portal import (
+    USER_NAME_PATTERN,
     ApproveBody,
     AuditRecord,
     CommentBody,
     DecideBody,
+    EmailBody,
     ErrorBody,
     ExtendBody,
     Me,
     NewUser,
     OpenRoundBody,
+    RemindersBody,
     RequestChangesBody,
     RetryLetterBody,
     RoundDashboard,
@@ -41,6 +46,8 @@ Partner = Annotated[str, Path(pattern=r"^[A-Z]{2}$", description="The partner's 
 Caller = Annotated[Principal, Depends(api_caller)]
 TheDesk = Annotated[Desk, Depends(desk)]
 TheAccounts = Annotated[Accounts, Depends(accounts)]
+ThePostbox = Annotated[Postbox, Depends(postbox)]
+UserName = Annotated[str, Path(pattern=USER_NAME_PATTERN, description="The user's name")]
 
 _errors: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
@@ -256,8 +263,43 @@ async def list_users(who: Caller, a: TheAccounts) -> list[UserInfo]:
 @router.post("/users", status_code=201, tags=["access"])
 async def add_user(body: NewUser, who: Caller, a: TheAccounts) -> UserInfo:
     require(who, Action.MANAGE_ACCESS)
-    user = await asyncio.to_thread(a.add_user, body.name, body.role, body.password, body.partner)
+    user = await asyncio.to_thread(a.add_user, body.name, body.role, body.password, body.partner, body.email)
     await asyncio.to_thread(a.record, who, "add user", "done", None, body.partner, f"{body.name} ({body.role.value})")
+    return user
+
+
+@router.put("/users/{name}/email", tags=["access"])
+async def set_user_email(name: UserName, body: EmailBody, who: Caller, a: TheAccounts) -> UserInfo:
+    """Set where a user's notifications are mailed; `null` clears it (their notices stay on /notifications)."""
+    require(who, Action.MANAGE_ACCESS)
+    user = await asyncio.to_thread(a.set_email, name, body.email)
+    await asyncio.to_thread(a.record, who, "set e-mail", "done", None, None, email_detail(user))
+    return user
+
+
+def email_detail(user: UserInfo) -> str:
+    """The audit's detail of an address change: whose, and the address or that it was cleared."""
+    return f"{user.name}: {user.email}" if user.email else f"{user.name}: cleared"
+
+
+# ---- your notifications ------------------------------------------------------------------------
+
+
+@router.get("/notifications", tags=["notifications"])
+async def list_notifications(
+    who: Caller, p: ThePostbox, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[InboxEntry]:
+    """Your own notices, newest first: what was mailed to you, or would have been without an address."""
+    require(who, Action.NOTIFICATIONS)
+    return await asyncio.to_thread(p.inbox, who.name, limit)
+
+
+@router.put("/notifications/reminders", tags=["notifications"])
+async def set_reminders(body: RemindersBody, who: Caller, a: TheAccounts) -> UserInfo:
+    """Turn your own reminders on or off; notices about decisions on your own offers come either way."""
+    require(who, Action.NOTIFICATIONS)
+    user = await asyncio.to_thread(a.set_reminders, who.name, body.on)
+    await asyncio.to_thread(a.record, who, "set reminders", "done", None, None, "on" if body.on else "off")
     return user
 
 

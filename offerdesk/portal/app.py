@@ -25,6 +25,7 @@ from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, json_error, refusal
 from offerdesk.portal.limits import BodyLimit
+from offerdesk.portal.postbox import Postbox
 from offerdesk.portal.security import SecurityHeaders
 from schemas.offer import OfferDocument
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.accounts = Accounts(settings.portal_db)
+    app.state.postbox = Postbox(settings.portal_db)  # the worker files notices there; /notifications reads them
     app.state.cookie_secure = settings.cookie_secure
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 included, carries the headers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,6 +14,9 @@ from offerdesk.portal.accounts import Accounts, Principal, token_id_of
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import Unauthorized
 from offerdesk.portal.security import note_caller
+
+if TYPE_CHECKING:
+    from offerdesk.portal.postbox import Postbox
 
 SESSION_COOKIE = "offerdesk_session"
 SIGNIN_CSRF_COOKIE = "offerdesk_signin_csrf"
@@ -39,6 +42,12 @@ def accounts(request: Request) -> Accounts:
 
 def desk(request: Request) -> Desk:
     found: Desk = request.app.state.desk
+    return found
+
+
+def postbox(request: Request) -> Postbox:
+    """The notices people find on /notifications, in the same SQLite file as the accounts."""
+    found: Postbox = request.app.state.postbox
     return found
 
 

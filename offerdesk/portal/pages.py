@@ -26,20 +26,23 @@ from offerdesk.durations import format_duration, parse_deadline, parse_duration
 from offerdesk.engine import Refused
 from offerdesk.portal.access import ALLOWED, Action, require
 from offerdesk.portal.accounts import AccountError, Principal
-from offerdesk.portal.api import pdf_response, read_upload
+from offerdesk.portal.api import email_detail, pdf_response, read_upload
 from offerdesk.portal.auth import (
     CSRF_FIELD,
     SESSION_COOKIE,
     SIGNIN_CSRF_COOKIE,
+    SignInRequired,
     accounts,
     client_address,
     desk,
     form_caller,
     page_caller,
+    postbox,
     same,
 )
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import refusal
+from offerdesk.portal.postbox import Postbox
 from schemas.offer_state import FINAL_STATES, OfferState, OfferStatus
 from schemas.portal import (
     USER_NAME_PATTERN,
@@ -61,6 +64,7 @@ router = APIRouter(include_in_schema=False)
 Person = Annotated[Principal, Depends(page_caller)]
 Poster = Annotated[Principal, Depends(form_caller)]
 TheDesk = Annotated[Desk, Depends(desk)]
+ThePostbox = Annotated[Postbox, Depends(postbox)]
 OFFER = "/rounds/{round_id}/offers/{partner}"
 
 
@@ -525,3 +529,60 @@ async def revoke_token(request: Request, token_id: str, who: Poster) -> Response
         return f"token {token_id} is revoked"
 
     return await _act(request, "/access", work)
+
+
+@router.post("/access/users/{name}/email")
+async def set_user_email(
+    request: Request,
+    name: str,
+    who: Poster,
+    email: Annotated[str, Form(max_length=320)] = "",
+    clear: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Set or clear where a user's notifications are mailed; an empty address clears it too."""
+    require(who, Action.MANAGE_ACCESS)
+    a = accounts(request)
+
+    async def work() -> str:
+        user = await asyncio.to_thread(a.set_email, name, None if clear else _optional(email))
+        await asyncio.to_thread(a.record, who, "set e-mail", "done", None, None, email_detail(user))
+        if user.email:
+            return f"notifications for {user.name} are mailed to {user.email}"
+        return f"{user.name} has no e-mail address now: their notifications appear in the portal only"
+
+    return await _act(request, "/access", work)
+
+
+# ---- your notifications (everyone) -------------------------------------------------------------
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications_page(request: Request, who: Person, p: ThePostbox) -> Response:
+    require(who, Action.NOTIFICATIONS)
+    a = accounts(request)
+    me, entries = await asyncio.gather(asyncio.to_thread(a.user, who.name), asyncio.to_thread(p.inbox, who.name))
+    if me is None:  # removed while signed in: the session is gone with the user, so this is a race at most
+        raise SignInRequired(request.url.path)
+    return render(request, "notifications.html", who, me=me, entries=entries)
+
+
+@router.post("/notifications/reminders")
+async def set_reminders(
+    request: Request,
+    who: Poster,
+    reminders: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """The signed-in person's own reminders, on or off; never anyone else's."""
+    require(who, Action.NOTIFICATIONS)
+    a = accounts(request)
+
+    async def work() -> str:
+        if reminders not in ("on", "off"):
+            raise AccountError("choose whether to get reminders: on or off")
+        await asyncio.to_thread(a.set_reminders, who.name, reminders == "on")
+        await asyncio.to_thread(a.record, who, "set reminders", "done", None, None, reminders)
+        if reminders == "on":
+            return "reminders are on: you will hear before a deadline passes"
+        return "reminders are off; notices about decisions on your own offers still come"
+
+    return await _act(request, "/notifications", work)

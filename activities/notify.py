@@ -1,0 +1,391 @@
+"""Telling people: a notice becomes one inbox entry per person, and one e-mail per person with an address.
+
+Exactly once per event and person, as far as SMTP allows: every person's entry is keyed by the notice's key
+and their name. An entry is claimed (a lease) before its message is handed to the mail server and marked
+mailed as soon as the server accepts it, so a retry, a second worker or a restarted one skips what went out.
+The gap SMTP leaves open is the moment between the server's "250 accepted" and the mark: a worker that dies
+exactly there sends that message again on its retry, with the same Message-ID, so mail clients can fold it.
+
+Messages link to the portal and never carry the offer or its letter: both are confidential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from functools import cache
+from typing import Any, Literal, Protocol
+from urllib.parse import quote, unquote, urlsplit
+
+import jinja2
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.names import NOTIFY
+from activities.render import TEMPLATES_DIR
+from schemas.notice import Notice, NoticeKind, NoticeResult, Recipient
+from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus
+
+SMTP_TIMEOUT_S = 20.0
+LEASE = timedelta(minutes=2)
+"""How long one attempt holds a person's entry while it talks to the mail server, so two deliveries of one
+notice never send the same message at once. A later attempt of the same delivery takes the entry over at once:
+Temporal starts it only once the earlier one stopped heartbeating (its worker died) or failed."""
+HEARTBEAT_EVERY_S = 2.0
+
+Claim = Literal["claimed", "done", "busy"]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who claims an entry: one delivery of a notice (the activity) and its attempt number."""
+
+    delivery: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    text: str
+    html: str
+    link: str
+
+
+class Postbox(Protocol):
+    """Where notices are filed and who hears them: the portal's accounts database, in this installation."""
+
+    def recipients(self, notice: Notice) -> list[Recipient]:
+        """Everyone in the notice's audience, less those it excludes."""
+        ...
+
+    def file(self, entry_key: str, user: str, notice: Notice, message: Message) -> None:
+        """Put the entry in the user's inbox, once: a second call with the same key changes nothing."""
+        ...
+
+    def claim(self, entry_key: str, until: datetime, holder: Holder) -> Claim:
+        """Take the entry for mailing until `until`: "done" if it was mailed or refused for good, "busy" if another
+        delivery (or an attempt of this one no older than `holder`'s) holds it."""
+        ...
+
+    def mailed(self, entry_key: str) -> None: ...
+
+    def not_mailed(self, entry_key: str, reason: str) -> None:
+        """Say why this entry is on the portal only (no address, reminders off, no mail server)."""
+        ...
+
+    def mail_failed(self, entry_key: str, error: str, final: bool) -> None:
+        """Release the entry with the server's answer; `final` when retrying will not help (a 5xx)."""
+        ...
+
+
+# ---- composing ---------------------------------------------------------------------------------
+
+
+_SUBJECTS: dict[NoticeKind, str] = {
+    NoticeKind.DEFICIENT: "{name}'s offer in round {round} is deficient: amend it by {due}",
+    NoticeKind.SENT_BACK: "A reviewer sent {name}'s offer in round {round} back for changes",
+    NoticeKind.LAPSED: "{name}'s offer in round {round} has lapsed",
+    NoticeKind.LETTER_READY: "The response letter for {name} in round {round} is ready",
+    NoticeKind.IN_REVIEW: "{name}'s offer in round {round} is waiting for your review (until {due})",
+    NoticeKind.AMENDED: "{name} amended its offer in round {round}: it is back in review (until {due})",
+    NoticeKind.ESCALATED: "{name}'s offer in round {round} is escalated to staff",
+    NoticeKind.LETTER_FAILED: "The letter for {name} in round {round} failed: it needs staff",
+    NoticeKind.REMIND_SUBMIT: "Reminder: {name}'s offer in round {round} is due by {due}",
+    NoticeKind.REMIND_REVIEW: "Reminder: {name}'s offer in round {round} awaits your review until {due}",
+}
+
+
+def when(moment: datetime | None) -> str:
+    """A deadline as people read it in a mail: '2026-12-02 17:00 UTC'."""
+    if moment is None:
+        return "no deadline"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def offer_link(public_url: str, notice: Notice) -> str:
+    base = public_url.rstrip("/")
+    return f"{base}/rounds/{quote(notice.round_id)}/offers/{quote(notice.partner)}"
+
+
+@cache
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "mail"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = when
+    return env
+
+
+def compose(notice: Notice, recipient: Recipient, public_url: str) -> Message:
+    """The subject, plain text and HTML of one notice to one person; pure, so it is tested directly."""
+    subject = _SUBJECTS[notice.kind].format(name=notice.partner_name, round=notice.round_id, due=when(notice.due))
+    link = offer_link(public_url, notice)
+    by_category: dict[str, list[str]] = {}
+    for f in notice.findings:
+        title = CATEGORY_TITLES[f.category] if f.category is not None else "The document"
+        by_category.setdefault(title, []).append(f"{f.path}: {f.message}")
+    context: dict[str, Any] = {
+        "n": notice,
+        "kind": notice.kind.value,
+        "recipient": recipient,
+        "link": link,
+        "subject": subject,
+        "notifications": public_url.rstrip("/") + "/notifications",
+        "categories": [
+            (CATEGORY_TITLES[c], s.value) for c, s in notice.categories.items() if s is not CategoryStatus.MET
+        ],
+        "findings": by_category,
+        "more": max(0, notice.error_count - len(notice.findings)),
+        "all_categories": len(Category),
+    }
+    env = _templates()
+    return Message(
+        subject=subject,
+        text=env.get_template("notice.txt.j2").render(context),
+        html=env.get_template("notice.html.j2").render(context),
+        link=link,
+    )
+
+
+def message_id(entry_key: str, sender: str) -> str:
+    """The same Message-ID for every attempt at one entry, so a message the gap sends twice folds into one."""
+    domain = sender.rpartition("@")[2].strip("> ") or "offerdesk.invalid"
+    return f"<{hashlib.sha256(entry_key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def email_message(notice: Notice, message: Message, sender: str, to: Recipient, entry_key: str) -> EmailMessage:
+    """Plain text with an HTML alternative, and nothing attached; headers a mail filter can sort by."""
+    assert to.email is not None
+    mail = EmailMessage()
+    mail["Subject"] = message.subject
+    mail["From"] = sender
+    mail["To"] = formataddr((to.name, to.email))
+    mail["Date"] = format_datetime(notice.at.astimezone(UTC))
+    mail["Message-ID"] = message_id(entry_key, sender)
+    mail["X-Offerdesk-Notice"] = entry_key
+    mail["X-Offerdesk-Kind"] = notice.kind.value
+    mail["X-Offerdesk-Round"] = notice.round_id
+    mail["X-Offerdesk-Partner"] = notice.partner
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(message.text)
+    mail.add_alternative(message.html, subtype="html")
+    return mail
+
+
+# ---- SMTP ---------------------------------------------------------------------------------------
+
+
+class MailConfigError(ValueError):
+    """OFFERDESK_SMTP_URL or OFFERDESK_MAIL_FROM cannot be used; the message says how to write it."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    implicit_tls: bool
+    user: str | None
+    password: str | None
+    sender: str
+
+    @classmethod
+    def from_url(cls, url: str, sender: str) -> SmtpSettings:
+        """smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://... (TLS from the start)."""
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise MailConfigError(
+                f"OFFERDESK_SMTP_URL is smtp://[user:password@]host[:port] or smtps://...; not {url!r}"
+            )
+        try:
+            port = parts.port
+        except ValueError:
+            raise MailConfigError(f"OFFERDESK_SMTP_URL has a port that is not a number: {url!r}") from None
+        if "@" not in sender:
+            raise MailConfigError(f"OFFERDESK_MAIL_FROM is an address such as offerdesk@example.org; not {sender!r}")
+        implicit = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=port or (465 if implicit else 25),
+            implicit_tls=implicit,
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            sender=sender,
+        )
+
+
+class MailRefused(Exception):
+    """The server refused this message for good (a 5xx): retrying will not deliver it."""
+
+
+class Mailer:
+    """One SMTP connection per notice: STARTTLS when the server offers it, a login when the URL has one."""
+
+    def __init__(self, settings: SmtpSettings, tls: ssl.SSLContext | None = None) -> None:
+        self.settings = settings
+        self._tls = tls or ssl.create_default_context()
+
+    def connect(self) -> smtplib.SMTP:
+        s = self.settings
+        smtp: smtplib.SMTP
+        if s.implicit_tls:
+            smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=SMTP_TIMEOUT_S, context=self._tls)
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=SMTP_TIMEOUT_S)
+        try:
+            smtp.ehlo()
+            if not s.implicit_tls and smtp.has_extn("starttls"):
+                smtp.starttls(context=self._tls)
+                smtp.ehlo()
+            if s.user is not None:
+                smtp.login(s.user, s.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    @staticmethod
+    def send(smtp: smtplib.SMTP, mail: EmailMessage) -> None:
+        """Hand one message over; MailRefused for a permanent refusal, the SMTP error otherwise."""
+        try:
+            refused = smtp.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as e:
+            codes = [code for code, _ in e.recipients.values()]
+            if all(code >= 500 for code in codes):
+                raise MailRefused(_answer(e.recipients)) from None
+            raise
+        except smtplib.SMTPResponseException as e:
+            if e.smtp_code >= 500 and not isinstance(e, smtplib.SMTPSenderRefused):
+                raise MailRefused(f"{e.smtp_code} {_text(e.smtp_error)}") from None
+            raise
+        if refused:  # one recipient per message, so this is not reached; kept for safety
+            raise MailRefused(_answer(refused))
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _answer(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(f"{addr}: {code} {_text(msg)}" for addr, (code, msg) in refused.items())
+
+
+TRANSIENT = (OSError, smtplib.SMTPException, socket.timeout)
+
+
+# ---- the activity -------------------------------------------------------------------------------
+
+
+class NotifyActivities:
+    """The notify activity with its dependencies: the postbox, the mailer (None: the portal inbox only)."""
+
+    def __init__(self, postbox: Postbox, mailer: Mailer | None, public_url: str) -> None:
+        self._postbox = postbox
+        self._mailer = mailer
+        self._public_url = public_url
+
+    @activity.defn(name=NOTIFY)
+    async def notify(self, notice: Notice) -> NoticeResult:
+        """File the notice for everyone in its audience, then mail those who should get it and have not.
+
+        The SMTP conversation runs in a thread while this heartbeats, so a worker that dies mid-send is known
+        within the heartbeat timeout, however slow the mail server is.
+        """
+        info = activity.info()
+        holder = Holder(f"{info.workflow_run_id}/{info.activity_id}", info.attempt)
+        sending = asyncio.ensure_future(asyncio.to_thread(self.deliver, notice, holder))
+        while not (await asyncio.wait({sending}, timeout=HEARTBEAT_EVERY_S))[0]:
+            activity.heartbeat()
+        return sending.result()
+
+    def deliver(self, notice: Notice, holder: Holder = Holder("", 1)) -> NoticeResult:
+        result = NoticeResult()
+        postbox, mailer = self._postbox, self._mailer
+        outgoing: list[tuple[str, Recipient, Message]] = []
+        for person in postbox.recipients(notice):
+            key = f"{notice.key}/{person.name.lower()}"
+            message = compose(notice, person, self._public_url)
+            postbox.file(key, person.name, notice, message)
+            result.filed += 1
+            why_not = _why_not_mailed(mailer, person, notice)
+            if why_not is not None:
+                postbox.not_mailed(key, why_not)
+                result.not_mailed += 1
+            else:
+                outgoing.append((key, person, message))
+        if not outgoing:
+            return result
+        assert mailer is not None
+        transient: list[str] = []
+        smtp: smtplib.SMTP | None = None
+        try:
+            for key, person, message in outgoing:
+                claim = postbox.claim(key, datetime.now(UTC) + LEASE, holder)
+                if claim == "done":
+                    result.already_mailed += 1
+                    continue
+                if claim == "busy":
+                    transient.append(f"{person.name}: another attempt is sending it")
+                    continue
+                try:
+                    if smtp is None:
+                        smtp = mailer.connect()
+                    mail = email_message(notice, message, mailer.settings.sender, person, key)
+                    mailer.send(smtp, mail)
+                except MailRefused as e:
+                    postbox.mail_failed(key, str(e), final=True)
+                    result.refused.append(f"{person.email}: {e}")
+                    continue
+                except TRANSIENT as e:
+                    reason = f"{type(e).__name__}: {e}"
+                    postbox.mail_failed(key, reason, final=False)
+                    transient.append(f"{person.name}: {reason}")
+                    _drop(smtp)
+                    smtp = None
+                    continue
+                postbox.mailed(key)
+                result.mailed += 1
+        finally:
+            _drop(smtp)
+        if transient:
+            # Those mailed are marked; the retry sends only the rest.
+            raise ApplicationError(
+                f"the mail server did not take {len(transient)} of {len(outgoing)} messages for {notice.key}: "
+                + "; ".join(transient),
+                type="MailUnavailable",
+            )
+        return result
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.notify]
+
+
+def _why_not_mailed(mailer: Mailer | None, person: Recipient, notice: Notice) -> str | None:
+    if mailer is None:
+        return "no mail server is configured (OFFERDESK_SMTP_URL)"
+    if not person.email:
+        return "no e-mail address on file"
+    if notice.kind.reminder and not person.reminders:
+        return "reminders are turned off"
+    return None
+
+
+def _drop(smtp: smtplib.SMTP | None) -> None:
+    if smtp is None:
+        return
+    try:
+        smtp.quit()
+    except TRANSIENT:
+        smtp.close()

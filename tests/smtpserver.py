@@ -1,0 +1,68 @@
+"""A real SMTP server for the tests (aiosmtpd), keeping what it accepts, and able to stall mid-conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+class Mailbox:
+    """The aiosmtpd handler: every message the server accepted, parsed; `stall` holds RCPT until cleared."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.stall = threading.Event()
+        self.stalled = threading.Event()
+        self._lock = threading.Lock()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        while self.stall.is_set():  # a conversation stuck before the message is handed over
+            self.stalled.set()
+            await asyncio.sleep(0.05)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self._lock:
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def received(self) -> list[EmailMessage]:
+        with self._lock:
+            return list(self.messages)
+
+    def events(self) -> list[tuple[str, str, str]]:
+        """(address, kind, partner) of every message, from the headers Offerdesk sets."""
+        return sorted(
+            (m["To"].addresses[0].addr_spec, m["X-Offerdesk-Kind"], m["X-Offerdesk-Partner"]) for m in self.received()
+        )
+
+
+@contextmanager
+def smtp_server(port: int) -> Iterator[Mailbox]:
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        mailbox.stall.clear()
+        controller.stop()
+
+
+async def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait until `check()` holds, polling; fail naming `what` if it does not within `timeout` seconds."""
+    give_up = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > give_up:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        await asyncio.sleep(0.1)

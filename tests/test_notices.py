@@ -1,0 +1,382 @@
+"""Issue 14: people hear when something waits on them, once, through a real SMTP server the tests start."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.notify import Holder, Message, SmtpSettings, compose, email_message, message_id
+from activities.store import Kind
+from offerdesk.config import Settings
+from offerdesk.engine import Engine
+from offerdesk.portal.accounts import Accounts
+from offerdesk.portal.postbox import Postbox
+from offerdesk.samples import sample_offer
+from offerdesk.worker import worker_for
+from schemas.notice import Notice, NoticeKind, Recipient
+from schemas.portal import Role
+from schemas.review import Approve, RequestChanges
+from schemas.round import RoundSpec
+from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus, Finding, Severity
+from tests.commands import OFFERDESK
+from tests.conftest import round_spec
+from tests.portal import free_port
+from tests.smtpserver import eventually, smtp_server
+
+PUBLIC = "http://portal.example.org/"
+PASSWORD = "correct horse battery"
+ADA = Approve(reviewer="ada")
+GRACE = Approve(reviewer="grace")
+WAIT = timedelta(seconds=60)
+
+
+def _settings(settings: Settings, home: Path, smtp_port: int) -> Settings:
+    return replace(
+        settings,
+        home=home,
+        portal_db=home / "portal.db",
+        smtp_url=f"smtp://127.0.0.1:{smtp_port}",
+        mail_from="Offerdesk <offerdesk@trade.example.org>",
+        public_url=PUBLIC,
+    )
+
+
+def _people(local: Settings, partners: list[str]) -> Accounts:
+    """A negotiator with an address per partner, one without for JP, three reviewers and one staff member."""
+    accounts = Accounts(local.portal_db)
+    for code in partners:
+        accounts.add_user(f"neg-{code.lower()}", Role.NEGOTIATOR, PASSWORD, code, f"neg-{code.lower()}@partner.example")
+    accounts.add_user("neg-jp-quiet", Role.NEGOTIATOR, PASSWORD, "JP")  # no address: the portal inbox only
+    for name in ("ada", "grace", "rex"):
+        accounts.add_user(name, Role.REVIEWER, PASSWORD, email=f"{name}@trade.example.org")
+    accounts.add_user("sam", Role.STAFF, PASSWORD, email="sam@trade.example.org")
+    return accounts
+
+
+def _engine(env: WorkflowEnvironment, local: Settings, queue: str) -> Engine:
+    return Engine(env.client, local.store(), task_queue=queue)
+
+
+# ---- composing: pure functions ----------------------------------------------------------------
+
+
+def _notice(kind: NoticeKind, **extra: object) -> Notice:
+    return Notice(
+        key=f"offer/r1/JP@abcd1234/{kind.value}/7",
+        kind=kind,
+        round_id="r1",
+        partner="JP",
+        partner_name="Japan",
+        version=2,
+        at=datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
+        due=datetime(2026, 11, 25, 17, 0, tzinfo=UTC),
+        **extra,
+    )
+
+
+def test_every_kind_of_notice_says_what_waits_and_links_to_the_offer() -> None:
+    person = Recipient(name="ada", email="ada@example.org")
+    for kind in NoticeKind:
+        message = compose(_notice(kind, note="the window closed"), person, PUBLIC)
+        assert "Japan" in message.subject and "r1" in message.subject, kind
+        assert message.link == "http://portal.example.org/rounds/r1/offers/JP"
+        assert message.link in message.text and f'href="{message.link}"' in message.html, kind
+        assert "Dear ada" in message.text and "{{" not in message.text + message.html, kind
+
+
+def test_a_deficient_notice_lists_findings_per_category_and_escapes_them_in_html() -> None:
+    findings = [
+        Finding(category=Category.QUOTAS, severity=Severity.ERROR, path="quotas[0].volume", message="volume <b>0</b>"),
+        Finding(category=None, severity=Severity.ERROR, path="(document)", message="the date is missing"),
+    ]
+    notice = _notice(
+        NoticeKind.DEFICIENT,
+        categories={Category.QUOTAS: CategoryStatus.INVALID, Category.DIGITAL_TRADE: CategoryStatus.MET},
+        error_count=5,
+        findings=findings,
+    )
+    message = compose(notice, Recipient(name="neg", email=None), PUBLIC)
+    assert "2026-11-25 17:00 UTC" in message.subject
+    assert "Tariff-rate quotas: invalid" in message.text and "quotas[0].volume: volume <b>0</b>" in message.text
+    assert CATEGORY_TITLES[Category.DIGITAL_TRADE] not in message.text  # categories that are met are not listed
+    assert "and 3 more" in message.text
+    assert "volume &lt;b&gt;0&lt;/b&gt;" in message.html and "<b>0</b>" not in message.html
+
+
+def test_a_mail_has_text_and_html_no_attachment_and_a_stable_message_id() -> None:
+    notice = _notice(NoticeKind.LETTER_READY)
+    person = Recipient(name="neg-jp", email="neg@partner.example")
+    message = compose(notice, person, PUBLIC)
+    mail = email_message(notice, message, "Offerdesk <od@trade.example.org>", person, notice.key + "/neg-jp")
+    assert mail.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
+    assert list(mail.iter_attachments()) == []
+    assert mail["Message-ID"] == message_id(notice.key + "/neg-jp", "od@trade.example.org")
+    assert mail["Message-ID"].endswith("@trade.example.org>") and mail["X-Offerdesk-Kind"] == "letter_ready"
+
+
+def test_smtp_urls_are_read_or_refused_with_the_form_to_use() -> None:
+    s = SmtpSettings.from_url("smtps://mailer:p%40ss@mail.example.org", "od@example.org")
+    assert (s.host, s.port, s.implicit_tls, s.user, s.password) == ("mail.example.org", 465, True, "mailer", "p@ss")
+    assert SmtpSettings.from_url("smtp://127.0.0.1:2525", "od@example.org").port == 2525
+    assert SmtpSettings.from_url("smtp://mail.example.org", "od@example.org").port == 25
+    for bad in ("http://mail.example.org", "smtp://", "smtp://host:port"):
+        with pytest.raises(ValueError, match="OFFERDESK_SMTP_URL"):
+            SmtpSettings.from_url(bad, "od@example.org")
+    with pytest.raises(ValueError, match="OFFERDESK_MAIL_FROM"):
+        SmtpSettings.from_url("smtp://mail.example.org", "offerdesk")
+
+
+def test_an_entry_is_claimed_by_one_delivery_and_taken_over_only_by_its_later_attempt(tmp_path: Path) -> None:
+    postbox = Postbox(tmp_path / "portal.db")
+    notice = _notice(NoticeKind.IN_REVIEW)
+    postbox.file("k/ada", "ada", notice, Message("s", "t", "h", "l"))
+    postbox.file("k/ada", "ada", notice, Message("other", "t", "h", "l"))  # filed once
+    assert [e.subject for e in postbox.inbox("ada")] == ["s"]
+    until = datetime.now(UTC) + timedelta(minutes=2)
+    first = Holder("run/1", 1)
+    assert postbox.claim("k/ada", until, first) == "claimed"
+    assert postbox.claim("k/ada", until, Holder("run-after-continue/1", 1)) == "busy"  # another delivery
+    assert postbox.claim("k/ada", until, first) == "busy"  # not a later attempt
+    assert postbox.claim("k/ada", until, Holder("run/1", 2)) == "claimed"  # Temporal gave attempt 1 up
+    postbox.mailed("k/ada")
+    assert postbox.claim("k/ada", until, Holder("run/1", 3)) == "done"
+    assert postbox.claim("never-filed", until, first) == "done"
+
+
+# ---- the real thing: dev server, worker, SMTP server --------------------------------------------
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_each_event_reaches_the_right_people_once(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+) -> None:
+    port = free_port()
+    local = _settings(settings, tmp_path, port)
+    partners = ["JP", "VN", "CH", "KR"]
+    _people(local, partners)
+    queue = f"notices-{tmp_path.name}"
+    engine = _engine(env, local, queue)
+    spec = round_spec(partners, deadline_in=timedelta(seconds=14), review_window=timedelta(seconds=7))
+    spec = spec.model_copy(update={"remind_before": timedelta(0)})
+    closing.append(spec)
+    rid = spec.round_id
+    with smtp_server(port) as mailbox, worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
+        async with worker:
+            await engine.open_round(spec)
+            await engine.submit(sample_offer(rid, "VN", deficient=True), by="neg-vn")
+            await engine.submit(sample_offer(rid, "JP"), by="neg-jp")
+            await engine.submit(sample_offer(rid, "KR"), by="neg-kr")
+            await engine.request_changes(rid, "JP", RequestChanges(reviewer="ada", note="More on quotas, please."))
+            await engine.submit(sample_offer(rid, "JP", seed=2), amend=True, by="neg-jp")
+            await engine.approve(rid, "JP", ADA)
+            await engine.approve(rid, "JP", GRACE)
+            await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, WAIT)
+            await engine.wait_for(rid, "KR", {"ESCALATED"}, WAIT)
+            await engine.wait_for(rid, "CH", {"LAPSED"}, WAIT)
+            await engine.wait_for(rid, "VN", {"LAPSED"}, WAIT)
+            reviewers = ["ada@trade.example.org", "grace@trade.example.org", "rex@trade.example.org"]
+            expected = sorted(
+                [
+                    ("neg-vn@partner.example", "deficient", "VN"),
+                    ("neg-vn@partner.example", "lapsed", "VN"),
+                    ("neg-ch@partner.example", "lapsed", "CH"),
+                    ("neg-jp@partner.example", "sent_back", "JP"),
+                    ("neg-jp@partner.example", "letter_ready", "JP"),
+                    ("sam@trade.example.org", "escalated", "KR"),
+                    *[(r, "in_review", "JP") for r in reviewers],
+                    *[(r, "in_review", "KR") for r in reviewers],
+                    *[(r, "amended", "JP") for r in reviewers],
+                ]
+            )
+            await eventually(lambda: len(mailbox.received()) >= len(expected), 30, "all notices mailed")
+            await asyncio.sleep(1.5)  # anything sent twice would arrive by now
+    assert mailbox.events() == expected
+    by_kind = {
+        (m["X-Offerdesk-Kind"], m["X-Offerdesk-Partner"], m["To"].addresses[0].username): m for m in mailbox.received()
+    }
+    sent_back = by_kind[("sent_back", "JP", "neg-jp")].get_body(("plain",))
+    assert sent_back is not None and "More on quotas, please." in sent_back.get_content()
+    deficient = by_kind[("deficient", "VN", "neg-vn")].get_body(("plain",))
+    assert deficient is not None and "Findings:" in deficient.get_content()
+    for message in mailbox.received():
+        assert message["From"] == "Offerdesk <offerdesk@trade.example.org>"
+        assert list(message.iter_attachments()) == []  # never the letter, never the offer
+        body = message.get_body(("plain",))
+        assert body is not None and f"{PUBLIC}rounds/{rid}/offers/" in body.get_content()
+    assert len({m["Message-ID"] for m in mailbox.received()}) == len(expected)
+    # Without an address, the notice is on the portal only; reviewers' conflicts and reminders are elsewhere.
+    quiet = Postbox(local.portal_db).inbox("neg-jp-quiet")
+    assert sorted(e.kind.value for e in quiet) == ["letter_ready", "sent_back"]
+    assert all(e.mailed_at is None and e.link.startswith(PUBLIC) for e in quiet)
+    assert {e.mail_error for e in quiet} == {"no e-mail address on file"}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_nothing_is_lost_while_the_mail_server_is_away(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+) -> None:
+    port = free_port()
+    local = _settings(settings, tmp_path, port)
+    _people(local, ["BW"])
+    queue = f"mail-down-{tmp_path.name}"
+    engine = _engine(env, local, queue)
+    letters = tmp_path / "store" / Kind.LETTER.value
+    letters.parent.mkdir(parents=True, exist_ok=True)
+    letters.write_text("not a folder")  # the store cannot write letters: the letter fails, staff are told
+    spec = round_spec(["BW"]).model_copy(update={"letter_attempts": 1})
+    closing.append(spec)
+    rid = spec.round_id
+    postbox = Postbox(local.portal_db)
+    with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
+        async with worker:
+            await engine.open_round(spec)
+            await engine.submit(sample_offer(rid, "BW"), by="neg-bw")
+            await engine.approve(rid, "BW", ADA)
+            await engine.approve(rid, "BW", GRACE)
+            await engine.wait_for(rid, "BW", {"LETTER_FAILED"}, WAIT)
+            # Nothing listens on the port: every notice is filed, none mailed, and the errors say why.
+            await eventually(lambda: len(postbox.inbox("sam")) == 1, 20, "the staff notice filed")
+            await eventually(
+                lambda: all(e.mail_error for u in ("ada", "sam") for e in postbox.inbox(u)), 20, "mail errors kept"
+            )
+            assert all(e.mailed_at is None for e in postbox.inbox("ada") + postbox.inbox("sam"))
+            with smtp_server(port) as mailbox:  # the mail server is back
+                await eventually(lambda: len(mailbox.received()) == 4, 60, "the retries deliver")
+                await asyncio.sleep(1.5)
+    assert mailbox.events() == sorted(
+        [
+            ("ada@trade.example.org", "in_review", "BW"),
+            ("grace@trade.example.org", "in_review", "BW"),
+            ("rex@trade.example.org", "in_review", "BW"),
+            ("sam@trade.example.org", "letter_failed", "BW"),
+        ]
+    )
+    [failed] = [m for m in mailbox.received() if m["X-Offerdesk-Kind"] == "letter_failed"]
+    body = failed.get_body(("plain",))
+    assert body is not None and "retry-letter" in body.get_content()
+    assert all(e.mailed_at is not None and e.mail_error is None for e in postbox.inbox("sam"))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+) -> None:
+    port = free_port()
+    local = _settings(settings, tmp_path, port)
+    accounts = _people(local, ["JP", "KR", "VN"])
+    accounts.set_reminders("grace", False)  # grace opted out: her reminder stays on the portal
+    queue = f"reminders-{tmp_path.name}"
+    engine = _engine(env, local, queue)
+    spec = round_spec(["JP", "KR", "VN"], deadline_in=timedelta(seconds=9), review_window=timedelta(seconds=8))
+    spec = spec.model_copy(update={"remind_before": timedelta(seconds=4)})
+    closing.append(spec)
+    rid = spec.round_id
+    with smtp_server(port) as mailbox, worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
+        async with worker:
+            await engine.open_round(spec)
+            await engine.submit(sample_offer(rid, "KR"), by="neg-kr")  # in review: its negotiator is not reminded
+            await engine.approve(rid, "KR", ADA)  # ada has decided: she is not reminded
+            await engine.submit(sample_offer(rid, "VN", deficient=True), by="neg-vn")  # still deficient: reminded
+            await eventually(
+                lambda: sum(m["X-Offerdesk-Kind"].startswith("remind") for m in mailbox.received()) >= 3,
+                30,
+                "the reminders",
+            )
+            reminded_at = datetime.now(UTC)
+            await engine.wait_for(rid, "KR", {"ESCALATED"}, WAIT)
+            await asyncio.sleep(1.0)
+    reminders = [e for e in mailbox.events() if e[1].startswith("remind")]
+    assert reminders == sorted(
+        [
+            ("neg-jp@partner.example", "remind_submit", "JP"),
+            ("neg-vn@partner.example", "remind_submit", "VN"),
+            ("rex@trade.example.org", "remind_review", "KR"),
+        ]
+    )
+    assert reminded_at < spec.deadline  # before the deadline, not at it
+    assert [e.kind for e in Postbox(local.portal_db).inbox("grace") if e.kind.reminder] == [NoticeKind.REMIND_REVIEW]
+    assert [e.kind for e in Postbox(local.portal_db).inbox("ada") if e.kind.reminder] == []
+    quiet = Postbox(local.portal_db).inbox("neg-jp-quiet")  # no address: on the portal
+    assert NoticeKind.REMIND_SUBMIT in [e.kind for e in quiet]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+) -> None:
+    port = free_port()
+    local = _settings(settings, tmp_path, port)
+    _people(local, ["JP", "KR"])
+    queue = f"restart-{tmp_path.name}"
+    engine = _engine(env, local, queue)
+    spec = round_spec(["JP", "KR"], approvals=1)
+    closing.append(spec)
+    rid = spec.round_id
+    environ = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "OFFERDESK_HOME": str(tmp_path),
+        "OFFERDESK_PORTAL_DB": str(local.portal_db),
+        "OFFERDESK_TASK_QUEUE": queue,
+        "OFFERDESK_SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "OFFERDESK_MAIL_FROM": "offerdesk@trade.example.org",
+        "OFFERDESK_PUBLIC_URL": PUBLIC,
+    }
+
+    async def start_worker() -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            OFFERDESK, "worker", env=environ, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        for _ in range(200):
+            if await engine.worker_running():
+                return process
+            await asyncio.sleep(0.1)
+        raise AssertionError("the worker did not start")
+
+    with smtp_server(port) as mailbox:
+        first = await start_worker()
+        try:
+            await engine.open_round(spec)
+            await engine.submit(sample_offer(rid, "JP"), by="neg-jp")  # three reviewers told
+            await eventually(lambda: len(mailbox.received()) == 3, 30, "the first notices")
+            mailbox.stall.set()  # the next conversation hangs before its message is handed over
+            await engine.submit(sample_offer(rid, "KR"), by="neg-kr")
+            await eventually(mailbox.stalled.is_set, 30, "a send in flight")
+            first.send_signal(signal.SIGKILL)  # the worker dies mid-send
+            await first.wait()
+        finally:
+            if first.returncode is None:
+                first.kill()
+        mailbox.stall.clear()
+        second = await start_worker()
+        try:
+            # The notice is retried once the dead worker's heartbeats stop; then the round goes on.
+            await eventually(lambda: len(mailbox.received()) == 6, 60, "KR's notices after the restart")
+            await engine.approve(rid, "JP", ADA)
+            await engine.approve(rid, "KR", ADA)
+            await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, WAIT)
+            await engine.wait_for(rid, "KR", {"LETTER_ISSUED"}, WAIT)
+            await eventually(lambda: len(mailbox.received()) >= 8, 30, "the letters' notices")
+            await asyncio.sleep(1.5)
+        finally:
+            second.terminate()
+            await second.wait()
+    counts = Counter(mailbox.events())
+    assert all(n == 1 for n in counts.values()), counts
+    reviewers = ["ada@trade.example.org", "grace@trade.example.org", "rex@trade.example.org"]
+    assert sorted(counts) == sorted(
+        [
+            *[(r, "in_review", p) for r in reviewers for p in ("JP", "KR")],
+            ("neg-jp@partner.example", "letter_ready", "JP"),
+            ("neg-kr@partner.example", "letter_ready", "KR"),
+        ]
+    )
