@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import smtplib
+import ssl
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from temporalio.testing import WorkflowEnvironment
 
-from activities.notify import Holder, Message, SmtpSettings, compose, email_message, message_id
+from activities.notify import Holder, Mailer, Message, SmtpSettings, compose, email_message, message_id
 from activities.store import Kind
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
@@ -29,7 +38,7 @@ from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus, Findin
 from tests.commands import OFFERDESK
 from tests.conftest import round_spec
 from tests.portal import free_port
-from tests.smtpserver import eventually, smtp_server
+from tests.smtpserver import Mailbox, eventually, smtp_server
 
 PUBLIC = "http://portal.example.org/"
 PASSWORD = "correct horse battery"
@@ -380,3 +389,73 @@ async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
             ("neg-kr@partner.example", "letter_ready", "KR"),
         ]
     )
+
+
+def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a fresh certificate for localhost, and a client context that trusts only it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+def test_the_mailer_uses_starttls_when_offered_and_logs_in_with_the_urls_account(tmp_path: Path) -> None:
+    server_tls, client_tls = _self_signed(tmp_path)
+    logins: list[tuple[str, bool]] = []
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = (data.login, data.password) == (b"mailer", b"s3cret/pass")
+        logins.append((data.login.decode(), session.ssl is not None))
+        return AuthResult(success=ok, handled=False)
+
+    port = free_port()
+    mailbox = Mailbox()
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=port,
+        server_hostname="localhost",
+        tls_context=server_tls,
+        require_starttls=True,  # nothing but STARTTLS and QUIT before TLS
+        authenticator=authenticate,
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        url = f"smtp://mailer:s3cret%2Fpass@localhost:{port}"
+        mailer = Mailer(SmtpSettings.from_url(url, "offerdesk@trade.example.org"), tls=client_tls)
+        notice = _notice(NoticeKind.IN_REVIEW)
+        person = Recipient(name="ada", email="ada@trade.example.org")
+        smtp = mailer.connect()
+        try:
+            Mailer.send(smtp, email_message(notice, compose(notice, person, PUBLIC), "od@x.example", person, "k"))
+        finally:
+            smtp.quit()
+        wrong = Mailer(SmtpSettings.from_url(f"smtp://mailer:nope@localhost:{port}", "od@x.example"), tls=client_tls)
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            wrong.connect()
+    finally:
+        controller.stop()
+    # smtplib tries each mechanism the server offers before it gives up on a wrong password.
+    assert len(logins) >= 2 and all(user == "mailer" and tls for user, tls in logins)  # never in plain text
+    assert [m["To"].addresses[0].addr_spec for m in mailbox.received()] == ["ada@trade.example.org"]
