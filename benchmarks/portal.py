@@ -1,0 +1,304 @@
+"""The parts people wait on in front of a screen: a 600-partner round's status and dashboard, and the portal
+under 20 API clients at once. Both go to real processes: the `offerdesk` CLI and an `offerdesk portal`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import statistics
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from activities.reference import load_partners
+from benchmarks.common import OFFERDESK, bench_round, cpu_seconds, listed_when, partners, percentiles, submit_all
+from offerdesk.config import Settings
+from offerdesk.engine import Engine
+from offerdesk.portal.accounts import Accounts
+from offerdesk.samples import sample_offer
+from schemas.listing import OfferListing
+from schemas.portal import Role
+
+PASSWORD = "bench horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+# ---- the round they look at ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenRound:
+    """A round of many partners, some of them submitted and under review (the rest still invited)."""
+
+    round_id: str
+    partners: list[str]
+    submitted: list[str]
+    setup_s: float
+
+
+async def open_round_with_offers(engine: Engine, size: int, submitted: int, at_once: int) -> OpenRound:
+    """Open a round of `size` partners and submit `submitted` of their offers; wait until visibility shows them."""
+    round_id = f"bench-dash-{int(time.time())}"
+    refs = partners(size, salt=round_id)
+    start = time.perf_counter()
+    await engine.open_round(bench_round(round_id, refs, deadline_in=timedelta(hours=3), review=timedelta(days=3)))
+    chosen = refs[: min(submitted, size)]
+    await submit_all(engine, [sample_offer(round_id, p.code, lines=20, seed=i) for i, p in enumerate(chosen)], at_once)
+
+    def caught_up(found: list[OfferListing]) -> bool:
+        return len(found) >= size and sum(o.state == "UNDER_REVIEW" for o in found) >= len(chosen)
+
+    await listed_when(engine, caught_up, round_id)
+    return OpenRound(round_id, [p.code for p in refs], [p.code for p in chosen], time.perf_counter() - start)
+
+
+# ---- the portal process -------------------------------------------------------------------------
+
+
+@dataclass
+class PortalProcess:
+    """A real `offerdesk portal` against the benchmark's server, with users and API tokens made for it."""
+
+    url: str
+    process: asyncio.subprocess.Process
+    accounts: Accounts
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    async def start(cls, env: dict[str, str], settings: Settings) -> PortalProcess:
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            OFFERDESK, "portal", "--port", str(port), env=env, stdout=asyncio.subprocess.DEVNULL
+        )
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=url) as client:
+            for _ in range(1200):
+                try:
+                    if (await client.get("/openapi.json")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.returncode is not None:
+                    raise RuntimeError(f"the portal exited with {process.returncode}")
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the portal did not answer within 120 s")
+        return cls(url, process, Accounts(settings.portal_db))
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+    def user(self, role: Role, partner: str | None = None) -> tuple[str, str]:
+        """A new user of `role` with an API token: (name, token)."""
+        name = f"bench-{role.value[:3]}-{uuid.uuid4().hex[:8]}"
+        self.accounts.add_user(name, role, PASSWORD, partner)
+        return name, self.accounts.create_token(name, "benchmark", "benchmark").token
+
+    def api(self, token: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+
+    async def browser(self, name: str) -> httpx.AsyncClient:
+        """Signed in through the form, as a browser is; the session cookie is passed on by hand (it is Secure)."""
+        client = httpx.AsyncClient(base_url=self.url, timeout=120)
+        page = await client.get("/signin")
+        csrf = page.cookies["offerdesk_signin_csrf"]
+        answer = await client.post(
+            "/signin",
+            data={"name": name, "password": PASSWORD, "csrf": csrf, "next": "/"},
+            headers={"Cookie": f"offerdesk_signin_csrf={csrf}"},
+        )
+        if answer.status_code != 303:
+            raise RuntimeError(f"signing in to the portal failed: {answer.status_code} {answer.text[:300]}")
+        jar: SimpleCookie = SimpleCookie()
+        for header in answer.headers.get_list("set-cookie"):
+            jar.load(header)
+        client.cookies.clear()
+        client.headers["Cookie"] = f"offerdesk_session={jar['offerdesk_session'].value}"
+        return client
+
+
+# ---- dashboard: `round status` and the staff dashboard -----------------------------------------------
+
+
+async def _cli_status(env: dict[str, str], round_id: str) -> float:
+    start = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        OFFERDESK,
+        "round",
+        "status",
+        round_id,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    wall = time.perf_counter() - start
+    if process.returncode != 0 or round_id not in out.decode():
+        raise RuntimeError(f"'offerdesk round status' failed ({process.returncode}): {err.decode()[-2000:]}")
+    return wall
+
+
+async def _get(client: httpx.AsyncClient, path: str, check: str) -> float:
+    start = time.perf_counter()
+    answer = await client.get(path)
+    wall = time.perf_counter() - start
+    if answer.status_code != 200 or check not in answer.text:
+        raise RuntimeError(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
+    return wall
+
+
+async def dashboard(
+    env: dict[str, str], portal: PortalProcess, board: OpenRound, repeats: int, procs: dict[str, psutil.Process]
+) -> dict[str, Any]:
+    """`offerdesk round status` and the staff dashboard (the page and its API), each `repeats` times one after
+    another on a quiet machine; the first request to the portal is reported apart (its first render)."""
+    rid = board.round_id
+    staff, token = portal.user(Role.STAFF)
+    portal.tokens["staff"] = token
+    cli = [await _cli_status(env, rid) for _ in range(repeats)]
+    browser = await portal.browser(staff)  # already used to sign in: closed below, never entered
+    try:
+        async with portal.api(token) as api:
+            page_first = await _get(browser, f"/rounds/{rid}", board.partners[-1])
+            api_first = await _get(api, f"/api/rounds/{rid}", board.partners[-1])
+            cpu0 = {name: cpu_seconds(procs[name]) for name in ("portal", "server")}
+            page = [await _get(browser, f"/rounds/{rid}", board.partners[-1]) for _ in range(repeats)]
+            api_times = [await _get(api, f"/api/rounds/{rid}", board.partners[-1]) for _ in range(repeats)]
+            per_view = {
+                f"{name}_cpu_s_per_dashboard": (cpu_seconds(procs[name]) - cpu0[name]) / (2 * repeats) for name in cpu0
+            }
+            shown = len((await api.get(f"/api/rounds/{rid}")).json()["offers"])
+    finally:
+        await browser.aclose()
+    cli_s, page_s, api_s = statistics.median(cli), statistics.median(page), statistics.median(api_times)
+    staff_s = max(page_s, api_s)  # the page, and the same figures as a program reads them
+    return {
+        "round_id": rid,
+        "partners": len(board.partners),
+        "submitted": len(board.submitted),
+        "offers_shown": shown,
+        "setup_s": board.setup_s,
+        "repeats": repeats,
+        "round_status_cli_s": cli_s,
+        "round_status_cli_runs_s": cli,
+        "staff_page_s": page_s,
+        "staff_page_first_s": page_first,
+        "staff_api_s": api_s,
+        "staff_api_first_s": api_first,
+        **per_view,
+        "staff_dashboard_s": staff_s,
+        "dashboard_600_s": max(cli_s, staff_s),
+    }
+
+
+# ---- the portal under concurrent API clients -------------------------------------------------------
+
+
+async def portal_load(
+    portal: PortalProcess, board: OpenRound, clients: int, seconds: float, procs: dict[str, psutil.Process]
+) -> dict[str, Any]:
+    """`clients` API clients, each sending its next request as soon as the last is answered, for `seconds`.
+
+    A quarter of the requests read the round's dashboard (staff), a half read one submitted offer (a reviewer,
+    staff or the partner's own negotiator), a quarter comment on one (a reviewer): the writes."""
+    rid = board.round_id
+    if "staff" not in portal.tokens:
+        portal.tokens["staff"] = portal.user(Role.STAFF)[1]
+    staff = portal.tokens["staff"]
+    reviewers = [portal.user(Role.REVIEWER)[1] for _ in range(4)]
+    known = load_partners()
+    readable = [p for p in board.submitted if p in known][:10]  # a negotiator speaks for a partner Offerdesk knows
+    negotiators = {p: portal.user(Role.NEGOTIATOR, p)[1] for p in readable}
+    latencies: dict[str, list[float]] = {"dashboard": [], "offer": [], "comment": []}
+    errors: Counter[str] = Counter()
+    stop_at = 0.0
+
+    async def one_client(i: int) -> None:
+        rng = random.Random(i)
+        kinds: list[str] = []
+        async with httpx.AsyncClient(base_url=portal.url, timeout=120) as http:
+            n = 0
+            while time.perf_counter() < stop_at:
+                if not kinds:  # each four requests: a dashboard, two offer reads and a comment, in a random order
+                    kinds = rng.sample(["dashboard", "offer", "offer", "comment"], 4)
+                kind = kinds.pop()
+                n += 1
+                partner = rng.choice(board.submitted)
+                if kind == "dashboard":
+                    method, path, token, body = "GET", f"/api/rounds/{rid}", staff, None
+                elif kind == "offer":
+                    who = rng.choice(["reviewer", "staff", "negotiator"])
+                    if who == "negotiator" and negotiators:
+                        partner = rng.choice(list(negotiators))
+                        token = negotiators[partner]
+                    else:
+                        token = staff if who == "staff" else rng.choice(reviewers)
+                    method, path, body = "GET", f"/api/rounds/{rid}/offers/{partner}", None
+                else:
+                    text = f"Benchmark note {i}-{n}: the staging on line {rng.randint(1, 20)} needs a second look."
+                    method, path = "POST", f"/api/rounds/{rid}/offers/{partner}/comments"
+                    token, body = rng.choice(reviewers), {"text": text}
+                start = time.perf_counter()
+                try:
+                    answer = await http.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+                    if answer.status_code >= 400:
+                        errors[f"{kind}: {answer.status_code} {answer.text[:120]}"] += 1
+                except httpx.HTTPError as e:
+                    errors[f"{kind}: {type(e).__name__}"] += 1
+                latencies[kind].append(time.perf_counter() - start)
+
+    cpu0 = {name: cpu_seconds(p) for name, p in procs.items()}
+    start = time.perf_counter()
+    stop_at = start + seconds
+    await asyncio.gather(*(one_client(i) for i in range(clients)))
+    wall = time.perf_counter() - start
+    cpu = {name: cpu_seconds(p) - cpu0[name] for name, p in procs.items()}
+    everything = [t for samples in latencies.values() for t in samples]
+    overall = percentiles(everything)
+    return {
+        "round_id": rid,
+        "clients": clients,
+        "seconds": wall,
+        "requests": len(everything),
+        "requests_per_s": len(everything) / wall,
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors.most_common(5)),
+        "latency": overall,
+        "by_kind": {kind: percentiles(samples) for kind, samples in latencies.items()},
+        "p99_ms_20_concurrent": overall.get("p99_ms"),
+        "cpu_s": cpu,
+    }
+
+
+def portal_env(home: Path, settings: Settings, address: str) -> dict[str, str]:
+    """The environment the benchmark's CLI and portal processes run with: its home, keyring and server."""
+    return {
+        **os.environ,
+        "OFFERDESK_HOME": str(home),
+        "OFFERDESK_KEYS_FILE": str(settings.keys_file),
+        "OFFERDESK_PORTAL_DB": str(settings.portal_db),
+        "TEMPORAL_ADDRESS": address,
+        "COLUMNS": "120",
+    }
