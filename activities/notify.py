@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
@@ -30,10 +31,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.names import NOTIFY
-from activities.render import TEMPLATES_DIR
 from schemas.notice import Notice, NoticeKind, NoticeResult, Recipient
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus
 
+MAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "mail"
 SMTP_TIMEOUT_S = 20.0
 LEASE = timedelta(minutes=2)
 """How long one attempt holds a person's entry while it talks to the mail server, so two deliveries of one
@@ -119,7 +120,7 @@ def offer_link(public_url: str, notice: Notice) -> str:
 @cache
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "mail"),
+        loader=jinja2.FileSystemLoader(MAIL_TEMPLATES),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

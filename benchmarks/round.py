@@ -137,7 +137,7 @@ async def temporal_batch(
         receipt = await timed(samples.submit, lambda: engine.submit(doc, by="benchmark"))
         arrived += 1
         assert receipt.state.value == "UNDER_REVIEW", receipt
-        floor = engine.client.get_workflow_handle_for(FloorWorkflow.run, floor_workflow_id(round_id, doc.partner))
+        floor = engine.client.get_workflow_handle(floor_workflow_id(round_id, doc.partner))
         for n, reviewer in enumerate(REVIEWERS):
             request = Approve(reviewer=reviewer)
             async with desk:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import Kind, S3Store
+from activities.store import Kind
+from activities.store.s3 import S3Store
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer

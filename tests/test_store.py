@@ -22,12 +22,12 @@ from activities.store import (
     Kind,
     NotInStoreError,
     ObjectStore,
-    S3Store,
     StoreError,
     StoreUnavailableError,
     open_store,
     sha256_hex,
 )
+from activities.store.s3 import S3Store
 from tests.s3server import S3Server, free_port, s3_server
 
 SAMPLES: dict[Kind, bytes] = {

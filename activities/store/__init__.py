@@ -19,7 +19,6 @@ from activities.store.base import (
     sha256_hex,
 )
 from activities.store.folder import FolderStore
-from activities.store.s3 import S3Store
 
 __all__ = [
     "DamagedObjectError",
@@ -27,7 +26,6 @@ __all__ = [
     "Kind",
     "NotInStoreError",
     "ObjectStore",
-    "S3Store",
     "StoreError",
     "StoreUnavailableError",
     "open_store",
@@ -49,6 +47,8 @@ def open_store(url: str | None, home: Path) -> ObjectStore:
     if scheme == "s3":
         if not parts.netloc:
             raise ValueError(f"OFFERDESK_STORE_URL must name a bucket, as in s3://bucket/prefix, not {url!r}")
+        from activities.store.s3 import S3Store  # boto3 takes a quarter of a second to import: only when used
+
         return S3Store(parts.netloc, parts.path.strip("/"))
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):

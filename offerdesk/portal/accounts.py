@@ -7,6 +7,7 @@ Every call opens its own connection, so the CLI (`offerdesk user add`) and a run
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -30,8 +31,16 @@ from schemas.portal import USER_NAME_PATTERN, AuditRecord, Role, TokenCreated, T
 SESSION_LIFETIME = timedelta(hours=12)
 TOKEN_PREFIX = "od_"
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("offerdesk-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a wrong name takes as long as a wrong password.
+
+    Made on first use, not at import: a hash costs a quarter of a second, which every CLI command would pay.
+    """
+    return _hasher.hash("offerdesk-no-such-user")
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -244,7 +253,7 @@ class Accounts:
         with self._db() as db:
             row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         try:
-            _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
+            _hasher.verify(row["password_hash"] if row else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         if row is None:
