@@ -348,7 +348,7 @@ class Engine:
             clauses.append("ExecutionStatus IN ('Running', 'Completed')")
         if partner is not None:
             clauses.append(f"{OFFER_PARTNER.name} = {_quote(partner)}")
-        listings = [listing async for listing, _ in self._listed(clauses)]
+        listings = [listing async for listing, _ in self._listed(clauses, cards=False)]
         return sorted(listings, key=lambda x: (x.round_id, x.partner))
 
     # ---- offers: changes ---------------------------------------------------------------------
@@ -582,16 +582,23 @@ class Engine:
         found = [pair async for pair in self._listed(clauses)]
         return sorted(found, key=lambda x: x[0].partner)
 
-    async def _listed(self, clauses: list[str]) -> AsyncIterator[tuple[OfferListing, OfferCard | None]]:
-        """Offers as visibility lists them, each with the card its memo holds; TERMINATED / FAILED from Temporal."""
+    async def _listed(
+        self, clauses: list[str], cards: bool = True
+    ) -> AsyncIterator[tuple[OfferListing, OfferCard | None]]:
+        """Offers as visibility lists them, each with the card its memo holds; TERMINATED / FAILED from Temporal.
+
+        With `cards` False, a card is decrypted and read only where the listing needs it (its letter, or why the
+        letter failed): most of a long list's time went to decoding cards for nothing.
+        """
         async for wf in self.client.list_workflows(" AND ".join(clauses)):
             sa = wf.typed_search_attributes
             shown = CLOSED_AS.get(wf.status) if wf.status is not None else None
-            card = await _memo(wf, "card", OfferCard)
+            state = sa.get(OFFER_STATE)
+            card = await _memo(wf, "card", OfferCard) if cards or state in _LETTER_STATES else None
             listing = OfferListing(
                 round_id=sa.get(OFFER_ROUND) or "",
                 partner=sa.get(OFFER_PARTNER) or "",
-                state=shown.value if shown else (sa.get(OFFER_STATE) or ""),
+                state=shown.value if shown else (state or ""),
                 review_deadline=None if shown else sa.get(OFFER_REVIEW_DEADLINE),
                 workflow_id=wf.id,
                 running=wf.close_time is None,
@@ -647,6 +654,9 @@ class Engine:
             f"and takes no more changes{detail}",
             "OfferClosed",
         )
+
+
+_LETTER_STATES = frozenset({OfferState.LETTER_ISSUED.value, OfferState.LETTER_FAILED.value})
 
 
 async def _memo(source: Any, key: str, kind: type[T]) -> T | None:
