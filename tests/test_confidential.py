@@ -134,7 +134,7 @@ async def test_a_client_without_the_key_can_neither_read_nor_act(engine: Engine,
     target = env.client.service_client.config.target_host
     for converter in (pydantic_data_converter, data_converter(Keyring.new())):
         stranger = await Client.connect(target, data_converter=converter)
-        handle = stranger.get_workflow_handle_for(OfferWorkflow.run, wid)
+        handle = stranger.get_workflow_handle(wid)
         with pytest.raises(WorkflowUpdateFailedError, match="update"):
             await handle.execute_update(OfferWorkflow.approve, Approve(reviewer="mallory"))
         with pytest.raises(Exception):  # noqa: B017 - the memo does not decode into a card either

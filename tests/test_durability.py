@@ -27,10 +27,9 @@ from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
 from schemas.offer_state import OfferState
 from schemas.review import Approve, Comment
-from schemas.round import RoundSpec
+from schemas.round import RoundSpec, RoundStatus
 from tests.conftest import round_spec
 from workflows.names import offer_workflow_id, round_workflow_id
-from workflows.round import RoundWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 OFFERDESK = str(Path(sys.executable).parent / "offerdesk")
@@ -192,7 +191,7 @@ async def test_a_terminated_offer_shows_as_terminated_with_why_and_the_round_car
     # The round carries on: the other offer reaches its letter, and the round records both endings.
     await engine.approve(rid, "FJ", ADA)
     await engine.wait_for(rid, "FJ", {"LETTER_ISSUED"}, WAIT)
-    round_handle = env.client.get_workflow_handle_for(RoundWorkflow.run, round_workflow_id(rid))
+    round_handle = env.client.get_workflow_handle(round_workflow_id(rid), result_type=RoundStatus)
     outcome = await asyncio.wait_for(round_handle.result(), 30)
     assert {o.partner: o.state for o in outcome.outcomes} == {
         "CN": OfferState.TERMINATED,
