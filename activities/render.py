@@ -19,15 +19,17 @@ import gc
 import io
 import mimetypes
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import jinja2
+import pydyf  # type: ignore[import-untyped]  # WeasyPrint's PDF writer
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -180,17 +182,62 @@ def _stylesheet() -> CSS:
 
 
 @lru_cache
+def _image_cache() -> dict[str, Any]:
+    """The seal, read and parsed once per process rather than once per letter (WeasyPrint's `cache` option).
+
+    It only ever holds the template's own assets: the fetcher serves nothing else, and offers reach the HTML
+    escaped.
+    """
+    return {}
+
+
+@lru_cache
 def _settle_process() -> None:
     """Once per process, before its first letter: take what the process has loaded out of the garbage collector's
     reach (gc.freeze).
 
-    A render allocates some hundred thousand objects, enough for a full collection every other letter, and a full
-    collection walked every object of the process: the modules a spawned render process re-imports (Temporal,
-    pydantic...), some 130,000 objects, 150 ms a time. Frozen, they are no longer walked; the letters' own
-    objects are collected as before.
+    A full collection walks every object of the process: in a spawned render process (letters are rendered in a
+    pool of their own, make_render_pool) that is the modules it re-imports (Temporal, pydantic...), some 130,000
+    objects, 150 ms a time, and a letter's allocations used to set one off every other letter. Frozen, they are
+    no longer walked. They stay loaded for the process's life anyway.
     """
     gc.collect()
     gc.freeze()
+
+
+@contextmanager
+def _collect_once() -> Iterator[None]:
+    """No garbage collection while a letter is laid out and written, one at the end.
+
+    A letter allocates a few hundred thousand objects (boxes, styles, PDF objects), which set off some sixty
+    collections of the young generations (and a full one every other letter), each walking objects that are
+    still in use. The letter's own reference cycles are freed once it is written, by one collection of the
+    young generation, inside the render so that its cost is counted in the letter's time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect(0)
+
+
+def _compress_streams_once(document: object, pdf: pydyf.PDF) -> None:
+    """A finisher for write_pdf: compress every stream now, once, rather than twice while the file is written.
+
+    A PDF/A file carries an identifier, which pydyf derives by serializing every object a second time, and so it
+    compressed every stream (page content, font subsets) twice, at zlib level 9. Each stream gets its compressed
+    bytes as its content instead, flagged FlateDecode: the file's bytes do not change.
+    """
+    for obj in pdf.objects:
+        if not isinstance(obj, pydyf.Stream) or not obj.compress or "Filter" in obj.extra or "Length" in obj.extra:
+            continue
+        _, _, rest = obj.data.partition(b"\nstream\n")
+        obj.stream = [rest.removesuffix(b"\nendstream")]
+        obj.extra = {**obj.extra, "Filter": "/FlateDecode"}
+        obj.compress = False
 
 
 def letter_filename(inp: LetterInput) -> str:
@@ -257,12 +304,15 @@ def render_letter_pdf(inp: LetterInput) -> tuple[bytes, int]:
             url_fetcher=fetcher,
         ),
     ]
-    html = HTML(
-        string=render_letter_html(inp),
-        base_url=TEMPLATES_DIR.as_uri() + "/",
-        url_fetcher=fetcher,
-    )
-    document = html.render(stylesheets=[_stylesheet()], font_config=_font_config())
-    pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=attachments)
+    with _collect_once():
+        html = HTML(
+            string=render_letter_html(inp),
+            base_url=TEMPLATES_DIR.as_uri() + "/",
+            url_fetcher=fetcher,
+        )
+        document = html.render(stylesheets=[_stylesheet()], font_config=_font_config(), cache=_image_cache())
+        pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=attachments, finisher=_compress_streams_once)
+        pages = len(document.pages)
+        del html, document  # garbage by the time _collect_once collects
     assert pdf is not None
-    return pdf, len(document.pages)
+    return pdf, pages

@@ -18,13 +18,18 @@ from typing import Any
 import pikepdf
 import pypdf
 import pytest
+from weasyprint import HTML
 
 from activities.offer_activities import make_render_pool
 from activities.render import (
     MAX_LISTED_LINES,
+    PDF_VARIANT,
     TARIFF_CSV_COLUMNS,
+    TEMPLATES_DIR,
     ChapterRow,
     TemplateAssetFetcher,
+    _compress_streams_once,
+    _stylesheet,
     chapter_summary,
     render_letter_html,
     render_letter_pdf,
@@ -275,6 +280,19 @@ def test_the_letter_is_tagged_for_screen_readers(rendered: tuple[bytes, int]) ->
 def test_the_same_inputs_give_identical_bytes(example: OfferDocument, rendered: tuple[bytes, int]) -> None:
     again, _ = render_letter_pdf(letter_input(example, rate=15.0))
     assert again == rendered[0]
+
+
+def test_compressing_the_streams_once_leaves_the_bytes_as_they_were(example: OfferDocument) -> None:
+    # render_letter_pdf compresses each stream ahead of pydyf, which would compress it twice (once more for the
+    # file identifier); the file must come out exactly as pydyf writes it by itself.
+    html = HTML(
+        string=render_letter_html(letter_input(example, rate=15.0)),
+        base_url=TEMPLATES_DIR.as_uri() + "/",
+        url_fetcher=TemplateAssetFetcher(),
+    )
+    document = html.render(stylesheets=[_stylesheet()])
+    plain = document.write_pdf(pdf_variant=PDF_VARIANT)
+    assert document.write_pdf(pdf_variant=PDF_VARIANT, finisher=_compress_streams_once) == plain
 
 
 def test_a_hostile_offer_renders_as_inert_text_and_fetches_nothing(example: OfferDocument) -> None:
