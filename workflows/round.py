@@ -11,13 +11,9 @@ from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from schemas.offer_state import OfferInput, OfferOutcome, OfferState
-    from schemas.partner import PartnerReference
     from schemas.round import RoundSpec, RoundStatus
     from workflows.names import OFFER_PARTNER, OFFER_ROUND, OFFER_STATE, offer_workflow_id
     from workflows.offer import OfferWorkflow
-
-
-START_TOGETHER = "start-offers-together"
 
 
 @workflow.defn
@@ -31,41 +27,35 @@ class RoundWorkflow:
 
     @workflow.run
     async def run(self, spec: RoundSpec) -> RoundStatus:
-        if workflow.patched(START_TOGETHER):
-            # Every start command goes out in one workflow task: a round of 600 opens in seconds, not minutes.
-            started = await asyncio.gather(*(self._start(p) for p in spec.partners))
-        else:  # rounds opened before the patch started their offers one at a time, and replay so
-            started = [await self._start(p) for p in spec.partners]
-        handles = [(p.code, h) for p, h in zip(spec.partners, started, strict=True)]
+        handles = []
+        for partner in spec.partners:
+            handle = await workflow.start_child_workflow(
+                OfferWorkflow.run,
+                OfferInput(
+                    round_id=spec.round_id,
+                    partner=partner,
+                    deadline=spec.deadline,
+                    review_window=spec.review_window,
+                    approvals_required=spec.approvals_required,
+                    letter_attempts=spec.letter_attempts,
+                    letter_first_retry=spec.letter_first_retry,
+                    remind_before=spec.remind_before,
+                ),
+                id=offer_workflow_id(spec.round_id, partner.code),
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(OFFER_ROUND, spec.round_id),
+                        SearchAttributePair(OFFER_PARTNER, partner.code),
+                        SearchAttributePair(OFFER_STATE, "INVITED"),
+                    ]
+                ),
+                # An offer outlives a round workflow that is reset or terminated by an operator.
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            handles.append((partner.code, handle))
         self._started = True
         await asyncio.gather(*(self._follow(p, h) for p, h in handles))
         return self.status()
-
-    async def _start(self, partner: PartnerReference) -> ChildWorkflowHandle[OfferWorkflow, OfferOutcome]:
-        spec = self._spec
-        return await workflow.start_child_workflow(
-            OfferWorkflow.run,
-            OfferInput(
-                round_id=spec.round_id,
-                partner=partner,
-                deadline=spec.deadline,
-                review_window=spec.review_window,
-                approvals_required=spec.approvals_required,
-                letter_attempts=spec.letter_attempts,
-                letter_first_retry=spec.letter_first_retry,
-                remind_before=spec.remind_before,
-            ),
-            id=offer_workflow_id(spec.round_id, partner.code),
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(OFFER_ROUND, spec.round_id),
-                    SearchAttributePair(OFFER_PARTNER, partner.code),
-                    SearchAttributePair(OFFER_STATE, "INVITED"),
-                ]
-            ),
-            # An offer outlives a round workflow that is reset or terminated by an operator.
-            parent_close_policy=ParentClosePolicy.ABANDON,
-        )
 
     async def _follow(self, partner: str, handle: ChildWorkflowHandle[OfferWorkflow, OfferOutcome]) -> None:
         try:
