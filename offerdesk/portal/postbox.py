@@ -7,9 +7,6 @@ one entry, and the claim (a lease) keeps two attempts from mailing the same entr
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,21 +47,11 @@ class Postbox:
     """The Postbox of activities/notify.py, in the portal's SQLite file (users come from the same file)."""
 
     def __init__(self, path: Path) -> None:
-        Accounts(path)  # the users table, with its e-mail and reminder columns
+        # The same file and the same connections as the users (with their e-mail and reminder columns).
         self.path = path
+        self._db = Accounts(path)._db
         with self._db() as db:
             db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            with db:
-                yield db
-        finally:
-            db.close()
 
     def recipients(self, notice: Notice) -> list[Recipient]:
         audience = notice.kind.audience
