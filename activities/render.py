@@ -269,7 +269,6 @@ def render_letter_html(inp: LetterInput) -> str:
 
 def render_letter_pdf(inp: LetterInput) -> tuple[bytes, int]:
     """The letter's PDF bytes and its page count."""
-    _settle_process()
     created = datetime.combine(inp.letter_date, time(12, 0), tzinfo=UTC)
     # Font subsets carry a timestamp; SOURCE_DATE_EPOCH pins it (this runs in a worker process of its own).
     os.environ["SOURCE_DATE_EPOCH"] = str(int(created.timestamp()))
@@ -304,14 +303,24 @@ def render_letter_pdf(inp: LetterInput) -> tuple[bytes, int]:
             url_fetcher=fetcher,
         ),
     ]
+    return write_pdf(render_letter_html(inp), attachments, fetcher)
+
+
+def write_pdf(
+    source: str, attachments: Sequence[Attachment] = (), fetcher: TemplateAssetFetcher | None = None
+) -> tuple[bytes, int]:
+    """HTML to a tagged PDF/A-3a with letter.css, the way every letter is written: the PDF bytes and page count.
+
+    The benchmark writes its plain-text yardstick through here too, so the two differ only in what they lay out.
+    """
+    _settle_process()
+    fetcher = fetcher or TemplateAssetFetcher()
     with _collect_once():
-        html = HTML(
-            string=render_letter_html(inp),
-            base_url=TEMPLATES_DIR.as_uri() + "/",
-            url_fetcher=fetcher,
-        )
+        html = HTML(string=source, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher)
         document = html.render(stylesheets=[_stylesheet()], font_config=_font_config(), cache=_image_cache())
-        pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=attachments, finisher=_compress_streams_once)
+        pdf = document.write_pdf(
+            pdf_variant=PDF_VARIANT, attachments=list(attachments), finisher=_compress_streams_once
+        )
         pages = len(document.pages)
         del html, document  # garbage by the time _collect_once collects
     assert pdf is not None

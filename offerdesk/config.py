@@ -6,13 +6,16 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from temporalio.converter import DataConverter
 
-from activities.notify import Mailer, SmtpSettings
 from activities.store import ObjectStore, open_store
 from offerdesk.converter import Keyring, data_converter
 from workflows.names import TASK_QUEUE
+
+if TYPE_CHECKING:
+    from activities.notify import Mailer
 
 
 def _seconds(value: str | None, default: float, name: str) -> float:
@@ -156,6 +159,8 @@ class Settings:
         """The SMTP mailer of OFFERDESK_SMTP_URL, or None when mail is not configured (a MailConfigError if wrong)."""
         if self.smtp_url is None:
             return None
+        from activities.notify import Mailer, SmtpSettings  # jinja2 and smtplib for the worker, not every command
+
         return Mailer(SmtpSettings.from_url(self.smtp_url, self.mail_from))
 
     def store(self) -> ObjectStore:

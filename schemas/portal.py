@@ -88,6 +88,8 @@ class RoundDashboard(BaseModel):
     round: RoundStatus
     offers: list[OfferListing]
     letters_ready: int
+    as_of: AwareDatetime | None = None
+    """When the listing behind it began: a dashboard may be served a few seconds old while a newer one is made."""
 
 
 class TokenRequest(_Body):

@@ -10,7 +10,6 @@ import typer
 from offerdesk.cli.common import call, fail, out, parse_input
 from offerdesk.cli.offer import offer_app
 from offerdesk.documents import UnusableInputError
-from offerdesk.spreadsheets import export_offer, write_workbook
 
 EXPORT_FORMATS = (".xlsx", ".json", ".csv")
 
@@ -36,6 +35,8 @@ def offer_template(
     """
     if output.suffix.lower() != ".xlsx":
         raise fail(f"{output}: the template is an Excel workbook; name the file *.xlsx", 2)
+    from offerdesk.spreadsheets import write_workbook  # openpyxl only for the commands that write workbooks
+
     data = write_workbook(None, round_id=round_id, partner=partner.upper())
     _write(output, data)
     out.print(f"Wrote {output} ({len(data):,} bytes): fill in the Offer sheet and the category sheets.")
@@ -70,6 +71,8 @@ def offer_export(
 
     def render() -> bytes:
         try:
+            from offerdesk.spreadsheets import export_offer
+
             return export_offer(document, suffix.removeprefix("."))
         except UnusableInputError as e:
             raise ValueError(f"version {found.number}: {e}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -72,7 +73,8 @@ def round_status(round_id: str, as_json: JsonOpt = False) -> None:
     """Every invited partner's state, from Temporal visibility."""
 
     async def work(e: Engine) -> tuple[Any, Any]:
-        return await e.round_status(round_id), await e.list_offers(round_id=round_id)
+        # Both at once: the round's record and the visibility listing are independent reads.
+        return await asyncio.gather(e.round_status(round_id), e.list_offers(round_id=round_id))
 
     status, listings = call(work)
     if as_json:

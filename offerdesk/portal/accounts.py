@@ -21,7 +21,6 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError, validate_email
 
 from activities.reference import load_partners
 from offerdesk.portal.security import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW, Throttled, locked_until
@@ -93,6 +92,8 @@ _ADDED_USER_COLUMNS = (("email", "TEXT"), ("reminders", "INTEGER NOT NULL DEFAUL
 
 def check_email(address: str) -> str:
     """An address mail can go to, normalised (email-validator, without a DNS lookup); an AccountError otherwise."""
+    from email_validator import EmailNotValidError, validate_email  # 40 ms of import that few commands need
+
     try:
         return str(validate_email(address.strip(), check_deliverability=False).normalized)
     except EmailNotValidError as e:

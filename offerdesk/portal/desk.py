@@ -50,6 +50,9 @@ DASHBOARD_FRESH_S = 2.0
 """How long one round's dashboard is shared between the staff who ask for it. Visibility itself lags a second
 or so; a round of 600 costs the server half a second of CPU per listing, so twenty readers at once would
 otherwise queue behind each other's listings."""
+DASHBOARD_STALE_S = 5.0
+"""While a newer listing is being made, the last one is served at once if it began at most this long ago (its
+`as_of` says when), rather than every reader waiting the listing's time; an older one is waited for."""
 
 
 class Desk:
@@ -57,6 +60,7 @@ class Desk:
         self.engine = engine
         self.accounts = accounts
         self._dashboards: dict[str, tuple[float, asyncio.Future[RoundDashboard]]] = {}
+        self._last_dashboards: dict[str, tuple[float, RoundDashboard]] = {}
 
     async def _audited(
         self,
@@ -104,28 +108,45 @@ class Desk:
         return await self.engine.list_rounds()
 
     async def dashboard(self, who: Principal, round_id: str) -> RoundDashboard:
-        """The round's dashboard: one listing at a time per round, shared by whoever asks within a moment."""
+        """The round's dashboard: one listing at a time per round, shared by whoever asks within a moment.
+
+        Once a listing is older than DASHBOARD_FRESH_S the next reader starts another; while it is made, readers
+        get the last one if it is recent enough (DASHBOARD_STALE_S), and wait for the new one otherwise.
+        """
         require(who, Action.DASHBOARD)
         now = asyncio.get_running_loop().time()
         for rid, (at, _) in list(self._dashboards.items()):
             if now - at > DASHBOARD_FRESH_S:
                 del self._dashboards[rid]
+        for rid, (at, _) in list(self._last_dashboards.items()):
+            if now - at > DASHBOARD_STALE_S:
+                del self._last_dashboards[rid]
         if round_id not in self._dashboards:
-            building = asyncio.ensure_future(self._dashboard(round_id))
-            self._dashboards[round_id] = (now, building)
-            building.add_done_callback(lambda f: self._forget_failed(round_id, f))
-        return await asyncio.shield(self._dashboards[round_id][1])
+            started = asyncio.ensure_future(self._dashboard(round_id))
+            self._dashboards[round_id] = (now, started)
+            started.add_done_callback(lambda f: self._settled(round_id, now, f))
+        building = self._dashboards[round_id][1]
+        if not building.done() and round_id in self._last_dashboards:
+            return self._last_dashboards[round_id][1]
+        return await asyncio.shield(building)
 
-    def _forget_failed(self, round_id: str, built: asyncio.Future[RoundDashboard]) -> None:
-        """A refusal or an outage is said to whoever asked, and never served to the next caller."""
-        if (built.cancelled() or built.exception() is not None) and self._dashboards.get(round_id, (0, None))[
-            1
-        ] is built:
-            del self._dashboards[round_id]
+    def _settled(self, round_id: str, began: float, built: asyncio.Future[RoundDashboard]) -> None:
+        """Keep a finished listing to serve while the next is made; a refusal or an outage is said to whoever
+        asked, and never served to the next caller."""
+        if built.cancelled() or built.exception() is not None:
+            if self._dashboards.get(round_id, (0, None))[1] is built:
+                del self._dashboards[round_id]
+            return
+        last = self._last_dashboards.get(round_id)
+        if last is None or last[0] < began:
+            self._last_dashboards[round_id] = (began, built.result())
 
     async def _dashboard(self, round_id: str) -> RoundDashboard:
-        status = await self.engine.round_status(round_id)
-        listed = {o.partner: o for o in await self.engine.list_offers(round_id=round_id)}
+        began = datetime.now(UTC)
+        status, listing = await asyncio.gather(
+            self.engine.round_status(round_id), self.engine.list_offers(round_id=round_id)
+        )
+        listed = {o.partner: o for o in listing}
         offers = [
             listed.get(p)
             or OfferListing(  # not yet in visibility (it lags a second or so): show what the round knows
@@ -134,7 +155,7 @@ class Desk:
             for p in status.partners
         ]
         ready = sum(o.state == OfferState.LETTER_ISSUED.value for o in offers)
-        return RoundDashboard(round=status, offers=offers, letters_ready=ready)
+        return RoundDashboard(round=status, offers=offers, letters_ready=ready, as_of=began)
 
     async def audit(self, who: Principal, round_id: str | None = None, limit: int = 500) -> list[AuditRecord]:
         require(who, Action.AUDIT)
