@@ -89,6 +89,9 @@ P = ParamSpec("P")
 
 POLLER_FRESH = timedelta(seconds=120)
 """A live worker polls at least once a minute (a long poll lasts up to a minute); twice that, to be sure."""
+WORKER_SEEN_S = 2.0
+"""A queue that showed a live worker is taken to have one for this long without asking again: a portal reading
+many offers asks the server once, not once per offer. A worker gone meanwhile shows as a query that times out."""
 QUERY_TIMEOUT = timedelta(seconds=3)
 # How Temporal says an execution ended other than by completing, and what an offer shows for it.
 CLOSED_AS = {
@@ -204,6 +207,8 @@ class Engine:
         self.task_queue = task_queue
         self.update_timeout = update_timeout
         self.embedded = embedded
+        self._workers_seen: dict[str, float] = {}
+        """When each task queue last showed a live worker (the event loop's clock)."""
 
     @classmethod
     async def from_settings(cls, settings: Settings, verbose: bool = False) -> Engine:
@@ -231,7 +236,12 @@ class Engine:
             task_queue=TaskQueue(name=task_queue or self.task_queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
-        give_up = asyncio.get_running_loop().time() + wait
+        queue = request.task_queue.name
+        loop = asyncio.get_running_loop()
+        seen = self._workers_seen.get(queue)
+        if seen is not None and loop.time() - seen < WORKER_SEEN_S:
+            return True
+        give_up = loop.time() + wait
         while True:
             try:
                 answer = await self.client.workflow_service.describe_task_queue(request, retry=True)
@@ -241,8 +251,9 @@ class Engine:
                 return True  # a busy server that cannot say: assume a worker, and let the update's timeout tell
             now = datetime.now(UTC)
             if any(now - p.last_access_time.ToDatetime(tzinfo=UTC) < POLLER_FRESH for p in answer.pollers):
+                self._workers_seen[queue] = loop.time()
                 return True
-            if asyncio.get_running_loop().time() >= give_up:
+            if loop.time() >= give_up:
                 return False
             await asyncio.sleep(0.2)
 

@@ -50,7 +50,7 @@ DASHBOARD_FRESH_S = 2.0
 """How long one round's dashboard is shared between the staff who ask for it. Visibility itself lags a second
 or so; a round of 600 costs the server half a second of CPU per listing, so twenty readers at once would
 otherwise queue behind each other's listings."""
-DASHBOARD_STALE_S = 5.0
+DASHBOARD_STALE_S = 10.0
 """While a newer listing is being made, the last one is served at once if it began at most this long ago (its
 `as_of` says when), rather than every reader waiting the listing's time; an older one is waited for."""
 
