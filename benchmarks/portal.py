@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
 import statistics
 import time
 import uuid
@@ -23,6 +22,7 @@ import psutil
 from activities.reference import load_partners
 from benchmarks.common import OFFERDESK, bench_round, cpu_seconds, listed_when, partners, percentiles, submit_all
 from offerdesk.config import Settings
+from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
 from offerdesk.portal.accounts import Accounts
 from offerdesk.samples import sample_offer
@@ -30,13 +30,6 @@ from schemas.listing import OfferListing
 from schemas.portal import Role
 
 PASSWORD = "bench horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # ---- the round they look at ------------------------------------------------------------------

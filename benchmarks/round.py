@@ -55,7 +55,7 @@ from benchmarks.full_schedule import full_schedule
 from benchmarks.portal import PortalProcess, dashboard, open_round_with_offers, portal_env, portal_load
 from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
-from offerdesk.devserver import DevServer
+from offerdesk.devserver import DevServer, stop_process
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from schemas.document_ref import canonical_bytes
@@ -501,16 +501,6 @@ async def scale(engine: Engine, total: int, at_once: int, procs: dict[str, psuti
 # ---- the run ---------------------------------------------------------------------------------------
 
 
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 async def run(args: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="offerdesk-bench-"))
     port = args.port
@@ -548,7 +538,7 @@ async def run(args: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
             console.print(f"[bold]1.[/] a round of {args.partners} partners, through Temporal and without it …")
             round_procs = {**procs, "floor": psutil.Process(floor.pid)}
             out |= await round_part(engine, home, round_procs, args, [*services, floor.pid])
-            _stop(floor)
+            stop_process(floor, timeout=30)
         if "rendering" in parts:
             console.print("[bold]4.[/] letter rendering alone …")
             out["rendering"] = await rendering(args.letters, {"3_pages": args.lines_3, "15_pages": args.lines_15})
@@ -577,8 +567,8 @@ async def run(args: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
     finally:
         if portal is not None:
             await portal.stop()
-        _stop(floor)
-        _stop(worker)
+        stop_process(floor, timeout=30)
+        stop_process(worker, timeout=30)
         server.stop()
         shutil.rmtree(home, ignore_errors=True)  # the server's database grows to some 200 MB at 5,000 offers
     return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from offerdesk.config import Settings
+from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
 from offerdesk.portal.accounts import Accounts
 from offerdesk.samples import sample_offer
@@ -26,13 +26,6 @@ from tests.conftest import round_spec
 
 OFFERDESK = str(Path(sys.executable).parent / "offerdesk")
 PASSWORD = "correct horse battery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from typing import Any
 import boto3
 import botocore.config
 
+from offerdesk.devserver import free_port, stop_process
+
 HOST = "127.0.0.1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
@@ -40,12 +42,6 @@ class S3Server:
         name = f"test-{uuid.uuid4().hex[:20]}"
         (client or self.client()).create_bucket(Bucket=name)
         return name
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def _answers(port: int) -> bool:
@@ -87,9 +83,4 @@ def s3_server(timeout: float = 20.0) -> Iterator[S3Server]:
                 time.sleep(0.05)
             yield S3Server(endpoint=f"http://{HOST}:{port}")
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=5)

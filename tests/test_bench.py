@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.round import GOALS, PARTS, abba, merge
-from tests.portal import free_port
+from offerdesk.devserver import free_port
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from offerdesk.config import Settings
 from offerdesk.converter import ENCODING, KEY_ID, EncryptionCodec, Keyring, data_converter, ensure_keyring
-from offerdesk.devserver import DevServer, temporal_binary
+from offerdesk.devserver import DevServer, free_port, temporal_binary
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
@@ -28,7 +28,7 @@ from schemas.portal import Role
 from schemas.review import Approve, Comment
 from schemas.round import RoundSpec
 from tests.conftest import round_spec
-from tests.portal import Portal, free_port
+from tests.portal import Portal
 from workflows.names import offer_workflow_id
 from workflows.offer import OfferWorkflow
 

@@ -253,8 +253,7 @@ async def test_with_no_worker_reads_still_work_and_changes_say_so_quickly(
 
 
 async def test_an_unreachable_or_stopped_server_is_one_sentence_and_exit_3(tmp_path: Path) -> None:
-    from offerdesk.devserver import DevServer
-    from tests.portal import free_port
+    from offerdesk.devserver import DevServer, free_port
 
     port = free_port()
     server = DevServer(tmp_path, port, free_port())

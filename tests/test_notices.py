@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.notify import Holder, Mailer, Message, SmtpSettings, compose, email_message, message_id
 from activities.store import Kind
 from offerdesk.config import Settings
+from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
 from offerdesk.portal.accounts import Accounts
 from offerdesk.portal.postbox import Postbox
@@ -37,7 +38,6 @@ from schemas.round import RoundSpec
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus, Finding, Severity
 from tests.commands import OFFERDESK
 from tests.conftest import round_spec
-from tests.portal import free_port
 from tests.smtpserver import Mailbox, eventually, smtp_server
 
 PUBLIC = "http://portal.example.org/"

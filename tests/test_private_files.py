@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from offerdesk.devserver import DevServer
+from offerdesk.devserver import DevServer, free_port
 from offerdesk.private import make_private
-from tests.portal import free_port
 
 OFFERDESK = str(Path(sys.executable).parent / "offerdesk")
 

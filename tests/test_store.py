@@ -28,7 +28,8 @@ from activities.store import (
     sha256_hex,
 )
 from activities.store.s3 import S3Store
-from tests.s3server import S3Server, free_port, s3_server
+from offerdesk.devserver import free_port
+from tests.s3server import S3Server, s3_server
 
 SAMPLES: dict[Kind, bytes] = {
     Kind.OFFER: b'{"schema_version":1,"partner":"EU"}',
