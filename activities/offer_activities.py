@@ -19,7 +19,6 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.landing_zone import propose_landing_zone
 from activities.names import (
     PROPOSE_LANDING_ZONE,
     RENDER_AND_STORE_LETTER,
@@ -28,10 +27,11 @@ from activities.names import (
     VALIDATE_OFFER,
     VALIDATE_STORED_OFFER,
 )
-from activities.reference import LandingZonePolicy, load_policy
 from activities.render import letter_filename, render_letter_pdf
 from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectStore, StoreError
-from activities.validation import validate_offer
+from offers.landing_zone import propose_landing_zone
+from offers.reference import LandingZonePolicy, load_policy
+from offers.validation import validate_offer
 from schemas.document_ref import DocumentRef
 from schemas.landing import LandingZone, ProposeRequest
 from schemas.letter import LetterInput, LetterRef, LetterRequest

@@ -34,7 +34,7 @@ from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from activities.hs import GoodsKind, classify_hs
+from offers.hs import GoodsKind, classify_hs
 from schemas.letter import LetterInput
 from schemas.offer import TariffCommitment
 from schemas.validation import CATEGORY_TITLES, Category

@@ -16,9 +16,9 @@ from typing import Any
 import psutil
 from rich.console import Console
 
-from activities.reference import load_partners
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
+from offers.reference import load_partners
 from schemas.listing import OfferListing
 from schemas.offer import OfferDocument
 from schemas.partner import PartnerReference

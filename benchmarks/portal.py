@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 import psutil
 
-from activities.reference import load_partners
 from benchmarks.common import OFFERDESK, bench_round, cpu_seconds, listed_when, partners, percentiles, submit_all
 from offerdesk.config import Settings
 from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
 from offerdesk.portal.accounts import Accounts
 from offerdesk.samples import sample_offer
+from offers.reference import load_partners
 from schemas.listing import OfferListing
 from schemas.portal import Role
 

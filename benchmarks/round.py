@@ -30,12 +30,9 @@ from typing import Any
 import psutil
 from rich.table import Table
 
-from activities.landing_zone import propose_landing_zone
 from activities.offer_activities import make_render_pool, render_processes
-from activities.reference import LandingZonePolicy, load_policy
 from activities.render import render_letter_pdf, write_pdf
 from activities.store import FolderStore, Kind, ObjectStore
-from activities.validation import validate_offer
 from benchmarks.common import (
     OFFERDESK,
     REVIEWERS,
@@ -58,6 +55,9 @@ from offerdesk.converter import ensure_keyring
 from offerdesk.devserver import DevServer, stop_process
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
+from offers.landing_zone import propose_landing_zone
+from offers.reference import LandingZonePolicy, load_policy
+from offers.validation import validate_offer
 from schemas.document_ref import canonical_bytes
 from schemas.landing import AgreedTerms, Approval
 from schemas.letter import LetterInput

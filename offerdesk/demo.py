@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from activities.reference import partner_references
 from offerdesk.engine import Engine
 from offerdesk.portal.accounts import Accounts
 from offerdesk.samples import sample_offer
+from offers.reference import partner_references
 from schemas.portal import Role
 from schemas.review import Approve, RequestChanges
 from schemas.round import RoundSpec

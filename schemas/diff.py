@@ -105,7 +105,7 @@ class OfferDiff(BaseModel):
 
 
 class LineKind(StrEnum):
-    """A filter on tariff lines by the goods they cover (activities.hs.GoodsKind, plus lines without a valid code)."""
+    """A filter on tariff lines by the goods they cover (offers.hs.GoodsKind, plus lines without a valid code)."""
 
     AGRICULTURAL = "agricultural"
     INDUSTRIAL = "industrial"

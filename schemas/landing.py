@@ -21,7 +21,7 @@ class CategoryScore(BaseModel):
 
 
 class LandingZone(BaseModel):
-    """The policy's proposal for one offer, computed by activities.landing_zone."""
+    """The policy's proposal for one offer, computed by offers.landing_zone."""
 
     partner: str
     partner_name: str

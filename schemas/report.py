@@ -1,4 +1,4 @@
-"""The round at a glance: one row per invited partner, built from the offers' cards (activities.report)."""
+"""The round at a glance: one row per invited partner, built from the offers' cards (offers.report)."""
 
 from __future__ import annotations
 

@@ -17,13 +17,13 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.reference import partner_references
 from activities.store import ObjectStore
 from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
 from offerdesk.devserver import temporal_binary
 from offerdesk.engine import Engine
 from offerdesk.worker import worker_for
+from offers.reference import partner_references
 from schemas.round import RoundSpec
 from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
 from workflows.names import SEARCH_ATTRIBUTES, offer_workflow_id, round_workflow_id

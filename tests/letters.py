@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime
 
-from activities.landing_zone import propose_landing_zone
-from activities.reference import load_partners, load_policy
-from activities.validation import validate_offer
 from offerdesk.samples import sample_offer
+from offers.landing_zone import propose_landing_zone
+from offers.reference import load_partners, load_policy
+from offers.validation import validate_offer
 from schemas.landing import AgreedTerms, Approval
 from schemas.letter import LetterInput
 from schemas.offer import OfferDocument, TariffCommitment

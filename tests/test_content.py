@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.diff import diff_documents
-from activities.hs import GoodsKind, classify_hs
-from activities.lines import filter_lines, page_of
-from activities.validation import validate_offer
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.portal.content import finding_href
 from offerdesk.samples import sample_offer
+from offers.diff import diff_documents
+from offers.hs import GoodsKind, classify_hs
+from offers.lines import filter_lines, page_of
+from offers.validation import validate_offer
 from schemas.diff import LineKind
 from schemas.offer import OfferDocument
 from schemas.portal import Role

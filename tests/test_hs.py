@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from activities.hs import GoodsKind, HSCodeError, classify_hs, normalize_hs
-from activities.reference import load_agricultural_prefixes
+from offers.hs import GoodsKind, HSCodeError, classify_hs, normalize_hs
+from offers.reference import load_agricultural_prefixes
 
 
 @pytest.mark.parametrize(

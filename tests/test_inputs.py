@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from activities.reference import UnknownPartnerError, partner_references
 from offerdesk.config import Settings
-from offerdesk.documents import MAX_JSON_DEPTH, UnusableInputError, load_offer, parse_offer
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
+from offers.documents import MAX_JSON_DEPTH, UnusableInputError, load_offer, parse_offer
+from offers.reference import UnknownPartnerError, partner_references
 from schemas.offer import MAX_TARIFF_LINES, OfferDocument
 from schemas.review import StaffDecision
 from tests.test_validation import national_schedule

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from activities.landing_zone import propose_landing_zone, round_to_step, tariff_line_score
-from activities.reference import load_partners, load_policy
-from offerdesk.documents import load_offer
 from offerdesk.samples import sample_offer
+from offers.documents import load_offer
+from offers.landing_zone import propose_landing_zone, round_to_step, tariff_line_score
+from offers.reference import load_partners, load_policy
 from schemas.offer import OfferDocument, TariffCommitment
 from schemas.validation import Category
 

@@ -34,8 +34,8 @@ from activities.render import (
     render_letter_html,
     render_letter_pdf,
 )
-from offerdesk.documents import load_offer
 from offerdesk.samples import sample_offer
+from offers.documents import load_offer
 from schemas.landing import AgreedTerms
 from schemas.offer import OfferDocument, TariffCommitment
 from tests.letters import letter_input, long_offer

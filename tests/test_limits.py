@@ -13,9 +13,9 @@ from fastapi import FastAPI, File, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from offerdesk.documents import MAX_OFFER_BYTES
 from offerdesk.portal import api, pages
 from offerdesk.portal.limits import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, BodyLimit
+from offers.documents import MAX_OFFER_BYTES
 
 MiB = 1024 * 1024
 OFFER = "/rounds/R1/offers/JP"

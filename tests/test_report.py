@@ -17,11 +17,11 @@ import openpyxl  # type: ignore[import-untyped, unused-ignore]
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.reference import load_partners
-from activities.report import HEADER, rate_chart_svg, report_csv, report_table, report_xlsx, round_report
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.portal.errors import portal_wording
+from offers.reference import load_partners
+from offers.report import HEADER, rate_chart_svg, report_csv, report_table, report_xlsx, round_report
 from schemas.landing import AgreedTerms, Approval, LandingZone
 from schemas.listing import OfferListing
 from schemas.offer_state import OfferCard, OfferState, OfferVersion

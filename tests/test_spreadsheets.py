@@ -22,10 +22,10 @@ from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
 
 from offerdesk.config import Settings
-from offerdesk.documents import UnusableInputError, load_offer, parse_offer
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
-from offerdesk.spreadsheets import read_workbook, write_workbook
+from offers.documents import UnusableInputError, load_offer, parse_offer
+from offers.spreadsheets import read_workbook, write_workbook
 from schemas.offer import OfferDocument
 from schemas.portal import Role
 from tests.commands import cli

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, expect
 
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
-from offerdesk.spreadsheets import write_workbook
+from offers.spreadsheets import write_workbook
 from schemas.portal import Role
 from tests.browser import sign_in
 from tests.portal import Portal, offer_in

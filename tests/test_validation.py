@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from activities.validation import validate_offer
-from offerdesk.documents import load_offer
+from offers.documents import load_offer
+from offers.validation import validate_offer
 from schemas.offer import OfferDocument
 from schemas.validation import Category, CategoryStatus, Severity, ValidationReport
 

@@ -12,10 +12,10 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from temporalio.service import RPCError
 
-from activities.reference import UnknownPartnerError
 from offerdesk.config import Settings
-from offerdesk.documents import UnusableInputError
 from offerdesk.engine import Engine, EngineUnavailable, Refused
+from offers.documents import UnusableInputError
+from offers.reference import UnknownPartnerError
 
 out = Console()
 err = Console(stderr=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from offerdesk.cli.common import JsonOpt, call, operator, out, parse_input, print_json
-from offerdesk.documents import load_offer
+from offers.documents import load_offer
 from schemas.offer_state import OfferStatus, SubmissionResult
 from schemas.review import Withdraw
 

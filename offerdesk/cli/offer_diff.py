@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from activities.diff import diff_documents
 from offerdesk.cli.common import JsonOpt, call, fail, out, print_json
 from offerdesk.cli.offer import offer_app
+from offers.diff import diff_documents
 from schemas.diff import FieldChange, OfferDiff, Value
 from schemas.offer import OfferDocument
 from schemas.offer_state import OfferVersion

@@ -9,7 +9,7 @@ import typer
 
 from offerdesk.cli.common import call, fail, out, parse_input
 from offerdesk.cli.offer import offer_app
-from offerdesk.documents import UnusableInputError
+from offers.documents import UnusableInputError
 
 EXPORT_FORMATS = (".xlsx", ".json", ".csv")
 
@@ -35,7 +35,7 @@ def offer_template(
     """
     if output.suffix.lower() != ".xlsx":
         raise fail(f"{output}: the template is an Excel workbook; name the file *.xlsx", 2)
-    from offerdesk.spreadsheets import write_workbook  # openpyxl only for the commands that write workbooks
+    from offers.spreadsheets import write_workbook  # openpyxl only for the commands that write workbooks
 
     data = write_workbook(None, round_id=round_id, partner=partner.upper())
     _write(output, data)
@@ -71,7 +71,7 @@ def offer_export(
 
     def render() -> bytes:
         try:
-            from offerdesk.spreadsheets import export_offer
+            from offers.spreadsheets import export_offer
 
             return export_offer(document, suffix.removeprefix("."))
         except UnusableInputError as e:

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from activities.reference import partner_references
 from offerdesk.cli.common import JsonOpt, call, out, parse_input, print_json
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
 from offerdesk.engine import Engine
+from offers.reference import partner_references
 from schemas.offer_state import OfferState
 from schemas.round import RoundSpec
 

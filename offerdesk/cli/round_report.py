@@ -9,12 +9,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from activities.reference import load_partners, load_policy
-from activities.report import report_csv, report_xlsx, round_report
 from offerdesk.cli.common import JsonOpt, call, err, fail, out, print_json
 from offerdesk.cli.round import round_app
 from offerdesk.durations import format_duration
 from offerdesk.engine import Engine
+from offers.reference import load_partners, load_policy
+from offers.report import report_csv, report_xlsx, round_report
 from schemas.listing import OfferListing
 from schemas.offer_state import OfferCard
 from schemas.report import RoundReport

@@ -22,8 +22,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from activities.reference import load_partners
 from offerdesk.portal.security import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW, Throttled, locked_until
+from offers.reference import load_partners
 from schemas.offer import PARTNER_PATTERN
 from schemas.portal import USER_NAME_PATTERN, AuditRecord, Role, TokenCreated, TokenInfo, UserInfo
 

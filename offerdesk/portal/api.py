@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Path, Query, Request, Response, UploadFile
 
-from offerdesk.documents import MAX_OFFER_BYTES, UnusableInputError, parse_offer
 from offerdesk.portal.access import Action, require
 from offerdesk.portal.accounts import Accounts, Principal
 from offerdesk.portal.auth import accounts, api_caller, desk, postbox
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.postbox import Postbox
+from offers.documents import MAX_OFFER_BYTES, UnusableInputError, parse_offer
 from schemas.listing import OfferListing
 from schemas.notice import InboxEntry
 from schemas.offer import OfferDocument
@@ -120,7 +120,7 @@ async def upload_offer(
 
 async def read_upload(file: UploadFile) -> OfferDocument:
     """An uploaded offer: a JSON document, or an .xlsx workbook (by its name or its ZIP magic bytes)."""
-    from offerdesk.documents import is_workbook, parse_offer_file
+    from offers.documents import is_workbook, parse_offer_file
 
     data = await file.read(MAX_OFFER_BYTES + 1)
     if not data:

@@ -10,13 +10,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 
-from activities.diff import diff_documents
-from activities.lines import PER_PAGE, filter_lines, page_of
 from offerdesk.engine import Refused
 from offerdesk.portal.access import Action, require
 from offerdesk.portal.accounts import Principal
 from offerdesk.portal.api import OFFER, Caller, Partner, RoundId, TheDesk, _errors
 from offerdesk.portal.desk import Desk
+from offers.diff import diff_documents
+from offers.lines import PER_PAGE, filter_lines, page_of
 from schemas.diff import LineKind, LinePage, OfferDiff
 from schemas.offer import OfferDocument
 from schemas.offer_state import OfferStatus, OfferVersion

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from activities.reference import UnknownPartnerError, partner_references
 from offerdesk.engine import Engine, Refused
 from offerdesk.portal.access import Action, Forbidden, NotFound, require, view_for
 from offerdesk.portal.accounts import Accounts, Principal
+from offers.reference import UnknownPartnerError, partner_references
 from schemas.letter import LetterRef
 from schemas.listing import OfferListing
 from schemas.offer import OfferDocument

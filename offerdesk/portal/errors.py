@@ -10,11 +10,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from temporalio.service import RPCError
 
-from offerdesk.documents import UnusableInputError, field_path
 from offerdesk.engine import EngineUnavailable, Refused
 from offerdesk.portal.access import Forbidden, NotFound
 from offerdesk.portal.accounts import AccountError
 from offerdesk.portal.security import current_caller
+from offers.documents import UnusableInputError, field_path
 from schemas.portal import ErrorBody, FieldError, Role
 
 # The engine's refusals by kind. Anything not listed is a conflict with the offer's state (409).

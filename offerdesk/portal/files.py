@@ -19,7 +19,7 @@ from offerdesk.portal.accounts import Principal
 from offerdesk.portal.api import Partner, RoundId
 from offerdesk.portal.auth import api_caller, desk, page_caller
 from offerdesk.portal.desk import Desk
-from offerdesk.spreadsheets import XLSX_MEDIA_TYPE, export_offer, write_workbook
+from offers.spreadsheets import XLSX_MEDIA_TYPE, export_offer, write_workbook
 from schemas.portal import ErrorBody
 
 router = APIRouter()

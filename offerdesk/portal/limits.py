@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from offerdesk.documents import MAX_OFFER_BYTES
+from offers.documents import MAX_OFFER_BYTES
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_UPLOAD_BYTES = MAX_OFFER_BYTES

@@ -21,7 +21,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.templating import Jinja2Templates
 
-from offerdesk.documents import UnusableInputError
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
 from offerdesk.engine import Refused
 from offerdesk.portal.access import ALLOWED, Action, require
@@ -43,6 +42,7 @@ from offerdesk.portal.auth import (
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import refusal
 from offerdesk.portal.postbox import Postbox
+from offers.documents import UnusableInputError
 from schemas.offer_state import FINAL_STATES, OfferState, OfferStatus
 from schemas.portal import (
     USER_NAME_PATTERN,

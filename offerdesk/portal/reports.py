@@ -1,6 +1,6 @@
 """The round at a glance, for staff: the matrix of partners against categories, its chart, and its exports.
 
-The same report behind the page, the JSON API and the CSV and XLSX files, built by activities.report from the
+The same report behind the page, the JSON API and the CSV and XLSX files, built by offers.report from the
 offers' cards as visibility lists them (no worker needed).
 """
 
@@ -15,14 +15,14 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from starlette.responses import Response
 
-from activities.reference import load_partners, load_policy
-from activities.report import rate_chart_svg, report_csv, report_xlsx, round_report
 from offerdesk.portal.access import Action, require
 from offerdesk.portal.accounts import Principal
 from offerdesk.portal.api import RoundId, _errors
 from offerdesk.portal.auth import api_caller, desk, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.pages import render
+from offers.reference import load_partners, load_policy
+from offers.report import rate_chart_svg, report_csv, report_xlsx, round_report
 from schemas.report import RoundReport
 from schemas.validation import CATEGORY_TITLES, Category
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date
 
-from activities.hs import GoodsKind, HSCodeError, classify_hs, normalize_hs
+from offers.hs import GoodsKind, HSCodeError, classify_hs, normalize_hs
 from schemas.offer import OfferDocument, QuotaCommitment, TariffCommitment
 from schemas.validation import Category, CategoryStatus, Finding, Severity, ValidationReport
 

@@ -27,7 +27,7 @@ from openpyxl.utils.exceptions import IllegalCharacterError, InvalidFileExceptio
 from openpyxl.worksheet.datavalidation import DataValidation
 from pydantic import BaseModel, ValidationError
 
-from offerdesk.documents import MAX_OFFER_BYTES, UnusableInputError, field_path
+from offers.documents import MAX_OFFER_BYTES, UnusableInputError, field_path
 from schemas.offer import (
     CountrySpecificCommitment,
     DigitalTradePledge,

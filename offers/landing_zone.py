@@ -7,8 +7,8 @@ rate (score 0), rounded to the policy's step. The weights and targets live in da
 
 from __future__ import annotations
 
-from activities.hs import GoodsKind, HSCodeError, classify_hs
-from activities.reference import LandingZonePolicy
+from offers.hs import GoodsKind, HSCodeError, classify_hs
+from offers.reference import LandingZonePolicy
 from schemas.landing import CategoryScore, LandingZone
 from schemas.offer import OfferDocument, TariffCommitment
 from schemas.partner import PartnerReference

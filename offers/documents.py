@@ -1,6 +1,6 @@
 """Reading offer files: a syntax error names the line and column, a schema error each field path.
 
-An .xlsx workbook (by its name or its ZIP magic bytes) is read by `offerdesk.spreadsheets`, which names cells.
+An .xlsx workbook (by its name or its ZIP magic bytes) is read by `offers.spreadsheets`, which names cells.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def is_workbook(data: bytes, name: str = "") -> bool:
 def parse_offer_file(data: bytes, source: str = "offer") -> OfferDocument:
     """A file's bytes as an offer: a JSON document, or an .xlsx workbook filled in from the template."""
     if is_workbook(data, source):
-        from offerdesk.spreadsheets import read_workbook  # openpyxl only when a workbook comes
+        from offers.spreadsheets import read_workbook  # openpyxl only when a workbook comes
 
         return read_workbook(data, source)
     return parse_offer(data, source)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from activities.hs import HSCodeError, classify_hs, normalize_hs
+from offers.hs import HSCodeError, classify_hs, normalize_hs
 from schemas.diff import LineKind, LinePage, NumberedLine
 from schemas.offer import OfferDocument
 

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from activities.hs import HSCodeError, normalize_hs
+from offers.hs import HSCodeError, normalize_hs
 from schemas.diff import (
     FieldChange,
     LineChange,

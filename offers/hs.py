@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple
 
-from activities.reference import load_agricultural_prefixes
+from offers.reference import load_agricultural_prefixes
 
 
 class GoodsKind(StrEnum):
