@@ -12,6 +12,7 @@ from benchmarks.common import REVIEWERS, bench_round, cpu_seconds, partners
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from schemas.document_ref import canonical_bytes
+from schemas.offer_state import OfferState
 from schemas.review import Approve
 
 
@@ -30,7 +31,7 @@ async def full_schedule(engine: Engine, lines: int, procs: dict[str, psutil.Proc
     start = time.perf_counter()
     receipt = await engine.submit(doc, by="benchmark")
     answered = time.perf_counter() - start
-    await engine.wait_for(round_id, partner.code, {"UNDER_REVIEW"}, timeout=wait)
+    await engine.wait_for(round_id, partner.code, {OfferState.UNDER_REVIEW}, timeout=wait)
     submit_s = time.perf_counter() - start
     cpu1 = {name: cpu_seconds(p) for name, p in procs.items()}
 
@@ -40,7 +41,7 @@ async def full_schedule(engine: Engine, lines: int, procs: dict[str, psutil.Proc
     start = time.perf_counter()
     await engine.approve(round_id, partner.code, Approve(reviewer=REVIEWERS[1]))
     quorum_approval = time.perf_counter() - start
-    card = await engine.wait_for(round_id, partner.code, {"LETTER_ISSUED"}, timeout=wait)
+    card = await engine.wait_for(round_id, partner.code, {OfferState.LETTER_ISSUED}, timeout=wait)
     letter_s = time.perf_counter() - start
     cpu2 = {name: cpu_seconds(p) for name, p in procs.items()}
     return {

@@ -63,7 +63,7 @@ from schemas.landing import AgreedTerms, Approval
 from schemas.letter import LetterInput
 from schemas.listing import OfferListing
 from schemas.offer import OfferDocument
-from schemas.offer_state import OfferOutcome
+from schemas.offer_state import OfferOutcome, OfferState
 from schemas.partner import PartnerReference
 from schemas.review import Approve
 from schemas.round import RoundStatus
@@ -482,7 +482,7 @@ async def scale(engine: Engine, total: int, at_once: int, procs: dict[str, psuti
 
     await listed_when(engine, caught_up)  # visibility catches up a moment behind, then the listing is timed
     begin = time.perf_counter()
-    listed = [o for o in await engine.list_offers(state="UNDER_REVIEW") if o.round_id in rounds]
+    listed = [o for o in await engine.list_offers(state=OfferState.UNDER_REVIEW) if o.round_id in rounds]
     list_s = time.perf_counter() - begin
     return {
         "open_offers": total,

@@ -14,6 +14,7 @@ from offerdesk.engine import Engine
 from offerdesk.portal.accounts import Accounts
 from offerdesk.samples import sample_offer
 from offers.reference import partner_references
+from schemas.offer_state import OfferState
 from schemas.portal import Role
 from schemas.review import Approve, RequestChanges
 from schemas.round import RoundSpec
@@ -64,7 +65,7 @@ async def _one_partner(engine: Engine, round_id: str, code: str, progress: Progr
         await engine.approve(round_id, code, Approve(reviewer=REVIEWERS[0]))
     await engine.approve(round_id, code, Approve(reviewer=REVIEWERS[1]))
     progress.update(task, advance=1, description=f"{code} APPROVED")
-    await engine.wait_for(round_id, code, {"LETTER_ISSUED"}, timeout=timedelta(minutes=5))
+    await engine.wait_for(round_id, code, {OfferState.LETTER_ISSUED}, timeout=timedelta(minutes=5))
     progress.update(task, advance=1, description=f"{code} LETTER_ISSUED")
 
 

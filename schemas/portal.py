@@ -7,14 +7,14 @@ API token, so nobody can approve or decide under another name. Their fields and 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.listing import OfferListing
-from schemas.offer import PARTNER_PATTERN, ROUND_ID_PATTERN
+from schemas.offer import PARTNER_PATTERN
 from schemas.review import (
     ApproveFields,
     CommentFields,
@@ -24,7 +24,7 @@ from schemas.review import (
     RetryLetterFields,
     WithdrawFields,
 )
-from schemas.round import RoundStatus
+from schemas.round import MAX_PARTNERS, RoundStatus, RoundTerms
 
 USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 
@@ -75,13 +75,9 @@ class RetryLetterBody(RetryLetterFields, _Body):
     pass
 
 
-class OpenRoundBody(_Body):
-    round_id: str = Field(pattern=ROUND_ID_PATTERN)
-    partners: list[str] = Field(min_length=1, max_length=250)
+class OpenRoundBody(RoundTerms, _Body):
+    partners: list[str] = Field(min_length=1, max_length=MAX_PARTNERS)
     """Partner codes from data/partners.csv, such as JP or EU."""
-    deadline: AwareDatetime
-    review_window: timedelta = Field(default=timedelta(days=3), gt=timedelta(0), le=timedelta(days=90))
-    approvals_required: int = Field(default=2, ge=1, le=10)
 
 
 class RoundDashboard(BaseModel):

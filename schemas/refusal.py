@@ -25,6 +25,7 @@ class Refusal(StrEnum):
     RATE_OUT_OF_BOUNDS = "RateOutOfBounds"
     REASON_REQUIRED = "ReasonRequired"
     UNKNOWN_PARTNER = "UnknownPartner"
+    DUPLICATE_PARTNER = "DuplicatePartner"
     WRONG_OFFER = "WrongOffer"
     """The document names another round or partner than the one it is sent to."""
     NO_DOCUMENT = "NoDocument"

@@ -10,13 +10,22 @@ from schemas.offer import ROUND_ID_PATTERN
 from schemas.offer_state import OfferOutcome
 from schemas.partner import PartnerReference
 
+MAX_PARTNERS = 250
+"""Partners one round invites: every trading partner there is, with room to spare."""
 
-class RoundSpec(BaseModel):
+
+class RoundTerms(BaseModel):
+    """What opening a round asks for and its bounds, once: the engine's RoundSpec and the portal's request body
+    both derive from it, so the CLI, the API and the pages refuse the same values with the same words."""
+
     round_id: str = Field(pattern=ROUND_ID_PATTERN)
-    partners: list[PartnerReference] = Field(min_length=1)
     deadline: AwareDatetime
-    review_window: timedelta = timedelta(days=3)
+    review_window: timedelta = Field(default=timedelta(days=3), gt=timedelta(0), le=timedelta(days=90))
     approvals_required: int = Field(default=2, ge=1, le=10)
+
+
+class RoundSpec(RoundTerms):
+    partners: list[PartnerReference] = Field(min_length=1, max_length=MAX_PARTNERS)
     opened_by: str = "staff"
     letter_attempts: int = Field(default=6, ge=1, le=50)
     """How often a letter is tried before the offer goes to LETTER_FAILED for staff to see and retry."""
@@ -36,3 +45,20 @@ class RoundStatus(BaseModel):
     started: bool
     remind_before: timedelta = timedelta(hours=24)
     outcomes: list[OfferOutcome] = []
+
+    @classmethod
+    def of(
+        cls, spec: RoundSpec, opened_at: datetime, started: bool, outcomes: list[OfferOutcome] | None = None
+    ) -> RoundStatus:
+        """The one place a round's status is made from its spec: the workflow's query and the engine's read."""
+        return cls(
+            round_id=spec.round_id,
+            deadline=spec.deadline,
+            review_window=spec.review_window,
+            approvals_required=spec.approvals_required,
+            partners=[p.code for p in spec.partners],
+            opened_at=opened_at,
+            started=started,
+            remind_before=spec.remind_before,
+            outcomes=outcomes or [],
+        )

@@ -20,6 +20,7 @@ from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
 from offerdesk.portal.accounts import Accounts
 from offerdesk.samples import sample_offer
+from schemas.offer_state import OfferState
 from schemas.portal import Role
 from schemas.review import Approve
 from tests.conftest import round_spec
@@ -120,5 +121,5 @@ async def offer_in(engine: Engine, state: str, partners: list[str], approvals: i
         if state == "LETTER_ISSUED":
             for reviewer in ("Prep One", "Prep Two")[:approvals]:
                 await engine.approve(rid, code, Approve(reviewer=reviewer))
-            await engine.wait_for(rid, code, {"LETTER_ISSUED"}, timeout=timedelta(minutes=2))
+            await engine.wait_for(rid, code, {OfferState.LETTER_ISSUED}, timeout=timedelta(minutes=2))
     return rid

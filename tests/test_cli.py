@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
 from offerdesk.engine import Engine
+from schemas.offer_state import OfferState
 from tests.commands import cli
 from tests.conftest import new_round_id
 
@@ -55,7 +56,7 @@ async def test_open_submit_approve_twice_and_download_the_letter(
     code, out, err = await cli(env, settings, "review", "approve", rid, "JP", OFFERDESK_OPERATOR="Grace")
     assert code == 0, err
 
-    await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, timedelta(seconds=60))
+    await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timedelta(seconds=60))
     code, out, err = await cli(env, settings, "offer", "show", rid, "JP", "--json")
     assert code == 0, err
     shown = json.loads(out)
@@ -107,6 +108,10 @@ async def test_unusable_input_exits_2_and_refusals_exit_1(
         env, settings, "round", "open", "r1", "--deadline", "1h", "--partner", "JP", "--review-window", "soon"
     )
     assert code == 2 and "not a duration" in err
+    code, _, err = await cli(  # the portal's bound, from the same model: no window the portal would refuse
+        env, settings, "round", "open", "r1", "--deadline", "1h", "--partner", "JP", "--review-window", "365d"
+    )
+    assert code == 2 and "review_window: Input should be less than or equal to 90 days" in err, err
 
     code, _, err = await cli(env, settings, "round", "status", "never-opened")
     assert code == 1 and "round never-opened does not exist" in err
@@ -150,3 +155,16 @@ async def test_users_and_tokens_from_the_command_line(env: WorkflowEnvironment, 
     assert code == 0 and "not shown again" in err
     who = Accounts(settings.portal_db).token(out.strip())
     assert who is not None and (who.name, who.partner) == (name, "JP")
+
+
+async def test_round_status_shows_the_reminder_lead_time_it_was_opened_with(
+    env: WorkflowEnvironment, settings: Settings
+) -> None:
+    rid = new_round_id("remind")
+    code, _, err = await cli(
+        env, settings, "round", "open", rid, "--deadline", "10m", "--partner", "JP", "--remind-before", "2h"
+    )
+    assert code == 0, err
+    code, out, err = await cli(env, settings, "round", "status", rid, "--json")
+    assert code == 0, err
+    assert json.loads(out)["round"]["remind_before"] == "PT2H", out

@@ -18,6 +18,7 @@ from offerdesk.portal.accounts import Accounts, Principal
 from offerdesk.portal.desk import Desk
 from schemas.listing import OfferListing
 from schemas.portal import Role
+from schemas.refusal import Refusal
 from schemas.round import RoundStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
@@ -51,7 +52,7 @@ class CountingEngine:
         state = self.state
         await asyncio.sleep(LISTING_S)
         if self.refuse:
-            raise Refused("round r does not exist", "NoRound")
+            raise Refused("round r does not exist", Refusal.NO_ROUND)
         return [
             OfferListing(
                 round_id=round_id or "", partner="JP", state=state, review_deadline=None, workflow_id="w", running=True

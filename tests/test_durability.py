@@ -115,7 +115,7 @@ async def test_a_letter_that_cannot_be_stored_ends_in_letter_failed_and_staff_re
             await engine.submit(sample_offer(rid, "BW"), by="negotiator")
             await engine.approve(rid, "BW", ADA)
             await engine.approve(rid, "BW", GRACE)
-            failed = await engine.wait_for(rid, "BW", {"LETTER_FAILED", "LETTER_ISSUED"}, WAIT)
+            failed = await engine.wait_for(rid, "BW", {OfferState.LETTER_FAILED, OfferState.LETTER_ISSUED}, WAIT)
             assert failed.state is OfferState.LETTER_FAILED and failed.letter is None
             assert failed.letter_failure is not None and str(letters) in failed.letter_failure
 
@@ -130,7 +130,7 @@ async def test_a_letter_that_cannot_be_stored_ends_in_letter_failed_and_staff_re
             letters.unlink()  # the cause is fixed
             code, out, err, _ = await cli(env, tmp_path, "staff", "retry-letter", rid, "BW", "--reason", "disk fixed")
             assert code == 0, err
-            done = await engine.wait_for(rid, "BW", {"LETTER_ISSUED"}, WAIT)
+            done = await engine.wait_for(rid, "BW", {OfferState.LETTER_ISSUED}, WAIT)
     assert done.letter is not None and (await engine.letter_bytes(done.letter)).startswith(b"%PDF")
     actions = [e.action for e in (await engine.offer_status(rid, "BW")).events]
     assert actions.count("letter failed") == 1 and "retried the letter" in actions
@@ -145,7 +145,7 @@ async def test_the_letter_activity_heartbeats_so_a_dead_worker_frees_it_in_secon
     await engine.submit(sample_offer(rid, "NO"), by="negotiator")
     await engine.approve(rid, "NO", ADA)
     await engine.approve(rid, "NO", GRACE)
-    await engine.wait_for(rid, "NO", {"LETTER_ISSUED"}, WAIT)
+    await engine.wait_for(rid, "NO", {OfferState.LETTER_ISSUED}, WAIT)
     history = await env.client.get_workflow_handle(offer_workflow_id(rid, "NO")).fetch_history()
     [scheduled] = [
         e.activity_task_scheduled_event_attributes
@@ -182,7 +182,7 @@ async def test_a_terminated_offer_shows_as_terminated_with_why_and_the_round_car
             break
         await asyncio.sleep(0.2)
     assert listed == {"CN": "TERMINATED", "FJ": "UNDER_REVIEW"}
-    assert [x.partner for x in await engine.list_offers(round_id=rid, state="TERMINATED")] == ["CN"]
+    assert [x.partner for x in await engine.list_offers(round_id=rid, state=OfferState.TERMINATED)] == ["CN"]
     code, out, _, _ = await cli(env, settings.home, "round", "status", rid)
     assert code == 0 and "TERMINATED" in out
     code, out, _, _ = await cli(env, settings.home, "offer", "show", rid, "CN")
@@ -190,7 +190,7 @@ async def test_a_terminated_offer_shows_as_terminated_with_why_and_the_round_car
 
     # The round carries on: the other offer reaches its letter, and the round records both endings.
     await engine.approve(rid, "FJ", ADA)
-    await engine.wait_for(rid, "FJ", {"LETTER_ISSUED"}, WAIT)
+    await engine.wait_for(rid, "FJ", {OfferState.LETTER_ISSUED}, WAIT)
     round_handle = env.client.get_workflow_handle(round_workflow_id(rid), result_type=RoundStatus)
     outcome = await asyncio.wait_for(round_handle.result(), 30)
     assert {o.partner: o.state for o in outcome.outcomes} == {
@@ -217,7 +217,7 @@ async def test_with_no_worker_reads_still_work_and_changes_say_so_quickly(
             await engine.submit(sample_offer(rid, "IL"), by="negotiator")
             await engine.comment(rid, "IL", Comment(reviewer="Ada", text="reads well"))
             await engine.approve(rid, "IL", ADA)
-            await engine.wait_for(rid, "IL", {"LETTER_ISSUED"}, WAIT)
+            await engine.wait_for(rid, "IL", {OfferState.LETTER_ISSUED}, WAIT)
             await engine.submit(sample_offer(rid, "JO"), by="negotiator")
             await engine.comment(rid, "JO", Comment(reviewer="Ada", text="still reading"))
 
@@ -295,7 +295,7 @@ async def test_the_cli_and_the_engine_refuse_out_of_bounds_staff_rates(
     await engine.open_round(spec)
     rid = spec.round_id
     await engine.submit(sample_offer(rid, "KH"), by="negotiator")
-    await engine.wait_for(rid, "KH", {"ESCALATED"}, WAIT)
+    await engine.wait_for(rid, "KH", {OfferState.ESCALATED}, WAIT)
     for rate in ("-5", "5000", "1e308"):
         code, _, err, _ = await cli(
             env, settings.home, "staff", "decide", rid, "KH", "--decision", "approve",

@@ -66,7 +66,7 @@ async def test_staff_who_submitted_an_offer_cannot_decide_it(engine: Engine) -> 
     await engine.open_round(spec)
     rid = spec.round_id
     await engine.submit(sample_offer(rid, "AU"), by="sam")  # staff enter an offer a partner sent by other means
-    await engine.wait_for(rid, "AU", {"ESCALATED"}, WAIT)
+    await engine.wait_for(rid, "AU", {OfferState.ESCALATED}, WAIT)
 
     for decision in ("approve", "request_changes"):
         with pytest.raises(Refused, match=r"^Sam submitted this offer and cannot decide it$") as refused:

@@ -34,7 +34,7 @@ async def test_a_clean_offer_goes_from_submission_to_a_stored_letter(engine: Eng
     status = await engine.approve(rid, "JP", Approve(reviewer="Ada", rate_pct=15, reason="matches the July deal"))
     assert status.state is OfferState.UNDER_REVIEW and status.approvals == 1
     await engine.approve(rid, "JP", GRACE)
-    await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, WAIT)
+    await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, WAIT)
     done = await engine.offer_status(rid, "JP")
 
     assert done.terms is not None and done.terms.agreed_rate_pct == 15
@@ -147,7 +147,7 @@ async def test_request_changes_then_amend_returns_to_review(engine: Engine) -> N
     assert (receipt.version, receipt.state) == (2, OfferState.UNDER_REVIEW)
     await engine.approve(rid, "TH", ADA)  # Ada's earlier approval was of version 1; she approves again.
     await engine.approve(rid, "TH", GRACE)
-    await engine.wait_for(rid, "TH", {"LETTER_ISSUED"}, WAIT)
+    await engine.wait_for(rid, "TH", {OfferState.LETTER_ISSUED}, WAIT)
     done = await engine.offer_status(rid, "TH")
     assert done.letter is not None and done.letter.filename.endswith("-v2.pdf")
     actions = [e.action for e in done.events]
@@ -176,9 +176,9 @@ async def test_deadline_passing_lapses_unsubmitted_and_deficient_offers(engine: 
     rid = spec.round_id
     await engine.submit(sample_offer(rid, "ID", deficient=True), by="negotiator")
     await engine.submit(sample_offer(rid, "PH"), by="negotiator")
-    lapsed = await engine.wait_for(rid, "CH", {"LAPSED"}, WAIT)
+    lapsed = await engine.wait_for(rid, "CH", {OfferState.LAPSED}, WAIT)
     assert lapsed.versions == []
-    deficient = await engine.wait_for(rid, "ID", {"LAPSED"}, WAIT)
+    deficient = await engine.wait_for(rid, "ID", {OfferState.LAPSED}, WAIT)
     assert len(deficient.versions) == 1  # the deficient offer lapses but is kept
     assert (await engine.offer_status(rid, "PH")).state is OfferState.UNDER_REVIEW
 
@@ -192,7 +192,7 @@ async def test_late_submission_is_refused_with_the_deadline(engine: Engine) -> N
     spec = round_spec(["NO", "IL"], deadline_in=timedelta(seconds=3))
     await engine.open_round(spec)
     await engine.submit(sample_offer(spec.round_id, "IL", deficient=True), by="negotiator")
-    await engine.wait_for(spec.round_id, "NO", {"LAPSED"}, WAIT)
+    await engine.wait_for(spec.round_id, "NO", {OfferState.LAPSED}, WAIT)
     with pytest.raises(Refused, match=f"submissions closed at {spec.deadline.isoformat()[:19]}"):
         await engine.submit(sample_offer(spec.round_id, "NO"), by="negotiator")
 
@@ -204,7 +204,7 @@ async def test_review_window_passing_escalates_and_staff_extend_or_decide(engine
     for code in ("ZA", "RS"):
         await engine.submit(sample_offer(rid, code), by="negotiator")
         await engine.approve(rid, code, ADA)
-    escalated = await engine.wait_for(rid, "ZA", {"ESCALATED"}, WAIT)
+    escalated = await engine.wait_for(rid, "ZA", {OfferState.ESCALATED}, WAIT)
     assert len(escalated.approvals) == 1  # nothing is approved by the timer
     with pytest.raises(Refused, match="ESCALATED, not UNDER_REVIEW"):
         await engine.approve(rid, "ZA", GRACE)
@@ -212,14 +212,14 @@ async def test_review_window_passing_escalates_and_staff_extend_or_decide(engine
     extended = await engine.extend_review(rid, "ZA", ExtendReview(by="Staff Sam", extend_by=timedelta(minutes=10)))
     assert extended.state is OfferState.UNDER_REVIEW
     await engine.approve(rid, "ZA", GRACE)
-    await engine.wait_for(rid, "ZA", {"LETTER_ISSUED"}, WAIT)
+    await engine.wait_for(rid, "ZA", {OfferState.LETTER_ISSUED}, WAIT)
 
-    await engine.wait_for(rid, "RS", {"ESCALATED"}, WAIT)
+    await engine.wait_for(rid, "RS", {OfferState.ESCALATED}, WAIT)
     decided = await engine.decide(
         rid, "RS", StaffDecision(by="Staff Sam", decision="approve", rate_pct=40, reason="security carve-out")
     )
     assert decided.state in (OfferState.APPROVED, OfferState.LETTER_ISSUED)
-    done = await engine.wait_for(rid, "RS", {"LETTER_ISSUED"}, WAIT)
+    done = await engine.wait_for(rid, "RS", {OfferState.LETTER_ISSUED}, WAIT)
     assert done.terms is not None and done.terms.agreed_rate_pct == 40  # staff may go above the bounds
     assert done.terms is not None and done.terms.approvals[-1].by_staff
 
@@ -235,7 +235,7 @@ async def test_status_lists_come_from_visibility(engine: Engine) -> None:
             break
         await asyncio.sleep(0.2)
     assert states == {"GB": "UNDER_REVIEW", "AU": "INVITED", "BR": "INVITED"}
-    under_review = await engine.list_offers(round_id=spec.round_id, state="UNDER_REVIEW")
+    under_review = await engine.list_offers(round_id=spec.round_id, state=OfferState.UNDER_REVIEW)
     assert [x.partner for x in under_review] == ["GB"] and under_review[0].review_deadline is not None
 
 

@@ -131,7 +131,7 @@ async def test_a_full_schedule_lives_through_ten_versions_and_3000_decisions_to_
     assert updates == COMMENTS + VERSIONS + (VERSIONS - 1) + len(SENT_BACK) + 2 >= 3_000
     decided = time.monotonic()
 
-    card = await engine.wait_for(rid, partner, {"LETTER_ISSUED"}, timedelta(seconds=180))
+    card = await engine.wait_for(rid, partner, {OfferState.LETTER_ISSUED}, timedelta(seconds=180))
     assert card.letter is not None
     pdf = await engine.letter_bytes(card.letter)
     assert pdf.startswith(b"%PDF-") and len(pdf) == card.letter.size

@@ -32,6 +32,7 @@ from offerdesk.portal.postbox import Postbox
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
 from schemas.notice import Notice, NoticeKind, Recipient
+from schemas.offer_state import OfferState
 from schemas.portal import Role
 from schemas.review import Approve, RequestChanges
 from schemas.round import RoundSpec
@@ -188,10 +189,10 @@ async def test_each_event_reaches_the_right_people_once(
             await engine.submit(sample_offer(rid, "JP", seed=2), amend=True, by="neg-jp")
             await engine.approve(rid, "JP", ADA)
             await engine.approve(rid, "JP", GRACE)
-            await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, WAIT)
-            await engine.wait_for(rid, "KR", {"ESCALATED"}, WAIT)
-            await engine.wait_for(rid, "CH", {"LAPSED"}, WAIT)
-            await engine.wait_for(rid, "VN", {"LAPSED"}, WAIT)
+            await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, WAIT)
+            await engine.wait_for(rid, "KR", {OfferState.ESCALATED}, WAIT)
+            await engine.wait_for(rid, "CH", {OfferState.LAPSED}, WAIT)
+            await engine.wait_for(rid, "VN", {OfferState.LAPSED}, WAIT)
             reviewers = ["ada@trade.example.org", "grace@trade.example.org", "rex@trade.example.org"]
             expected = sorted(
                 [
@@ -251,7 +252,7 @@ async def test_nothing_is_lost_while_the_mail_server_is_away(
             await engine.submit(sample_offer(rid, "BW"), by="neg-bw")
             await engine.approve(rid, "BW", ADA)
             await engine.approve(rid, "BW", GRACE)
-            await engine.wait_for(rid, "BW", {"LETTER_FAILED"}, WAIT)
+            await engine.wait_for(rid, "BW", {OfferState.LETTER_FAILED}, WAIT)
             # Nothing listens on the port: every notice is filed, none mailed, and the errors say why.
             await eventually(lambda: len(postbox.inbox("sam")) == 1, 20, "the staff notice filed")
             await eventually(
@@ -301,7 +302,7 @@ async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
                 "the reminders",
             )
             reminded_at = datetime.now(UTC)
-            await engine.wait_for(rid, "KR", {"ESCALATED"}, WAIT)
+            await engine.wait_for(rid, "KR", {OfferState.ESCALATED}, WAIT)
             await asyncio.sleep(1.0)
     reminders = [e for e in mailbox.events() if e[1].startswith("remind")]
     assert reminders == sorted(
@@ -372,8 +373,8 @@ async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
             await eventually(lambda: len(mailbox.received()) == 6, 60, "KR's notices after the restart")
             await engine.approve(rid, "JP", ADA)
             await engine.approve(rid, "KR", ADA)
-            await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, WAIT)
-            await engine.wait_for(rid, "KR", {"LETTER_ISSUED"}, WAIT)
+            await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, WAIT)
+            await engine.wait_for(rid, "KR", {OfferState.LETTER_ISSUED}, WAIT)
             await eventually(lambda: len(mailbox.received()) >= 8, 30, "the letters' notices")
             await asyncio.sleep(1.5)
         finally:

@@ -25,6 +25,7 @@ from offerdesk.converter import Keyring, data_converter
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from offerdesk.worker import WORKFLOWS
+from schemas.offer_state import OfferState
 from schemas.review import Approve, RequestChanges, Withdraw
 from tests.conftest import round_spec
 from workflows.names import offer_workflow_id, round_workflow_id
@@ -50,10 +51,10 @@ async def _record(engine: Engine, env: WorkflowEnvironment) -> list[WorkflowHist
     await engine.submit(sample_offer(rid, "JP", seed=2), amend=True, by="negotiator")
     await engine.approve(rid, "JP", Approve(reviewer="Ada", rate_pct=15, reason="July deal"))
     await engine.approve(rid, "JP", Approve(reviewer="Grace"))
-    await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, timedelta(seconds=60))
-    await engine.wait_for(rid, "VN", {"ESCALATED"}, timedelta(seconds=60))
+    await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timedelta(seconds=60))
+    await engine.wait_for(rid, "VN", {OfferState.ESCALATED}, timedelta(seconds=60))
     await engine.withdraw(rid, "VN", Withdraw(by="n"))
-    await engine.wait_for(rid, "CH", {"LAPSED"}, timedelta(seconds=60))
+    await engine.wait_for(rid, "CH", {OfferState.LAPSED}, timedelta(seconds=60))
     handle = env.client.get_workflow_handle(round_workflow_id(rid))
     await handle.result()
     ids = [round_workflow_id(rid)] + [offer_workflow_id(rid, p) for p in ("JP", "VN", "CH")]

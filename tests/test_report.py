@@ -327,7 +327,7 @@ async def _reviewed_round(engine: Engine) -> str:
     """JP agreed at 15% (letter issued), PH under review, and the rest as they come."""
     rid = await offer_in(engine, "UNDER_REVIEW", ["JP", "PH"], approvals=1)
     await engine.approve(rid, "JP", Approve(reviewer="Rev One", rate_pct=15, reason="the industrial cuts"))
-    await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, timeout=timedelta(minutes=2))
+    await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timeout=timedelta(minutes=2))
     return rid
 
 

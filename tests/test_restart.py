@@ -60,7 +60,7 @@ async def test_a_restarted_worker_carries_on_and_applies_nothing_its_caller_gave
             assert [a.reviewer for a in card.approvals] == ["Ada"], "a request its sender gave up on was applied"
             approved = await engine.approve(rid, "JP", Approve(reviewer="Grace"))
             assert approved.approvals == 2 or approved.state is OfferState.APPROVED
-            done = await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, timeout=timedelta(seconds=60))
+            done = await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timeout=timedelta(seconds=60))
             eu, _ = await engine.offer_card(rid, "EU")
 
     assert done.letter is not None
@@ -113,7 +113,7 @@ async def test_a_worker_takes_no_more_letters_than_it_has_render_processes(
                 await engine.submit(sample_offer(rid, p, lines=40, seed=7), by="negotiator")
             await asyncio.gather(*(engine.approve(rid, p, Approve(reviewer="Ada")) for p in partners))
             for p in partners:
-                await engine.wait_for(rid, p, {"LETTER_ISSUED"}, timeout=timedelta(seconds=120))
+                await engine.wait_for(rid, p, {OfferState.LETTER_ISSUED}, timeout=timedelta(seconds=120))
     spans = sorted([await _render_span(env, rid, p) for p in partners])
     # The worker frees its slot as it reports a letter done, so the next may start a moment before the server
     # records the last one complete; a letter takes about a second, and uncapped ones overlap by seconds.

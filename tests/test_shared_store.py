@@ -19,6 +19,7 @@ from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
+from schemas.offer_state import OfferState
 from schemas.review import Approve
 from schemas.round import RoundSpec
 from tests.conftest import round_spec
@@ -67,7 +68,7 @@ async def test_an_offer_goes_to_a_letter_with_documents_and_letters_in_s3(
             assert receipt.state.value == "UNDER_REVIEW"
             await engine.approve(rid, "LK", Approve(reviewer="Ada"))
             await engine.approve(rid, "LK", Approve(reviewer="Grace"))
-            card = await engine.wait_for(rid, "LK", {"LETTER_ISSUED"}, timedelta(seconds=90))
+            card = await engine.wait_for(rid, "LK", {OfferState.LETTER_ISSUED}, timedelta(seconds=90))
     assert card.letter is not None and card.report is not None and card.report.digest is not None
 
     # Every object is in the bucket under the prefix, and nowhere on either machine's disk.

@@ -78,14 +78,9 @@ class RoundWorkflow:
     @workflow.query
     def status(self) -> RoundStatus:
         spec = self._spec
-        return RoundStatus(
-            round_id=spec.round_id,
-            deadline=spec.deadline,
-            review_window=spec.review_window,
-            approvals_required=spec.approvals_required,
-            partners=[p.code for p in spec.partners],
+        return RoundStatus.of(
+            spec,
             opened_at=self._opened_at,
             started=self._started,
-            remind_before=spec.remind_before,
             outcomes=[self._outcomes[p.code] for p in spec.partners if p.code in self._outcomes],
         )

@@ -16,6 +16,7 @@ from offerdesk.config import Settings
 from offerdesk.engine import Engine, EngineUnavailable, Refused
 from offers.documents import UnusableInputError
 from offers.reference import UnknownPartnerError
+from schemas.refusal import Refusal
 
 out = Console()
 err = Console(stderr=True)
@@ -29,8 +30,22 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+REFUSED = 1
+"""Exit code for 'the engine said no': late, not invited, already approved, a conflict, ... (the message says why)."""
+UNUSABLE = 2
+"""Exit code for input that cannot be used as it is: fix it and run the command again."""
 OUTAGE = 3
 """Exit code for 'cannot reach Temporal', 'no worker is running' and 'the store is away': scripts can retry."""
+
+EXIT_CODES: dict[Refusal, int] = {
+    **{kind: REFUSED for kind in Refusal},
+    Refusal.INVALID: UNUSABLE,
+    Refusal.INVALID_REQUEST: UNUSABLE,
+    Refusal.INVALID_DOCUMENT: UNUSABLE,
+    Refusal.TOO_LARGE: UNUSABLE,
+}
+"""Every refusal's exit code. Refusals of the engine are 1 (README: Commands), whatever their kind: a rate out of
+bounds is refused by the offer, against its state and bounds, not by the command's parsing (which exits 2)."""
 
 
 def load_settings() -> Settings:
@@ -50,7 +65,7 @@ def call(work: Callable[[Engine], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except Refused as e:
-        raise fail(e.message, 1) from None
+        raise fail(e.message, EXIT_CODES[e.kind]) from None
     except EngineUnavailable as e:
         raise fail(str(e), OUTAGE) from None
     except (UnusableInputError, ValueError) as e:

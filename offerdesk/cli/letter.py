@@ -29,7 +29,9 @@ def letter_download(
     async def work(e: Engine) -> tuple[OfferCard, bytes | None]:
         card, _ = await e.offer_card(round_id, partner.upper())
         if card.state is OfferState.APPROVED:  # the letter is being rendered: wait for it
-            card = await e.wait_for(round_id, partner.upper(), {"LETTER_ISSUED", "LETTER_FAILED"}, timedelta(minutes=2))
+            card = await e.wait_for(
+                round_id, partner.upper(), {OfferState.LETTER_ISSUED, OfferState.LETTER_FAILED}, timedelta(minutes=2)
+            )
         return card, await e.letter_bytes(card.letter) if card.letter else None
 
     card, data = call(work)

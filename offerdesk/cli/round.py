@@ -96,11 +96,13 @@ def round_status(round_id: str, as_json: JsonOpt = False) -> None:
 
 @round_app.command("list")
 def round_list(
-    state: Annotated[str | None, typer.Option(help="Only offers in this state, e.g. UNDER_REVIEW.")] = None,
+    state: Annotated[
+        OfferState | None, typer.Option(case_sensitive=False, help="Only offers in this state, e.g. UNDER_REVIEW.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Offers in every round, from Temporal visibility."""
-    listings = call(lambda e: e.list_offers(state=state.upper() if state else None))
+    listings = call(lambda e: e.list_offers(state=state))
     if as_json:
         print_json([x.model_dump(mode="json") for x in listings])
         return

@@ -18,6 +18,7 @@ from offerdesk.converter import KeyringError, ensure_keyring
 from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
 from offerdesk.portal.accounts import Accounts
 from offerdesk.private import make_private
+from schemas.refusal import Refusal
 
 # ---- running ----------------------------------------------------------------------------------
 
@@ -121,7 +122,7 @@ async def _seed_demo(engine: Engine, settings: Settings) -> None:
         await engine.round_status("demo")
         out.print(f"The demo round exists already; its letters are in {out_dir}")
     except Refused as e:
-        if e.kind == "Unreadable":  # a demo round from before encryption: say so, and carry on
+        if e.kind is Refusal.UNREADABLE:  # a demo round from before encryption: say so, and carry on
             err.print(f"[yellow]note:[/] {e.message}")
         else:
             await _run_demo(engine, out_dir)

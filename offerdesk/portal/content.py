@@ -20,6 +20,7 @@ from offers.lines import PER_PAGE, filter_lines, page_of
 from schemas.diff import LineKind, LinePage, OfferDiff
 from schemas.offer import OfferDocument
 from schemas.offer_state import OfferStatus, OfferVersion
+from schemas.refusal import Refusal
 from schemas.validation import ValidationReport
 
 router = APIRouter(prefix="/api", responses=_errors)
@@ -63,7 +64,7 @@ async def offer_diff(
         raise Refused(
             f"the offer of {partner} in round {round_id} has only version {new_version.number}; "
             "there is no earlier version to compare it with",
-            "NothingToCompare",
+            Refusal.NOTHING_TO_COMPARE,
         )
     old, old_version, old_report = await read_version(d, who, round_id, partner, number)
     return await asyncio.to_thread(

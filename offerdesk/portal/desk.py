@@ -34,6 +34,7 @@ from schemas.portal import (
     RoundDashboard,
     WithdrawBody,
 )
+from schemas.refusal import Refusal
 from schemas.review import Approve, Comment, ExtendReview, RequestChanges, RetryLetter, StaffDecision, Withdraw
 from schemas.round import RoundSpec, RoundStatus
 
@@ -94,12 +95,12 @@ class Desk:
         """Every offer the caller may see: a negotiator's own partner's, everyone's for the others."""
         require(who, Action.LIST_OFFERS)
         partner = who.partner if who.role is Role.NEGOTIATOR else None
-        return await self.engine.list_offers(state=state.value if state else None, partner=partner)
+        return await self.engine.list_offers(state=state, partner=partner)
 
     async def queue(self, who: Principal) -> list[OfferListing]:
         """Offers waiting for reviewers, the review window closing soonest first."""
         require(who, Action.QUEUE)
-        waiting = await self.engine.list_offers(state=OfferState.UNDER_REVIEW.value)
+        waiting = await self.engine.list_offers(state=OfferState.UNDER_REVIEW)
         far = datetime.max.replace(tzinfo=UTC)
         return sorted(waiting, key=lambda o: (o.review_deadline or far, o.round_id, o.partner))
 
@@ -150,11 +151,16 @@ class Desk:
         offers = [
             listed.get(p)
             or OfferListing(  # not yet in visibility (it lags a second or so): show what the round knows
-                round_id=round_id, partner=p, state="INVITED", review_deadline=None, workflow_id="", running=True
+                round_id=round_id,
+                partner=p,
+                state=OfferState.INVITED,
+                review_deadline=None,
+                workflow_id="",
+                running=True,
             )
             for p in status.partners
         ]
-        ready = sum(o.state == OfferState.LETTER_ISSUED.value for o in offers)
+        ready = sum(o.state is OfferState.LETTER_ISSUED for o in offers)
         return RoundDashboard(round=status, offers=offers, letters_ready=ready, as_of=began)
 
     async def audit(self, who: Principal, round_id: str | None = None, limit: int = 500) -> list[AuditRecord]:
@@ -174,7 +180,7 @@ class Desk:
                 raise Refused(
                     f"the document is for {document.partner} in round {document.round_id}, but it was sent to "
                     f"{partner} in round {round_id}; check round_id and partner in the file",
-                    "WrongOffer",
+                    Refusal.WRONG_OFFER,
                 )
             as_amendment = amend
             if as_amendment is None:
@@ -224,7 +230,7 @@ class Desk:
             try:
                 partners = partner_references(body.partners)
             except UnknownPartnerError as e:
-                raise Refused(str(e), "UnknownPartner") from None
+                raise Refused(str(e), Refusal.UNKNOWN_PARTNER) from None
             spec = RoundSpec(
                 round_id=body.round_id,
                 partners=partners,
@@ -284,7 +290,7 @@ class Desk:
                 )
                 raise Refused(
                     f"the offer of {card.partner_name} in round {round_id} is {card.state.value}; {why}",
-                    "NoLetterYet",
+                    Refusal.NO_LETTER_YET,
                 )
             return Letter(ref, await self.engine.letter_bytes(ref))
 
@@ -297,7 +303,7 @@ class Desk:
             await self.engine.round_status(round_id)  # a round that does not exist says so
             refs = [o.letter for o in await self.engine.list_offers(round_id=round_id) if o.letter is not None]
             if not refs:
-                raise Refused(f"round {round_id} has no letters yet", "NoLetterYet")
+                raise Refused(f"round {round_id} has no letters yet", Refusal.NO_LETTER_YET)
             contents = [await self.engine.letter_bytes(ref) for ref in refs]
             return await asyncio.to_thread(_zip, list(zip(refs, contents, strict=True))), len(refs)
 

@@ -16,22 +16,33 @@ from offerdesk.portal.accounts import AccountError
 from offerdesk.portal.security import current_caller
 from offers.documents import UnusableInputError, field_path
 from schemas.portal import ErrorBody, FieldError, Role
+from schemas.refusal import Refusal
 
-# The engine's refusals by kind. Anything not listed is a conflict with the offer's state (409).
-KIND_STATUS: dict[str, int] = {
-    "NoRound": 404,
-    "NotInvited": 404,
-    "RateOutOfBounds": 422,
-    "ReasonRequired": 422,
-    "BadDuration": 422,
-    "BadDeadline": 422,
-    "UnknownPartner": 422,
-    "WrongOffer": 422,
-    "Timeout": 504,
-    "NoDocument": 422,
-    "NoVersion": 404,
-    "DocumentMissing": 503,
-    "LetterMissing": 503,
+# Every refusal's HTTP status; tests/test_refusals.py fails when a kind has none.
+KIND_STATUS: dict[Refusal, int] = {
+    **{kind: 409 for kind in Refusal},  # a conflict with the offer's state, unless said otherwise below
+    Refusal.INVALID: 422,
+    Refusal.INVALID_REQUEST: 422,
+    Refusal.INVALID_DOCUMENT: 422,
+    Refusal.TOO_LARGE: 413,
+    Refusal.BAD_DEADLINE: 422,
+    Refusal.BAD_DURATION: 422,
+    Refusal.RATE_OUT_OF_BOUNDS: 422,
+    Refusal.REASON_REQUIRED: 422,
+    Refusal.UNKNOWN_PARTNER: 422,
+    Refusal.DUPLICATE_PARTNER: 422,
+    Refusal.WRONG_OFFER: 422,
+    Refusal.NO_DOCUMENT: 422,
+    Refusal.UNAUTHORIZED: 401,
+    Refusal.FORBIDDEN: 403,
+    Refusal.NOT_FOUND: 404,
+    Refusal.NO_ROUND: 404,
+    Refusal.NOT_INVITED: 404,
+    Refusal.NO_VERSION: 404,
+    Refusal.MISSING: 404,
+    Refusal.TIMEOUT: 504,
+    Refusal.DOCUMENT_MISSING: 503,
+    Refusal.LETTER_MISSING: 503,
 }
 
 
@@ -74,7 +85,7 @@ def refusal(exc: Exception) -> tuple[int, ErrorBody]:
 
 def _refusal(exc: Exception) -> tuple[int, ErrorBody]:
     if isinstance(exc, Refused):
-        return KIND_STATUS.get(exc.kind, 409), ErrorBody(error=exc.kind, message=portal_wording(exc.message))
+        return KIND_STATUS[exc.kind], ErrorBody(error=exc.kind, message=portal_wording(exc.message))
     if isinstance(exc, Forbidden):
         return 403, ErrorBody(error="Forbidden", message=exc.message)
     if isinstance(exc, NotFound):

@@ -56,6 +56,7 @@ from schemas.portal import (
     Role,
     WithdrawBody,
 )
+from schemas.refusal import Refusal
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "portal"
@@ -441,7 +442,7 @@ async def extend(
         try:
             by = parse_duration(extend_by.strip())
         except ValueError as e:
-            raise Refused(str(e), "BadDuration") from None
+            raise Refused(str(e), Refusal.BAD_DURATION) from None
         status = await d.extend(who, round_id, partner, ExtendBody(extend_by=by, reason=reason))
         return f"the review window now closes {_when(status.review_deadline)}"
 

@@ -12,23 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.history.v1 import HistoryEvent
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import (
-    DescribeTaskQueueRequest,
-    GetWorkflowExecutionHistoryReverseRequest,
-)
 from temporalio.client import (
     Client,
-    TLSConfig,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
@@ -36,11 +25,14 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig
-from temporalio.service import PayloadLimitsConfig, RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectStore, StoreError
 from offerdesk.config import Settings
+from offerdesk.engine.connection import connect
+from offerdesk.engine.errors import EngineUnavailable, Refused, cannot_reach, guarded
+from offerdesk.engine.visibility import CLOSED_AS, closed_run, listed, memo, offer_clauses, quote, round_ids
+from offerdesk.engine.workers import Pollers
 from schemas.document_ref import canonical_bytes, reference_for
 from schemas.letter import LetterRef
 from schemas.listing import OfferListing
@@ -56,6 +48,7 @@ from schemas.offer_state import (
     SubmissionResult,
     SubmitOffer,
 )
+from schemas.refusal import Refusal
 from schemas.review import (
     Approve,
     AuditChunk,
@@ -71,126 +64,15 @@ from schemas.review import (
 )
 from schemas.round import RoundSpec, RoundStatus
 from schemas.validation import ValidationReport, failed_report
-from workflows.names import (
-    OFFER_PARTNER,
-    OFFER_REVIEW_DEADLINE,
-    OFFER_ROUND,
-    OFFER_STATE,
-    TASK_QUEUE,
-    offer_workflow_id,
-    round_workflow_id,
-)
+from workflows.names import OFFER_ROUND, TASK_QUEUE, offer_workflow_id, round_workflow_id
 from workflows.offer import OfferWorkflow
 from workflows.round import RoundWorkflow
 
 T = TypeVar("T", bound=BaseModel)
-R = TypeVar("R")
-P = ParamSpec("P")
 
-POLLER_FRESH = timedelta(seconds=120)
-"""A live worker polls at least once a minute (a long poll lasts up to a minute); twice that, to be sure."""
-WORKER_SEEN_S = 2.0
-"""A queue that showed a live worker is taken to have one for this long without asking again: a portal reading
-many offers asks the server once, not once per offer. A worker gone meanwhile shows as a query that times out."""
 QUERY_TIMEOUT = timedelta(seconds=3)
-# How Temporal says an execution ended other than by completing, and what an offer shows for it.
-CLOSED_AS = {
-    WorkflowExecutionStatus.TERMINATED: OfferState.TERMINATED,
-    WorkflowExecutionStatus.CANCELED: OfferState.TERMINATED,
-    WorkflowExecutionStatus.FAILED: OfferState.FAILED,
-    WorkflowExecutionStatus.TIMED_OUT: OfferState.FAILED,
-}
-
-
 FILED_STATES = frozenset({OfferState.LETTER_ISSUED, OfferState.LAPSED, OfferState.WITHDRAWN})
 """States an offer's workflow completes in, having filed its whole audit trail to the store."""
-
-
-class Refused(Exception):
-    """The engine said no; the message is a sentence for a person, kind a word for a program."""
-
-    def __init__(self, message: str, kind: str = "Refused") -> None:
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-
-
-class EngineUnavailable(Exception):
-    """An outage, not a refusal: Temporal cannot be reached, no worker answers, or the store is away."""
-
-
-@functools.cache
-def client_runtime(verbose: bool) -> Runtime:
-    """A Temporal runtime for a worker (verbose: the SDK's warnings, on its console) or a one-shot command.
-
-    A command's output may be JSON a script reads, and the SDK's own console log (retries while a server
-    restarts) would land in it: commands silence it, and say what went wrong in a sentence on stderr instead.
-    Forwarding the SDK's log to Python logging is not an option: a line forwarded while the interpreter exits
-    aborts the process.
-    """
-    logging_config = LoggingConfig.default if verbose else LoggingConfig(filter="off")
-    return Runtime(telemetry=TelemetryConfig(logging=logging_config))
-
-
-async def connect(settings: Settings, verbose: bool = False) -> Client:
-    tls: bool | TLSConfig = False
-    if settings.tls:
-        tls = TLSConfig(
-            server_root_ca_cert=settings.tls_ca.read_bytes() if settings.tls_ca else None,
-            client_cert=settings.tls_cert.read_bytes() if settings.tls_cert else None,
-            client_private_key=settings.tls_key.read_bytes() if settings.tls_key else None,
-        )
-    try:
-        return await Client.connect(
-            settings.address,
-            namespace=settings.namespace,
-            tls=tls,
-            api_key=settings.api_key,
-            data_converter=settings.converter(),
-            runtime=client_runtime(verbose),
-            payload_limits=PAYLOAD_LIMITS,
-        )
-    except RuntimeError:
-        raise EngineUnavailable(cannot_reach(settings.address, settings.embedded)) from None
-
-
-PAYLOAD_LIMITS = PayloadLimitsConfig(memo_warn_size=64 * 1024)
-"""An offer's memo is its card: about 4 KB, plus some 750 bytes a version (12 KB at ten versions), whatever the
-document's size. The SDK warns from 2 KB, which would log a warning on every approval."""
-
-
-def cannot_reach(address: str, embedded: bool) -> str:
-    hint = (
-        "start it with 'offerdesk up' (or 'make run') in another terminal"
-        if embedded
-        else "check TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS or API-key settings"
-    )
-    return f"cannot reach Temporal at {address}: {hint}"
-
-
-def _is_outage(error: RPCError) -> bool:
-    text = error.message.lower()
-    return error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED) or any(
-        word in text for word in ("transport error", "connection refused", "connectionrefused", "tcp connect")
-    )
-
-
-def _guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn an outage in the middle of a call into one sentence, never raw RPC text."""
-
-    @functools.wraps(method)
-    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        engine = cast(Engine, args[0])
-        try:
-            return await method(*args, **kwargs)
-        except RPCError as e:
-            if _is_outage(e):
-                raise EngineUnavailable(engine.cannot_reach()) from None
-            raise
-        except StoreError as e:
-            raise EngineUnavailable(str(e)) from None
-
-    return call
 
 
 class Engine:
@@ -207,8 +89,7 @@ class Engine:
         self.task_queue = task_queue
         self.update_timeout = update_timeout
         self.embedded = embedded
-        self._workers_seen: dict[str, float] = {}
-        """When each task queue last showed a live worker (the event loop's clock)."""
+        self._pollers = Pollers(client)
 
     @classmethod
     async def from_settings(cls, settings: Settings, verbose: bool = False) -> Engine:
@@ -227,35 +108,8 @@ class Engine:
     # ---- workers -----------------------------------------------------------------------------
 
     async def worker_running(self, wait: float = 0.0, task_queue: str | None = None) -> bool:
-        """Whether a worker has polled the task queue in the last minute or two (no worker needed to ask).
-
-        `wait` gives a worker that is just starting (as in 'offerdesk up') a moment to send its first poll.
-        """
-        request = DescribeTaskQueueRequest(
-            namespace=self.client.namespace,
-            task_queue=TaskQueue(name=task_queue or self.task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-        queue = request.task_queue.name
-        loop = asyncio.get_running_loop()
-        seen = self._workers_seen.get(queue)
-        if seen is not None and loop.time() - seen < WORKER_SEEN_S:
-            return True
-        give_up = loop.time() + wait
-        while True:
-            try:
-                answer = await self.client.workflow_service.describe_task_queue(request, retry=True)
-            except RPCError as e:
-                if _is_outage(e) and e.status == RPCStatusCode.UNAVAILABLE:
-                    raise
-                return True  # a busy server that cannot say: assume a worker, and let the update's timeout tell
-            now = datetime.now(UTC)
-            if any(now - p.last_access_time.ToDatetime(tzinfo=UTC) < POLLER_FRESH for p in answer.pollers):
-                self._workers_seen[queue] = loop.time()
-                return True
-            if loop.time() >= give_up:
-                return False
-            await asyncio.sleep(0.2)
+        """Whether a worker has polled the task queue lately; `wait` gives a starting worker a moment."""
+        return await self._pollers.running(task_queue or self.task_queue, wait)
 
     def _no_worker(self, task_queue: str | None = None) -> EngineUnavailable:
         return EngineUnavailable(
@@ -265,14 +119,17 @@ class Engine:
 
     # ---- rounds ------------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     async def open_round(self, spec: RoundSpec) -> RoundStatus:
         now = datetime.now(UTC)
         if spec.deadline <= now:
-            raise Refused(f"the deadline {spec.deadline.isoformat()} is already past; give a time ahead", "BadDeadline")
+            raise Refused(
+                f"the deadline {spec.deadline.isoformat()} is already past; give a time ahead", Refusal.BAD_DEADLINE
+            )
         codes = [p.code for p in spec.partners]
         if len(set(codes)) != len(codes):
-            raise Refused(f"partners are listed twice: {', '.join(sorted({c for c in codes if codes.count(c) > 1}))}")
+            twice = ", ".join(sorted({c for c in codes if codes.count(c) > 1}))
+            raise Refused(f"partners are listed twice: {twice}", Refusal.DUPLICATE_PARTNER)
         if not await self.worker_running(wait=3.0):
             raise self._no_worker()
         try:
@@ -284,7 +141,7 @@ class Engine:
                 memo={"spec": spec},
             )
         except WorkflowAlreadyStartedError:
-            raise Refused(f"round {spec.round_id} already exists; choose another id", "RoundExists") from None
+            raise Refused(f"round {spec.round_id} already exists; choose another id", Refusal.ROUND_EXISTS) from None
         try:
             return await asyncio.wait_for(handle.execute_update(RoundWorkflow.opened), self.update_timeout)
         except TimeoutError:
@@ -293,7 +150,7 @@ class Engine:
                 f"{self.update_timeout:g} s; they go out as soon as a worker runs ('offerdesk worker')"
             ) from None
 
-    @_guarded
+    @guarded
     async def round_status(self, round_id: str) -> RoundStatus:
         """The round as it was opened, from Temporal's records (memo, or the first event): no worker needed."""
         handle = self.client.get_workflow_handle_for(RoundWorkflow.run, round_workflow_id(round_id))
@@ -302,10 +159,10 @@ class Engine:
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND:
                 raise Refused(
-                    f"round {round_id} does not exist; open it with 'offerdesk round open'", "NoRound"
+                    f"round {round_id} does not exist; open it with 'offerdesk round open'", Refusal.NO_ROUND
                 ) from None
             raise
-        spec = await _memo(description, "spec", RoundSpec)
+        spec = await memo(description, "spec", RoundSpec)
         if spec is None:  # rounds opened before the memo: the spec is the first event's input
             async for event in handle.fetch_history_events():
                 attributes = event.workflow_execution_started_event_attributes
@@ -315,59 +172,37 @@ class Engine:
                     raise Refused(
                         f"round {round_id} was opened before payloads were encrypted, or with another keyring; "
                         "read it with OFFERDESK_ACCEPT_PLAINTEXT=1 (README: Security) or with that keyring",
-                        "Unreadable",
+                        Refusal.UNREADABLE,
                     ) from None
                 spec = cast(RoundSpec, decoded[0])
                 break
         assert spec is not None
-        return RoundStatus(
-            round_id=spec.round_id,
-            deadline=spec.deadline,
-            review_window=spec.review_window,
-            approvals_required=spec.approvals_required,
-            partners=[p.code for p in spec.partners],
-            opened_at=description.start_time,
-            started=True,
-        )
+        return RoundStatus.of(spec, opened_at=description.start_time, started=True)
 
-    @_guarded
+    @guarded
     async def list_rounds(self) -> list[str]:
         """Round ids, newest first, as Temporal visibility lists them."""
-        rounds = []
-        async for wf in self.client.list_workflows(f"WorkflowType = {_quote(RoundWorkflow.__name__)}"):
-            rounds.append((wf.start_time, wf.id.removeprefix(round_workflow_id(""))))
-        return [r for _, r in sorted(rounds, reverse=True)]
+        return await round_ids(self.client)
 
-    @_guarded
+    @guarded
     async def list_offers(
-        self, round_id: str | None = None, state: str | None = None, partner: str | None = None
+        self, round_id: str | None = None, state: OfferState | None = None, partner: str | None = None
     ) -> list[OfferListing]:
         """Offers as Temporal visibility lists them (eventually consistent, a second or so behind).
 
         An offer whose workflow was terminated or failed shows as TERMINATED or FAILED, from Temporal's own
         status, whatever its last search attributes said.
         """
-        clauses = [f"{OFFER_PARTNER.name} IS NOT NULL", "ExecutionStatus != 'ContinuedAsNew'"]
-        if round_id is not None:
-            clauses.append(f"{OFFER_ROUND.name} = {_quote(round_id)}")
-        if state == OfferState.TERMINATED:
-            clauses.append("ExecutionStatus IN ('Terminated', 'Canceled')")
-        elif state == OfferState.FAILED:
-            clauses.append("ExecutionStatus IN ('Failed', 'TimedOut')")
-        elif state is not None:
-            clauses.append(f"{OFFER_STATE.name} = {_quote(state)}")
-            clauses.append("ExecutionStatus IN ('Running', 'Completed')")
-        if partner is not None:
-            clauses.append(f"{OFFER_PARTNER.name} = {_quote(partner)}")
-        listings = [listing async for listing, _ in self._listed(clauses, cards=False)]
-        return sorted(listings, key=lambda x: (x.round_id, x.partner))
+        clauses = offer_clauses(round_id, state, partner)
+        found = [listing async for listing, _ in listed(self.client, clauses, cards=False)]
+        return sorted(found, key=lambda x: (x.round_id, x.partner))
 
     # ---- offers: changes ---------------------------------------------------------------------
 
     def _offer(self, round_id: str, partner: str) -> WorkflowHandle[OfferWorkflow, Any]:
         return self.client.get_workflow_handle_for(OfferWorkflow.run, offer_workflow_id(round_id, partner))
 
-    @_guarded
+    @guarded
     async def submit(self, document: OfferDocument, amend: bool = False, *, by: str) -> SubmissionResult:
         """Store the document, then send its reference: acknowledged means stored and recorded.
 
@@ -419,7 +254,7 @@ class Engine:
     async def retry_letter(self, round_id: str, partner: str, request: RetryLetter) -> OfferAnswer:
         return await self._update(round_id, partner, OfferWorkflow.retry_letter, request, OfferAnswer)
 
-    @_guarded
+    @guarded
     async def _update(self, round_id: str, partner: str, update: Any, arg: Request, result: type[T]) -> T:
         """Send an update and wait at most update_timeout for its answer.
 
@@ -442,7 +277,7 @@ class Engine:
         except WorkflowUpdateFailedError as e:
             cause = e.cause
             if isinstance(cause, ApplicationError):
-                raise Refused(cause.message, cause.type or "Refused") from None
+                raise Refused(cause.message, Refusal.of(cause.type)) from None
             raise
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND and "not found" in e.message.lower():
@@ -454,7 +289,7 @@ class Engine:
 
     # ---- offers: reading ---------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     async def offer_card(self, round_id: str, partner: str) -> tuple[OfferCard, ClosedRun | None]:
         """The offer's card as it last published it, and Temporal's word if its workflow ended abnormally."""
         card, closed, _ = await self._card(round_id, partner)
@@ -469,7 +304,7 @@ class Engine:
             if e.status == RPCStatusCode.NOT_FOUND:
                 raise await self._why_not_found(round_id, partner) from None
             raise
-        card = await _memo(description, "card", OfferCard)
+        card = await memo(description, "card", OfferCard)
         if card is None:  # offers started before they published a memo: ask the workflow
             if not await self.worker_running(task_queue=description.task_queue):
                 raise self._no_worker(description.task_queue)
@@ -479,7 +314,7 @@ class Engine:
             card = card.model_copy(update={"state": CLOSED_AS[cast(WorkflowExecutionStatus, description.status)]})
         return card, closed, description.task_queue
 
-    @_guarded
+    @guarded
     async def offer_status(self, round_id: str, partner: str) -> OfferStatus:
         """The full view: the card, every finding (from the store), the audit trail, and Temporal's status."""
         card, closed, queue = await self._card(round_id, partner)
@@ -537,45 +372,35 @@ class Engine:
         return events
 
     async def _closed(self, description: WorkflowExecutionDescription) -> ClosedRun | None:
-        status = description.status
-        if status not in CLOSED_AS:
-            return None
-        answer = await self.client.workflow_service.get_workflow_execution_history_reverse(
-            GetWorkflowExecutionHistoryReverseRequest(
-                namespace=self.client.namespace,
-                execution=WorkflowExecution(workflow_id=description.id, run_id=description.run_id),
-                maximum_page_size=1,
-            )
-        )
-        reason = _why_ended(answer.history.events[0]) if answer.history.events else ""
-        assert status is not None
-        return ClosedRun(status=status.name, at=description.close_time, reason=reason)
+        return await closed_run(self.client, description)
 
-    @_guarded
+    @guarded
     async def letter(self, round_id: str, partner: str) -> tuple[OfferCard, LetterRef | None]:
         card, _ = await self.offer_card(round_id, partner)
         return card, card.letter
 
-    @_guarded
+    @guarded
     async def document(
         self, round_id: str, partner: str, version: int | None = None
     ) -> tuple[OfferDocument, OfferVersion, ValidationReport | None]:
         """One version of an offer (the latest by default) read back from the store, with its findings."""
         card, _ = await self.offer_card(round_id, partner)
         if not card.versions:
-            raise Refused(f"the offer of {card.partner_name} in round {round_id} has no version yet", "NoVersion")
+            raise Refused(
+                f"the offer of {card.partner_name} in round {round_id} has no version yet", Refusal.NO_VERSION
+            )
         number = version if version is not None else card.versions[-1].number
         found = next((v for v in card.versions if v.number == number), None)
         if found is None:
             raise Refused(
                 f"the offer of {card.partner_name} in round {round_id} has versions 1 to {len(card.versions)}; "
                 f"there is no version {number}",
-                "NoVersion",
+                Refusal.NO_VERSION,
             )
         try:
             data = await asyncio.to_thread(self.store.get, Kind.OFFER, found.digest)
         except (NotInStoreError, DamagedObjectError) as e:
-            raise Refused(f"version {number} was received, but {e}", "DocumentMissing") from None
+            raise Refused(f"version {number} was received, but {e}", Refusal.DOCUMENT_MISSING) from None
         report = None
         if found.report is not None and found.report.digest is not None:
             with contextlib.suppress(NotInStoreError, DamagedObjectError):
@@ -586,37 +411,12 @@ class Engine:
             report = failed_report(found.report.failure)
         return OfferDocument.model_validate_json(data), found, report
 
-    @_guarded
+    @guarded
     async def round_cards(self, round_id: str) -> list[tuple[OfferListing, OfferCard | None]]:
         """Every offer of a round with its card, from visibility alone (one list call, no worker, no queries)."""
-        clauses = [f"{OFFER_ROUND.name} = {_quote(round_id)}", "ExecutionStatus != 'ContinuedAsNew'"]
-        found = [pair async for pair in self._listed(clauses)]
+        clauses = [f"{OFFER_ROUND.name} = {quote(round_id)}", "ExecutionStatus != 'ContinuedAsNew'"]
+        found = [pair async for pair in listed(self.client, clauses)]
         return sorted(found, key=lambda x: x[0].partner)
-
-    async def _listed(
-        self, clauses: list[str], cards: bool = True
-    ) -> AsyncIterator[tuple[OfferListing, OfferCard | None]]:
-        """Offers as visibility lists them, each with the card its memo holds; TERMINATED / FAILED from Temporal.
-
-        With `cards` False, a card is decrypted and read only where the listing needs it (its letter, or why the
-        letter failed): most of a long list's time went to decoding cards for nothing.
-        """
-        async for wf in self.client.list_workflows(" AND ".join(clauses)):
-            sa = wf.typed_search_attributes
-            shown = CLOSED_AS.get(wf.status) if wf.status is not None else None
-            state = sa.get(OFFER_STATE)
-            card = await _memo(wf, "card", OfferCard) if cards or state in _LETTER_STATES else None
-            listing = OfferListing(
-                round_id=sa.get(OFFER_ROUND) or "",
-                partner=sa.get(OFFER_PARTNER) or "",
-                state=shown.value if shown else (state or ""),
-                review_deadline=None if shown else sa.get(OFFER_REVIEW_DEADLINE),
-                workflow_id=wf.id,
-                running=wf.close_time is None,
-                letter=card.letter if card else None,
-                letter_failure=card.letter_failure if card else None,
-            )
-            yield listing, card
 
     async def letter_bytes(self, ref: LetterRef) -> bytes:
         """An issued letter's PDF from the store; a missing one is a sentence about sharing the store."""
@@ -626,20 +426,22 @@ class Engine:
             raise Refused(
                 f"letter {ref.filename} was issued, but {e}; the portal, the CLI and the workers must share "
                 "OFFERDESK_STORE_URL",
-                "LetterMissing",
+                Refusal.LETTER_MISSING,
             ) from None
         except StoreError as e:
             raise EngineUnavailable(str(e)) from None
 
-    async def wait_for(self, round_id: str, partner: str, states: set[str], timeout: timedelta) -> OfferCard:
+    async def wait_for(self, round_id: str, partner: str, states: set[OfferState], timeout: timedelta) -> OfferCard:
         """Poll an offer until it reaches one of the states (for the demo and scripts)."""
         deadline = datetime.now(UTC) + timeout
         while True:
             card, _ = await self.offer_card(round_id, partner)
-            if card.state.value in states:
+            if card.state in states:
                 return card
             if datetime.now(UTC) >= deadline:
-                raise Refused(f"{partner} in round {round_id} is still {card.state.value} after {timeout}", "Timeout")
+                raise Refused(
+                    f"{partner} in round {round_id} is still {card.state.value} after {timeout}", Refusal.TIMEOUT
+                )
             await asyncio.sleep(0.2)
 
     async def _why_not_found(self, round_id: str, partner: str) -> Refused:
@@ -649,7 +451,7 @@ class Engine:
             return r
         return Refused(
             f"partner {partner} is not invited to round {round_id} (invited: {', '.join(status.partners)})",
-            "NotInvited",
+            Refusal.NOT_INVITED,
         )
 
     async def _why_closed(self, round_id: str, partner: str) -> Refused:
@@ -657,39 +459,11 @@ class Engine:
             card, _ = await self.offer_card(round_id, partner)
         except (RPCError, EngineUnavailable, Refused):
             return Refused(
-                f"the offer of {partner} in round {round_id} is closed and takes no more changes", "OfferClosed"
+                f"the offer of {partner} in round {round_id} is closed and takes no more changes", Refusal.OFFER_CLOSED
             )
         detail = f"; submissions closed at {card.deadline.isoformat()}" if card.state is OfferState.LAPSED else ""
         return Refused(
             f"the offer of {card.partner_name} in round {round_id} is {card.state.value} "
             f"and takes no more changes{detail}",
-            "OfferClosed",
+            Refusal.OFFER_CLOSED,
         )
-
-
-_LETTER_STATES = frozenset({OfferState.LETTER_ISSUED.value, OfferState.LETTER_FAILED.value})
-
-
-async def _memo(source: Any, key: str, kind: type[T]) -> T | None:
-    try:
-        return cast(T, await source.memo_value(key, type_hint=kind))
-    except KeyError:
-        return None
-
-
-def _why_ended(event: HistoryEvent) -> str:
-    if event.HasField("workflow_execution_terminated_event_attributes"):
-        attributes = event.workflow_execution_terminated_event_attributes
-        who = f" by {attributes.identity}" if attributes.identity else ""
-        return f"terminated{who}: {attributes.reason or 'no reason given'}"
-    if event.HasField("workflow_execution_failed_event_attributes"):
-        return f"failed: {event.workflow_execution_failed_event_attributes.failure.message}"
-    if event.HasField("workflow_execution_timed_out_event_attributes"):
-        return "timed out: the workflow's run timeout passed"
-    if event.HasField("workflow_execution_canceled_event_attributes"):
-        return "cancelled"
-    return ""
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
