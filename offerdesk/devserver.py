@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from temporalio.common import SearchAttributeIndexedValueType
@@ -123,6 +125,26 @@ class DevServer:
                 self.stop()
                 raise RuntimeError(f"the Temporal dev server did not open port {self.port} in {timeout:.0f}s")
             time.sleep(0.1)
+
+    def ui_ready(self, timeout: float = 60.0) -> bool:
+        """Wait until the Web UI answers through the frontend, not merely listens.
+
+        The UI's gRPC connection to the frontend is made as the process starts; on a busy machine its first
+        attempts can find the frontend not yet listening, and it then answers 503 "connection refused" until its
+        reconnect backoff runs out, seconds after the frontend is up. Asking for the namespace goes the whole way.
+        """
+        url = f"{self.ui_url}/api/v1/namespaces/default"
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    if answer.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.25)
 
     def stop(self) -> None:
         stop_process(self.process, timeout=15)

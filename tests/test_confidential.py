@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -108,6 +109,7 @@ async def test_a_canary_is_in_neither_the_history_the_ui_nor_the_database(settin
         ).stdout
         assert wid in shown and canary not in shown and "internal note" not in shown
         assert base64.b64encode(ENCODING).decode() in shown
+        assert await asyncio.to_thread(server.ui_ready), "the Web UI did not reach its frontend within a minute"
         async with httpx.AsyncClient(base_url=server.ui_url, timeout=30) as ui:
             encoded = quote(wid, safe="")  # the id holds slashes
             history = await ui.get(f"/api/v1/namespaces/default/workflows/{encoded}/history", params={"pageSize": 500})
