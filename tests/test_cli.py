@@ -19,6 +19,7 @@ from offerdesk.engine import Engine
 from schemas.offer_state import OfferState
 from tests.commands import cli
 from tests.conftest import new_round_id
+from tests.portal import offer_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 OFFERDESK = str(Path(sys.executable).parent / "offerdesk")
@@ -168,3 +169,36 @@ async def test_round_status_shows_the_reminder_lead_time_it_was_opened_with(
     code, out, err = await cli(env, settings, "round", "status", rid, "--json")
     assert code == 0, err
     assert json.loads(out)["round"]["remind_before"] == "PT2H", out
+
+
+async def test_every_command_that_writes_a_file_says_why_it_cannot(
+    env: WorkflowEnvironment, settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """A missing folder, a folder, a full disk: exit 2 and a sentence, never a traceback or half a file."""
+    rid = await offer_in(engine, "LETTER_ISSUED", ["JP"], approvals=1)
+    commands = {
+        "offer template": (["offer", "template"], ".xlsx"),
+        "offer export": (["offer", "export", rid, "JP"], ".json"),
+        "letter download": (["letter", "download", rid, "JP"], ".pdf"),
+        "round report": (["round", "report", rid], ".csv"),
+    }
+    for name, (args, suffix) in commands.items():
+        missing = tmp_path / "no-such-folder" / f"out{suffix}"
+        targets = {
+            missing: "does not exist",
+            tmp_path / f"a-folder{suffix}": "it is a folder",
+            Path("/dev/full"): "the disk is full",
+        }
+        (tmp_path / f"a-folder{suffix}").mkdir(exist_ok=True)
+        for target, why in targets.items():
+            if target == Path("/dev/full") and name in ("offer template", "offer export", "round report"):
+                continue  # these check the file's ending first: /dev/full has none
+            code, out, err = await cli(env, settings, *args, "-o", str(target), OFFERDESK_OPERATOR="staff")
+            assert code == 2 and why in err and "Traceback" not in err + out, (name, target, code, err)
+        code, _, err = await cli(env, settings, *args, "-o", str(tmp_path / f"ok{suffix}"), OFFERDESK_OPERATOR="staff")
+        assert code == 0 and (tmp_path / f"ok{suffix}").stat().st_size > 0, (name, err)
+    for name, (args, suffix) in commands.items():
+        target = tmp_path / f"full{suffix}"
+        target.symlink_to("/dev/full")  # a full disk behind a name with the ending each command asks for
+        code, out, err = await cli(env, settings, *args, "-o", str(target), OFFERDESK_OPERATOR="staff")
+        assert code == 2 and "the disk is full" in err and "Traceback" not in err + out, (name, err)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -46,6 +48,28 @@ EXIT_CODES: dict[Refusal, int] = {
 }
 """Every refusal's exit code. Refusals of the engine are 1 (README: Commands), whatever their kind: a rate out of
 bounds is refused by the offer, against its state and bounds, not by the command's parsing (which exits 2)."""
+
+
+def write_output(target: Path, data: bytes) -> None:
+    """Write a command's file, or exit 2 with a sentence: a missing folder, a folder, a full disk, no permission.
+
+    A file left half-written by a full disk is removed, so nothing that looks like a letter or an export is only
+    part of one.
+    """
+    existed = target.exists()
+    try:
+        with target.open("wb") as f:
+            f.write(data)
+    except OSError as e:
+        if not existed and target.is_file():
+            target.unlink(missing_ok=True)
+        why = {
+            errno.ENOENT: f"the folder {target.parent} does not exist",
+            errno.EISDIR: "it is a folder; name a file",
+            errno.ENOSPC: "the disk is full",
+            errno.EACCES: "permission denied",
+        }.get(e.errno or 0, e.strerror or str(e))
+        raise fail(f"cannot write {target}: {why}; nothing was written", UNUSABLE) from None
 
 
 def load_settings() -> Settings:

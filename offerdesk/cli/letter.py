@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from offerdesk.cli.common import call, fail, out
+from offerdesk.cli.common import call, fail, out, write_output
 from offerdesk.engine import Engine
 from schemas.offer_state import OfferCard, OfferState
 
@@ -43,5 +43,5 @@ def letter_download(
         )
         raise fail(f"{card.partner_name}'s offer in round {round_id} is {card.state.value}{why}", 1)
     target = output or Path(card.letter.filename)
-    target.write_bytes(data)
+    write_output(target, data)
     out.print(f"Wrote {target} ({len(data):,} bytes, {card.letter.pages} pages, sha256 {card.letter.sha256}).")

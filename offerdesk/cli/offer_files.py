@@ -7,18 +7,11 @@ from typing import Annotated
 
 import typer
 
-from offerdesk.cli.common import call, fail, out, parse_input
+from offerdesk.cli.common import call, fail, out, parse_input, write_output
 from offerdesk.cli.offer import offer_app
 from offers.documents import UnusableInputError
 
 EXPORT_FORMATS = (".xlsx", ".json", ".csv")
-
-
-def _write(target: Path, data: bytes) -> None:
-    try:
-        target.write_bytes(data)
-    except OSError as e:
-        raise fail(f"{target}: cannot write it ({e.strerror})", 2) from None
 
 
 @offer_app.command("template")
@@ -38,7 +31,7 @@ def offer_template(
     from offers.spreadsheets import write_workbook  # openpyxl only for the commands that write workbooks
 
     data = write_workbook(None, round_id=round_id, partner=partner.upper())
-    _write(output, data)
+    write_output(output, data)
     out.print(f"Wrote {output} ({len(data):,} bytes): fill in the Offer sheet and the category sheets.")
 
 
@@ -78,7 +71,7 @@ def offer_export(
             raise ValueError(f"version {found.number}: {e}") from None
 
     data = parse_input(render)
-    _write(output, data)
+    write_output(output, data)
     what = f"{len(document.tariff_commitments):,} tariff lines" if suffix == ".csv" else "the document"
     out.print(
         f"Wrote {output}: {what} of version {found.number} of {document.partner}'s offer in round "

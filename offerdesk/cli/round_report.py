@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from offerdesk.cli.common import JsonOpt, call, err, fail, out, print_json
+from offerdesk.cli.common import JsonOpt, call, err, fail, out, print_json, write_output
 from offerdesk.cli.round import round_app
 from offerdesk.durations import format_duration
 from offerdesk.engine import Engine
@@ -49,10 +49,7 @@ def report(
     )
     if output is not None:
         content = report_xlsx(made) if output.suffix.lower() == ".xlsx" else report_csv(made).encode()
-        try:
-            output.write_bytes(content)
-        except OSError as e:
-            raise fail(f"cannot write {output}: {e.strerror}", 2) from None
+        write_output(output, content)
         err.print(f"Wrote the report of round {round_id} ({len(made.rows)} partners) to {output}", highlight=False)
     if as_json:
         print_json(made)
