@@ -6,7 +6,7 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from temporalio.converter import DataConverter
 
@@ -87,6 +87,10 @@ class Settings:
     """OFFERDESK_ACCEPT_PLAINTEXT=1 reads payloads written before encryption (a migration, see the README)."""
     ui_origins: tuple[str, ...] = ()
     """OFFERDESK_UI_ORIGINS: where the Temporal UI runs, allowed to call the portal's codec endpoint (CORS)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """OFFERDESK_TRUSTED_PROXIES: addresses (or networks, comma-separated) of reverse proxies whose X-Forwarded-For
+    and X-Forwarded-Proto the portal believes; none by default, so the throttle and the audit log use the peer's
+    own address and nobody can name another by sending a header."""
     update_timeout: float = 10.0
     """OFFERDESK_UPDATE_TIMEOUT: seconds a change waits for the offer to answer; a request that reaches it later
     (no worker was running) is refused as stale, never applied behind the caller's back."""
@@ -147,9 +151,20 @@ class Settings:
             operator=_operator(e.get("OFFERDESK_OPERATOR")),
             keys_file=path("OFFERDESK_KEYS_FILE") or home / "keys.json",
             accept_plaintext=_flag(e.get("OFFERDESK_ACCEPT_PLAINTEXT")),
+            trusted_proxies=tuple(p.strip() for p in e.get("OFFERDESK_TRUSTED_PROXIES", "").split(",") if p.strip()),
             ui_origins=tuple(o.strip().rstrip("/") for o in e.get("OFFERDESK_UI_ORIGINS", "").split(",") if o.strip())
             or (f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"),
         )
+
+    def server_options(self) -> dict[str, Any]:
+        """How uvicorn serves the portal: forwarded headers believed from the trusted proxies alone, if any."""
+        return {
+            "host": self.portal_host,
+            "port": self.portal_port,
+            "log_level": "warning",
+            "proxy_headers": bool(self.trusted_proxies),
+            "forwarded_allow_ips": list(self.trusted_proxies) or None,
+        }
 
     def converter(self) -> DataConverter:
         """The data converter every client of this installation uses: pydantic's, encrypted with the keyring."""

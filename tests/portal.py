@@ -78,13 +78,15 @@ class User:
         return client, principal.csrf
 
 
-async def start_portal(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Portal]:
+async def start_portal(env: WorkflowEnvironment, settings: Settings, **extra: str) -> AsyncIterator[Portal]:
+    """A real `offerdesk portal` process on a free port; `extra` adds to its environment."""
     port = free_port()
     environ = {
         **os.environ,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "OFFERDESK_HOME": str(settings.home),
         "OFFERDESK_PORTAL_DB": str(settings.portal_db),
+        **extra,
     }
     process = await asyncio.create_subprocess_exec(
         OFFERDESK, "portal", "--port", str(port), env=environ, stdout=asyncio.subprocess.DEVNULL

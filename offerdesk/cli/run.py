@@ -200,6 +200,6 @@ def portal(
     settings = replace(settings, portal_host=host or settings.portal_host, portal_port=port or settings.portal_port)
     out.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
     try:
-        uvicorn.run(create_app(settings), host=settings.portal_host, port=settings.portal_port, log_level="warning")
+        uvicorn.run(create_app(settings), **settings.server_options())
     except EngineUnavailable as e:
         raise fail(str(e), OUTAGE) from None

@@ -107,13 +107,7 @@ class _Server(uvicorn.Server):
 
 async def serve_portal(settings: Settings, engine: Engine, stop: asyncio.Event) -> None:
     """Serve the portal until `stop` is set, in the caller's event loop (beside the worker)."""
-    config = uvicorn.Config(
-        create_app(settings, engine),
-        host=settings.portal_host,
-        port=settings.portal_port,
-        log_level="warning",
-        lifespan="on",
-    )
+    config = uvicorn.Config(create_app(settings, engine), lifespan="on", **settings.server_options())
     server = _Server(config)
     task = asyncio.create_task(server.serve())
     await stop.wait()
