@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
-from offerdesk.portal.content import finding_href
+from offerdesk.portal.content import finding_href, line_number
 from offerdesk.samples import sample_offer
 from offers.diff import diff_documents
 from offers.hs import GoodsKind, classify_hs
@@ -205,8 +205,11 @@ def test_diffing_two_full_schedules_is_quick() -> None:
 
 def test_findings_link_to_the_page_of_lines_that_holds_them() -> None:
     base = "/rounds/r-1/offers/JP"
-    assert finding_href(base, "tariff_commitments[12].hs_code") == f"{base}?page=1#line-12"
-    assert finding_href(base, "tariff_commitments[250].offered_rate_pct") == f"{base}?page=3#line-250"
+    assert finding_href(base, "tariff_commitments[12].hs_code") == f"{base}?page=1#line-13"  # people count from 1
+    assert finding_href(base, "tariff_commitments[250].offered_rate_pct") == f"{base}?page=3#line-251"
+    assert finding_href(base, "tariff_commitments[99].hs_code") == f"{base}?page=1#line-100"
+    assert finding_href(base, "tariff_commitments[100].hs_code") == f"{base}?page=2#line-101"
+    assert line_number("tariff_commitments[0].hs_code") == 1 and line_number("quota_commitments[0]") is None
     assert finding_href(base, "quota_commitments[0].offered_quota_tonnes") == f"{base}#quota-0"
     assert finding_href(base, "digital_trade") is None
     assert finding_href(base, "submitted_by.email") == f"{base}#contact"
@@ -282,11 +285,15 @@ async def test_the_api_pages_and_filters_the_lines(portal: Portal, engine: Engin
     client, _ = await staff.browser_session()
     try:
         html = (await client.get(f"/rounds/{rid}/offers/KR")).text
-        assert 'id="lines-filter"' in html and 'id="line-99"' in html and 'id="line-100"' not in html
-        assert f'href="/rounds/{rid}/offers/KR?page=4#line-321"' in html
+        assert 'id="lines-filter"' in html and 'id="line-1"' in html and 'id="line-100"' in html
+        assert 'id="line-101"' not in html and "<td>1</td><td><code>" in html
+        assert f'href="/rounds/{rid}/offers/KR?page=4#line-322"' in html  # tariff_commitments[321] is line 322
+        assert "<code>tariff_commitments[321].offered_rate_pct</code> (line 322)</a>" in html
         assert 'id="diff"' not in html  # one version: nothing to compare
         page4 = (await client.get(f"/rounds/{rid}/offers/KR", params={"page": 4})).text
-        assert 'id="line-321"' in page4 and "450 of 450 lines; page 4 of 5" in page4
+        assert 'id="line-322"' in page4 and "450 of 450 lines; page 4 of 5" in page4
+        code = re.escape(doc.tariff_commitments[321].hs_code)
+        assert re.search(rf'<tr id="line-322" class="\w+ no-change"><td>322</td><td><code>{code}</code>', page4)
         filtered = (await client.get(f"/rounds/{rid}/offers/KR", params={"chapter": "8", "kind": "nonsense"})).text
         assert "is not an HS chapter" in filtered and "450 of 450 lines" in filtered
         for part in ("Tariff-rate quotas", "Non-tariff barriers", "Digital trade", "Economic security"):

@@ -52,6 +52,8 @@ async def test_a_reviewer_reads_a_15000_line_offer_by_chapter_and_sees_what_chan
     # The lines: 15,000 of them, 100 a page; filtered to chapter 87 with the form.
     await expect(reviewer.locator("#lines-count")).to_have_text("14,999 of 14,999 lines; page 1 of 150")
     await expect(reviewer.locator("#lines-table tbody tr")).to_have_count(100)
+    numbers = await reviewer.locator("#lines-table tbody tr td:nth-child(1)").all_inner_texts()
+    assert numbers == [str(n) for n in range(1, 101)]  # people count lines from 1
     await reviewer.get_by_label("HS chapter").select_option("87")
     await reviewer.get_by_role("button", name="Filter").click()
     pages = -(-cars // 100)
@@ -64,11 +66,15 @@ async def test_a_reviewer_reads_a_15000_line_offer_by_chapter_and_sees_what_chan
     codes = await reviewer.locator("#lines-table tbody tr td:nth-child(2)").all_inner_texts()
     assert codes and all(code.startswith("87") for code in codes)
 
-    # The no-change warning links to the page of lines that holds it, with the line in view.
+    # The no-change warning links to the page of lines that holds it, with the line in view; people count from 1.
     index = stuck - 1  # one line before it was removed
-    await reviewer.get_by_role("link", name=f"tariff_commitments[{index}].offered_rate_pct").click()
-    assert reviewer.url.endswith(f"?page={index // 100 + 1}#line-{index}")
-    target = reviewer.locator(f"#line-{index}")
+    link = reviewer.get_by_role("link", name=f"tariff_commitments[{index}].offered_rate_pct (line {index + 1})")
+    await link.click()
+    assert reviewer.url.endswith(f"?page={index // 100 + 1}#line-{index + 1}")
+    target = reviewer.locator(f"#line-{index + 1}")
     await expect(target).to_be_in_viewport()
     await expect(target).to_contain_text(second.tariff_commitments[index].hs_code)
+    await expect(target.locator("td").first).to_have_text(str(index + 1))
+    first_shown = reviewer.locator("#lines-table tbody tr").first.locator("td").first
+    await expect(first_shown).to_have_text(str(index // 100 * 100 + 1))
     await reviewer.context.close()

@@ -127,12 +127,18 @@ def finding_href(base: str, path: str, per_page: int = PER_PAGE) -> str | None:
     found = _PATH.match(path)
     if found is not None:
         field, index = found.group(1), int(found.group(2))
-        if field == "tariff_commitments":
-            return f"{base}?page={page_of(index, per_page)}#line-{index}"
+        if field == "tariff_commitments":  # people count lines from 1, and the page anchors them so
+            return f"{base}?page={page_of(index, per_page)}#line-{index + 1}"
         if field in _ANCHORS:
             return f"{base}#{_ANCHORS[field]}-{index}"
     head = path.split(".")[0].split("[")[0]
     return {"summary": f"{base}#summary", "submitted_by": f"{base}#contact"}.get(head)
+
+
+def line_number(path: str) -> int | None:
+    """The number people read for the tariff line a finding names (from 1; the path counts from 0), if it names one."""
+    found = _PATH.match(path)
+    return int(found.group(2)) + 1 if found is not None and found.group(1) == "tariff_commitments" else None
 
 
 def _number(text: str | None) -> int | None:
@@ -150,6 +156,7 @@ async def offer_content(request: Request, d: Desk, who: Principal, status: Offer
         "content_notes": notes,
         "shown_changes": SHOWN_CHANGES,
         "finding_href": lambda path: finding_href(base, path),
+        "finding_line": line_number,
     }
     if not status.versions:
         return context

@@ -76,7 +76,19 @@ def _time_left(until: datetime | None) -> str:
     return "closed" if left.total_seconds() <= 0 else format_duration(timedelta(seconds=int(left.total_seconds())))
 
 
-def _when(moment: datetime | None) -> str:
+def _when(moment: datetime | str | None) -> str:
+    """A moment as people read it, "2026-12-11 16:45 UTC". In a text (a history's detail, a refusal), each ISO 8601
+    time with an offset, as the workflow writes them ("2026-12-11T16:45:07.123456+00:00"), is shown so too."""
+    if isinstance(moment, str):
+
+        def readable(found: re.Match[str]) -> str:
+            try:
+                return _when(datetime.fromisoformat(found.group()))
+            except ValueError:  # not a real time, such as month 13: left as written
+                return found.group()
+
+        iso = r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})"
+        return re.sub(iso, readable, moment)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
