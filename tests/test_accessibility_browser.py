@@ -25,6 +25,7 @@ from offerdesk.portal.postbox import Postbox
 from offerdesk.samples import sample_offer
 from schemas.notice import Notice, NoticeKind
 from schemas.offer import OfferDocument
+from schemas.offer_state import OfferState
 from schemas.portal import Role
 from schemas.review import Approve, Comment, ExtendReview
 from tests.browser import axe_violations, describe_violations, sign_in
@@ -83,7 +84,7 @@ async def scene(portal: Portal, engine: Engine) -> Scene:
     second = _with_line(second, no_change, offered_rate_pct=second.tariff_commitments[no_change].current_rate_pct)
     await engine.submit(first, by=negotiator.name)
     await engine.submit(second, amend=True, by=negotiator.name)
-    await engine.wait_for(rid, "KR", {"UNDER_REVIEW"}, timeout=timedelta(minutes=2))
+    await engine.wait_for(rid, "KR", {OfferState.UNDER_REVIEW}, timeout=timedelta(minutes=2))
     await engine.approve(rid, "KR", Approve(reviewer="Prep One", rate_pct=None, reason=None))
     await engine.comment(rid, "KR", Comment(reviewer="Prep Two", text="The car lines need a second look."))
     await engine.extend_review(rid, "KR", ExtendReview(by=staff.name, extend_by=timedelta(days=2), reason="more time"))
@@ -91,7 +92,7 @@ async def scene(portal: Portal, engine: Engine) -> Scene:
     await engine.submit(sample_offer(rid, "JP", lines=12, seed=3, received=today), by="negotiator")
     for name in ("Prep One", "Prep Two"):
         await engine.approve(rid, "JP", Approve(reviewer=name))
-    await engine.wait_for(rid, "JP", {"LETTER_ISSUED"}, timeout=timedelta(minutes=2))
+    await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timeout=timedelta(minutes=2))
 
     # Staff have no notice from this round (an escalation would take days): one as the worker files it.
     notice = Notice(
