@@ -7,7 +7,6 @@ back to cells, so a negotiator fixes the workbook, not a JSON path.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
@@ -28,6 +27,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from pydantic import BaseModel, ValidationError
 
 from offers.documents import MAX_OFFER_BYTES, UnusableInputError, field_path
+from offers.lines import tariff_lines_csv
 from schemas.offer import (
     CountrySpecificCommitment,
     DigitalTradePledge,
@@ -333,29 +333,10 @@ def export_offer(document: OfferDocument, fmt: str) -> bytes:
     if fmt == "json":
         return document.model_dump_json().encode()
     if fmt == "csv":
-        return tariff_csv(document)
+        return tariff_lines_csv(document.tariff_commitments).encode()
     if fmt == "xlsx":
         return write_workbook(document)
     raise ValueError(f"no export as {fmt!r}; choose xlsx, json or csv")
-
-
-def tariff_csv(document: OfferDocument) -> bytes:
-    """The tariff lines as CSV (UTF-8 with a BOM, so Excel reads it as UTF-8); text that a spreadsheet would run
-    as a formula is prefixed with an apostrophe."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    keys = [c.key for c in SHEETS[0].columns]
-    writer.writerow(keys)
-    for line in document.tariff_commitments:
-        values = line.model_dump()
-        writer.writerow([_csv_safe(values[k]) for k in keys])
-    return ("\ufeff" + out.getvalue()).encode()
-
-
-def _csv_safe(value: object) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 # ---- reading -------------------------------------------------------------------------------------
