@@ -1,4 +1,5 @@
-"""What every part of the benchmark shares: partners and offers to submit, percentiles, CPU, timing."""
+"""What every part of the benchmark shares: partners and offers to submit, letters to render, percentiles, CPU,
+timing."""
 
 from __future__ import annotations
 
@@ -18,7 +19,11 @@ from rich.console import Console
 
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
-from offers.reference import load_partners
+from offers.landing_zone import propose_landing_zone
+from offers.reference import LandingZonePolicy, load_partners
+from offers.validation import validate_offer
+from schemas.landing import AgreedTerms, Approval
+from schemas.letter import LetterInput
 from schemas.listing import OfferListing
 from schemas.offer import OfferDocument
 from schemas.partner import PartnerReference
@@ -122,3 +127,30 @@ async def listed_when(
         if ready(found) or time.monotonic() > give_up:
             return found
         await asyncio.sleep(0.5)
+
+
+def letter_input(doc: OfferDocument, partner: PartnerReference, policy: LandingZonePolicy) -> LetterInput:
+    """What the workflow hands the letter activity: validated, proposed, approved at the policy's rate."""
+    today = datetime.now(UTC).date()
+    report = validate_offer(doc, today)
+    zone = propose_landing_zone(doc, partner, policy)
+    now = datetime.now(UTC)
+    terms = AgreedTerms(
+        landing_zone=zone,
+        agreed_rate_pct=zone.proposed_rate_pct,
+        rate_set_by="the landing-zone policy",
+        rate_reason="the policy's proposal",
+        approvals=[Approval(reviewer=r, at=now) for r in REVIEWERS],
+        agreed_at=now,
+    )
+    return LetterInput(
+        round_id=doc.round_id,
+        partner=doc.partner,
+        partner_name=zone.partner_name,
+        reference=f"OD/{doc.round_id}/{doc.partner}/v1",
+        letter_date=today,
+        offer_version=1,
+        offer=doc,
+        report=report,
+        terms=terms,
+    )
