@@ -14,13 +14,10 @@ from typing import get_args
 from pydantic import BaseModel
 
 from schemas.offer import (
-    CountrySpecificCommitment,
     DigitalTradePledge,
     EconomicSecurityPledge,
     NonTariffBarrier,
     OfferDocument,
-    QuotaCommitment,
-    TariffCommitment,
 )
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -56,8 +53,15 @@ class Column:
 class Sheet:
     title: str
     field: str
-    model: type[BaseModel]
+    """The document's list this sheet holds: tariff_commitments."""
     columns: tuple[Column, ...]
+
+    @property
+    def model(self) -> type[BaseModel]:
+        """The model of one row: the type of the field's items (TariffCommitment for tariff_commitments)."""
+        (item,) = get_args(OfferDocument.model_fields[self.field].annotation)
+        assert isinstance(item, type) and issubclass(item, BaseModel)
+        return item
 
     @property
     def max_rows(self) -> int:
@@ -77,37 +81,54 @@ def _choices(model: type[BaseModel], key: str) -> tuple[str, ...]:
 NTB_ACTIONS = _choices(NonTariffBarrier, "action")
 DIGITAL_TOPICS = _choices(DigitalTradePledge, "topic")
 SECURITY_TOPICS = _choices(EconomicSecurityPledge, "topic")
+
 _HS = "HS code, as text with its leading zero and dots: 0201.30"
 
+
+def _hs_lines(title: str, field: str, what: str, *columns: Column) -> Sheet:
+    """A sheet of commitments on HS codes: the code, what it covers, then `columns`."""
+    return Sheet(
+        title,
+        field,
+        (
+            Column("hs_code", "HS code", "HS code", Kind.TEXT, _HS),
+            Column("description", "Description", "description", Kind.TEXT, f"what the {what} covers", 50),
+            *columns,
+        ),
+    )
+
+
+def _pledges(title: str, field: str, topics: tuple[str, ...], topic_width: int) -> Sheet:
+    return Sheet(
+        title,
+        field,
+        (
+            Column("topic", "Topic", "topic", Kind.CHOICE, "one of the list", topic_width, topics),
+            Column("pledge", "Pledge", "pledge", Kind.TEXT, "what is pledged", 80),
+        ),
+    )
+
+
 SHEETS: tuple[Sheet, ...] = (
-    Sheet(
+    _hs_lines(
         "Tariffs",
         "tariff_commitments",
-        TariffCommitment,
-        (
-            Column("hs_code", "HS code", "HS code", Kind.TEXT, _HS, 14),
-            Column("description", "Description", "description", Kind.TEXT, "what the line covers", 50),
-            Column("current_rate_pct", "Current rate %", "current rate", Kind.RATE, "today's duty, in %: 21.6", 16),
-            Column("offered_rate_pct", "Offered rate %", "offered rate", Kind.RATE, "the duty offered, in %: 9", 16),
-            Column("staging_years", "Staging years", "staging years", Kind.WHOLE, "years to phase in; 0 = at once"),
-        ),
+        "line",
+        Column("current_rate_pct", "Current rate %", "current rate", Kind.RATE, "today's duty, in %: 21.6", 16),
+        Column("offered_rate_pct", "Offered rate %", "offered rate", Kind.RATE, "the duty offered, in %: 9", 16),
+        Column("staging_years", "Staging years", "staging years", Kind.WHOLE, "years to phase in; 0 = at once"),
     ),
-    Sheet(
+    _hs_lines(
         "Quotas",
         "quota_commitments",
-        QuotaCommitment,
-        (
-            Column("hs_code", "HS code", "HS code", Kind.TEXT, _HS, 14),
-            Column("description", "Description", "description", Kind.TEXT, "what the quota covers", 50),
-            Column("current_quota_tonnes", "Current quota (t)", "current quota", Kind.NUMBER, "tonnes today", 18),
-            Column("offered_quota_tonnes", "Offered quota (t)", "offered quota", Kind.NUMBER, "tonnes offered", 18),
-            Column("in_quota_rate_pct", "In-quota rate %", "in-quota rate", Kind.RATE, "duty within the quota", 16),
-        ),
+        "quota",
+        Column("current_quota_tonnes", "Current quota (t)", "current quota", Kind.NUMBER, "tonnes today", 18),
+        Column("offered_quota_tonnes", "Offered quota (t)", "offered quota", Kind.NUMBER, "tonnes offered", 18),
+        Column("in_quota_rate_pct", "In-quota rate %", "in-quota rate", Kind.RATE, "duty within the quota", 16),
     ),
     Sheet(
         "Non-tariff barriers",
         "non_tariff_barriers",
-        NonTariffBarrier,
         (
             Column("measure", "Measure", "measure", Kind.TEXT, "the barrier", 50),
             Column("action", "Action", "action", Kind.CHOICE, "one of the list", 12, NTB_ACTIONS),
@@ -115,28 +136,11 @@ SHEETS: tuple[Sheet, ...] = (
             Column("effective_by", "Effective by", "effective date", Kind.DATE, "a date: 2026-01-31", 14),
         ),
     ),
-    Sheet(
-        "Digital trade",
-        "digital_trade",
-        DigitalTradePledge,
-        (
-            Column("topic", "Topic", "topic", Kind.CHOICE, "one of the list", 32, DIGITAL_TOPICS),
-            Column("pledge", "Pledge", "pledge", Kind.TEXT, "what is pledged", 80),
-        ),
-    ),
-    Sheet(
-        "Economic security",
-        "economic_security",
-        EconomicSecurityPledge,
-        (
-            Column("topic", "Topic", "topic", Kind.CHOICE, "one of the list", 24, SECURITY_TOPICS),
-            Column("pledge", "Pledge", "pledge", Kind.TEXT, "what is pledged", 80),
-        ),
-    ),
+    _pledges("Digital trade", "digital_trade", DIGITAL_TOPICS, 32),
+    _pledges("Economic security", "economic_security", SECURITY_TOPICS, 24),
     Sheet(
         "Country-specific",
         "country_specific",
-        CountrySpecificCommitment,
         (
             Column("commitment", "Commitment", "commitment", Kind.TEXT, "a purchase, investment, sector deal", 80),
             Column("value_usd", "Value (USD)", "value", Kind.NUMBER, "in US dollars (may be empty)", 18),
