@@ -14,9 +14,7 @@ is summed up per HS chapter instead, so the letter stays a few pages long and qu
 
 from __future__ import annotations
 
-import csv
 import gc
-import io
 import mimetypes
 import os
 from collections.abc import Iterator, Sequence
@@ -35,6 +33,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from offers.hs import GoodsKind, classify_hs
+from offers.lines import TARIFF_LINE_COLUMNS, tariff_lines_csv
 from schemas.letter import LetterInput
 from schemas.offer import TariffCommitment
 from schemas.validation import CATEGORY_TITLES, Category
@@ -46,7 +45,7 @@ PDF_VARIANT = "pdf/a-3a"
 MAX_LISTED_LINES = 200
 """A letter lists this many tariff lines at most; beyond, its body sums them up per HS chapter."""
 TARIFF_CSV_NAME = "tariff-lines.csv"
-TARIFF_CSV_COLUMNS = ("hs_code", "description", "current_rate_pct", "offered_rate_pct", "staging_years")
+TARIFF_CSV_COLUMNS = TARIFF_LINE_COLUMNS
 
 ChapterKind = Literal["agricultural", "industrial", "mixed", "unclassified"]
 
@@ -114,17 +113,6 @@ def chapter_summary(lines: Sequence[TariffCommitment]) -> list[ChapterRow]:
             )
         )
     return rows
-
-
-def tariff_lines_csv(lines: Sequence[TariffCommitment]) -> str:
-    """Every tariff line as CSV with a header row; rates are written so that they read back exactly."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(TARIFF_CSV_COLUMNS)
-    writer.writerows(
-        (t.hs_code, t.description, repr(t.current_rate_pct), repr(t.offered_rate_pct), t.staging_years) for t in lines
-    )
-    return out.getvalue()
 
 
 class TemplateAssetFetcher(URLFetcher):  # type: ignore[misc]
@@ -296,7 +284,8 @@ def render_letter_pdf(inp: LetterInput) -> tuple[bytes, int]:
             string=tariff_lines_csv(inp.offer.tariff_commitments),
             name=TARIFF_CSV_NAME,
             description=f"Every tariff line of the offer ({len(inp.offer.tariff_commitments):,}), one a row, "
-            f"as CSV (UTF-8, header row): {', '.join(TARIFF_CSV_COLUMNS)}",
+            f"as CSV (UTF-8 with a byte-order mark, header row): {', '.join(TARIFF_CSV_COLUMNS)}; "
+            "text that a spreadsheet would take for a formula starts with an apostrophe",
             created=created,
             modified=created,
             relationship="Data",

@@ -1,4 +1,5 @@
-"""What every part of the benchmark shares: partners and offers to submit, percentiles, CPU, timing."""
+"""What every part of the benchmark shares: partners and offers to submit, letters to render, percentiles, CPU,
+timing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import string
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,11 @@ from rich.console import Console
 
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
-from offers.reference import load_partners
+from offers.landing_zone import propose_landing_zone
+from offers.reference import LandingZonePolicy, load_partners
+from offers.validation import validate_offer
+from schemas.landing import AgreedTerms, Approval
+from schemas.letter import LetterInput
 from schemas.listing import OfferListing
 from schemas.offer import OfferDocument
 from schemas.partner import PartnerReference
@@ -122,3 +127,46 @@ async def listed_when(
         if ready(found) or time.monotonic() > give_up:
             return found
         await asyncio.sleep(0.5)
+
+
+def approved_letter(
+    doc: OfferDocument,
+    partner: PartnerReference,
+    policy: LandingZonePolicy,
+    approvals: list[Approval],
+    received: date,
+    rate: float | None = None,
+    rate_set_by: str = "the landing-zone policy",
+    rate_reason: str = "the policy's proposal",
+) -> LetterInput:
+    """What the workflow hands the letter activity once `approvals` agree: the offer validated as of the day it was
+    `received`, the policy's proposal, and the agreed rate (`rate`, or else the proposal), dated the last approval.
+
+    The benchmark's letters and the letter tests' are built here."""
+    zone = propose_landing_zone(doc, partner, policy)
+    agreed_at = max(a.at for a in approvals)
+    terms = AgreedTerms(
+        landing_zone=zone,
+        agreed_rate_pct=rate if rate is not None else zone.proposed_rate_pct,
+        rate_set_by=rate_set_by,
+        rate_reason=rate_reason,
+        approvals=approvals,
+        agreed_at=agreed_at,
+    )
+    return LetterInput(
+        round_id=doc.round_id,
+        partner=doc.partner,
+        partner_name=partner.name,
+        reference=f"OD/{doc.round_id}/{doc.partner}/v1",
+        letter_date=agreed_at.date(),
+        offer_version=1,
+        offer=doc,
+        report=validate_offer(doc, received),
+        terms=terms,
+    )
+
+
+def letter_input(doc: OfferDocument, partner: PartnerReference, policy: LandingZonePolicy) -> LetterInput:
+    """A letter as the benchmark renders it: received today, approved now by its reviewers at the policy's rate."""
+    now = datetime.now(UTC)
+    return approved_letter(doc, partner, policy, [Approval(reviewer=r, at=now) for r in REVIEWERS], now.date())

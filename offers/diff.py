@@ -26,6 +26,7 @@ from schemas.offer import NonTariffBarrier, OfferDocument, QuotaCommitment, Tari
 from schemas.validation import Category, ValidationReport
 
 M = TypeVar("M", bound=BaseModel)
+L = TypeVar("L", TariffCommitment, QuotaCommitment)
 
 
 @lru_cache(maxsize=65_536)
@@ -59,24 +60,23 @@ def _pair(old: Iterable[M], new: Iterable[M], key: Callable[[M], str]) -> tuple[
     return added, removed, pairs
 
 
-def _tariff_lines(old: list[TariffCommitment], new: list[TariffCommitment]) -> TariffLinesDiff:
-    added, removed, pairs = _pair(old, new, lambda t: _hs_key(t.hs_code))
-    changed = [
+def _changed_lines(pairs: list[tuple[L, L]]) -> list[LineChange]:
+    """The pairs of tariff lines or quotas (same HS code) whose fields differ, each with what changed."""
+    return [
         LineChange(hs_code=b.hs_code, description=b.description, changes=changes)
         for a, b in pairs
         if a != b and (changes := _fields(a, b))
     ]
-    return TariffLinesDiff(added=added, removed=removed, changed=changed)
+
+
+def _tariff_lines(old: list[TariffCommitment], new: list[TariffCommitment]) -> TariffLinesDiff:
+    added, removed, pairs = _pair(old, new, lambda t: _hs_key(t.hs_code))
+    return TariffLinesDiff(added=added, removed=removed, changed=_changed_lines(pairs))
 
 
 def _quotas(old: list[QuotaCommitment], new: list[QuotaCommitment]) -> QuotasDiff:
     added, removed, pairs = _pair(old, new, lambda q: _hs_key(q.hs_code))
-    changed = [
-        LineChange(hs_code=b.hs_code, description=b.description, changes=changes)
-        for a, b in pairs
-        if a != b and (changes := _fields(a, b))
-    ]
-    return QuotasDiff(added=added, removed=removed, changed=changed)
+    return QuotasDiff(added=added, removed=removed, changed=_changed_lines(pairs))
 
 
 def _measures(old: list[NonTariffBarrier], new: list[NonTariffBarrier]) -> MeasuresDiff:

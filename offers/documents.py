@@ -1,6 +1,8 @@
 """Reading offer files: a syntax error names the line and column, a schema error each field path.
 
-An .xlsx workbook (by its name or its ZIP magic bytes) is read by `offers.spreadsheets`, which names cells.
+An .xlsx workbook (by its name or its ZIP magic bytes) is read by `offers.spreadsheets`, which names cells. The
+size limit and the error both readers raise live in `offers.inputs` (re-exported here), so that imports point one
+way: documents -> spreadsheets -> inputs, never back.
 """
 
 from __future__ import annotations
@@ -13,28 +15,23 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from offers.inputs import MAX_OFFER_BYTES, UnusableInputError, field_path
 from schemas.offer import OfferDocument
 
-MAX_OFFER_BYTES = 16 * 1024 * 1024
-"""A full national schedule (25,000 tariff lines) with room to spare."""
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_OFFER_BYTES",
+    "ZIP_MAGIC",
+    "UnusableInputError",
+    "field_path",
+    "is_workbook",
+    "load_offer",
+    "parse_offer",
+    "parse_offer_file",
+]
 
 MAX_JSON_DEPTH = 64
 """An offer nests 3 levels (document, list, item); the limit keeps a hostile document off the stack."""
-
-
-class UnusableInputError(ValueError):
-    """Input nobody can act on as it is; the message says what to fix, `fields` each path at fault."""
-
-    def __init__(self, message: str, fields: list[tuple[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.fields = fields or []
-
-
-def field_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(document)"
 
 
 class _NonFinite:
@@ -149,7 +146,7 @@ def is_workbook(data: bytes, name: str = "") -> bool:
 def parse_offer_file(data: bytes, source: str = "offer") -> OfferDocument:
     """A file's bytes as an offer: a JSON document, or an .xlsx workbook filled in from the template."""
     if is_workbook(data, source):
-        from offers.spreadsheets import read_workbook  # openpyxl only when a workbook comes
+        from offers.spreadsheets.reading import read_workbook  # openpyxl only when a workbook comes
 
         return read_workbook(data, source)
     return parse_offer(data, source)

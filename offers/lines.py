@@ -1,17 +1,23 @@
-"""An offer's tariff lines, filtered and paged for reading: pure functions, quick for a full national schedule."""
+"""An offer's tariff lines, filtered and paged for reading, and as CSV: pure functions, quick for a full national
+schedule."""
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
+from offers.csvfile import csv_text
 from offers.hs import HSCodeError, classify_hs, normalize_hs
 from schemas.diff import LineKind, LinePage, NumberedLine
-from schemas.offer import OfferDocument
+from schemas.offer import OfferDocument, TariffCommitment
 
 PER_PAGE = 100
 MAX_PER_PAGE = 1000
 CHAPTER = re.compile(r"[0-9]{2}")
+TARIFF_LINE_COLUMNS = tuple(TariffCommitment.model_fields)
+"""hs_code, description, current_rate_pct, offered_rate_pct, staging_years: the CSV's header row."""
 
 
 @lru_cache(maxsize=65_536)
@@ -75,3 +81,12 @@ def filter_lines(
             for i, c, k in matched[(page - 1) * per_page : page * per_page]
         ],
     )
+
+
+def tariff_lines_csv(lines: Sequence[TariffCommitment]) -> str:
+    """Every tariff line as CSV, a header row first, in Offerdesk's one dialect (offers.csvfile): rates are
+    numbers that read back exactly; text a spreadsheet would run as a formula starts with an apostrophe.
+
+    The letter attaches it as tariff-lines.csv, and an offer exported as .csv is this."""
+    rows = ([getattr(t, c) for c in TARIFF_LINE_COLUMNS] for t in lines)
+    return csv_text(itertools.chain([TARIFF_LINE_COLUMNS], rows))

@@ -6,7 +6,6 @@ unless none is given.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections import Counter
@@ -15,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
+from offers.csvfile import Cell, csv_text, formula_safe
 from schemas.listing import OfferListing
 from schemas.offer_state import OfferCard, OfferState
 from schemas.partner import PartnerReference
@@ -245,14 +245,15 @@ HEADER = [
 
 
 def report_table(report: RoundReport) -> list[list[Any]]:
-    """The matrix as rows of plain values (header first): times in UTC, time in review a timedelta."""
+    """The matrix as rows of plain values (header first): times in UTC, time in review a timedelta; names that a
+    spreadsheet would take for a formula start with an apostrophe (offers.csvfile.formula_safe), for the .xlsx."""
     table: list[list[Any]] = [list(HEADER)]
     for row in report.rows:
         first = row.first_received_at.astimezone(UTC).replace(tzinfo=None) if row.first_received_at else None
         table.append(
             [
-                _cell(row.partner),
-                _cell(row.partner_name),
+                formula_safe(row.partner),
+                formula_safe(row.partner_name),
                 row.state,
                 *[row.categories[c].value if c in row.categories else "" for c in Category],
                 row.count(CategoryStatus.MET),
@@ -270,31 +271,23 @@ def report_table(report: RoundReport) -> list[list[Any]]:
     return table
 
 
-def _cell(text: str) -> str:
-    """Text a spreadsheet would take for a formula is kept as text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def report_csv(report: RoundReport) -> str:
-    """The matrix as CSV: empty cells where nothing is known; time in review in whole seconds."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for i, values in enumerate(report_table(report)):
-        writer.writerow(values if i == 0 else [_csv_value(v) for v in values])
-    return buffer.getvalue()
+    """The matrix as CSV (offers.csvfile's dialect): empty cells where nothing is known; time in review in whole
+    seconds; times in UTC, ISO 8601 with a Z."""
+    return csv_text([_csv_value(v) for v in values] for values in report_table(report))
 
 
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
+def _csv_value(value: Any) -> Cell:
+    if value is None or isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, timedelta):
-        return str(int(value.total_seconds()))
+        return int(value.total_seconds())
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds") + "Z"
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, int | float):
+        return value
     return str(value)
 
 

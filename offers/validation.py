@@ -10,7 +10,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 
 from offers.hs import GoodsKind, HSCodeError, classify_hs, normalize_hs
-from schemas.offer import OfferDocument, QuotaCommitment, TariffCommitment
+from schemas.offer import (
+    CountrySpecificCommitment,
+    NonTariffBarrier,
+    OfferDocument,
+    QuotaCommitment,
+    TariffCommitment,
+)
 from schemas.validation import Category, CategoryStatus, Finding, Severity, ValidationReport
 
 MAX_RATE_PCT = 1000.0
@@ -155,6 +161,38 @@ def _pledge_findings(category: Category, field: str, pledges: list[tuple[str, st
         seen.add(topic)
 
 
+def _measure_findings(path: str, ntb: NonTariffBarrier, as_of: date) -> Iterator[Finding]:
+    if not ntb.measure.strip():
+        yield _error(C.NON_TARIFF_BARRIERS, f"{path}.measure", "name the measure to remove, reform or recognize")
+    if ntb.effective_by < as_of:
+        # A warning, not an error: a measure may already be in force; the reviewers judge which.
+        yield _warning(
+            C.NON_TARIFF_BARRIERS,
+            f"{path}.effective_by",
+            f"{ntb.effective_by.isoformat()} is before the offer was received ({as_of.isoformat()}); "
+            "give a date from then on, or say in detail that the measure is already in force",
+        )
+
+
+def _country_specific_findings(path: str, item: CountrySpecificCommitment, as_of: date) -> Iterator[Finding]:
+    if not item.commitment.strip():
+        yield _error(C.COUNTRY_SPECIFIC, f"{path}.commitment", "the commitment is empty; say what will be done")
+    if item.value_usd is not None and item.value_usd < 0:
+        yield _error(C.COUNTRY_SPECIFIC, f"{path}.value_usd", "a commitment's value cannot be negative")
+    if item.by_year is not None and item.by_year > as_of.year + 50:
+        yield _error(
+            C.COUNTRY_SPECIFIC,
+            f"{path}.by_year",
+            f"{item.by_year} is too far ahead to hold anyone to; give a year up to {as_of.year + 50}",
+        )
+    elif item.by_year is not None and item.by_year < as_of.year:
+        yield _warning(
+            C.COUNTRY_SPECIFIC,
+            f"{path}.by_year",
+            f"{item.by_year} is before the offer was received ({as_of.year}); give a year from then on",
+        )
+
+
 def validate_offer(doc: OfferDocument, as_of: date) -> ValidationReport:
     """Check an offer against the required categories; as_of is the day it was received."""
     findings: list[Finding] = []
@@ -196,22 +234,9 @@ def validate_offer(doc: OfferDocument, as_of: date) -> ValidationReport:
         present.add(C.QUOTAS)
 
     for index, ntb in enumerate(doc.non_tariff_barriers):
-        path = f"non_tariff_barriers[{index}]"
+        findings += _measure_findings(f"non_tariff_barriers[{index}]", ntb, as_of)
+    if doc.non_tariff_barriers:
         present.add(C.NON_TARIFF_BARRIERS)
-        if not ntb.measure.strip():
-            findings.append(
-                _error(C.NON_TARIFF_BARRIERS, f"{path}.measure", "name the measure to remove, reform or recognize")
-            )
-        if ntb.effective_by < as_of:
-            # A warning, not an error: a measure may already be in force; the reviewers judge which.
-            findings.append(
-                _warning(
-                    C.NON_TARIFF_BARRIERS,
-                    f"{path}.effective_by",
-                    f"{ntb.effective_by.isoformat()} is before the offer was received ({as_of.isoformat()}); "
-                    "give a date from then on, or say in detail that the measure is already in force",
-                )
-            )
 
     findings += _pledge_findings(C.DIGITAL_TRADE, "digital_trade", [(p.topic, p.pledge) for p in doc.digital_trade])
     findings += _pledge_findings(
@@ -223,30 +248,9 @@ def validate_offer(doc: OfferDocument, as_of: date) -> ValidationReport:
         present.add(C.ECONOMIC_SECURITY)
 
     for index, item in enumerate(doc.country_specific):
-        path = f"country_specific[{index}]"
+        findings += _country_specific_findings(f"country_specific[{index}]", item, as_of)
+    if doc.country_specific:
         present.add(C.COUNTRY_SPECIFIC)
-        if not item.commitment.strip():
-            findings.append(
-                _error(C.COUNTRY_SPECIFIC, f"{path}.commitment", "the commitment is empty; say what will be done")
-            )
-        if item.value_usd is not None and item.value_usd < 0:
-            findings.append(_error(C.COUNTRY_SPECIFIC, f"{path}.value_usd", "a commitment's value cannot be negative"))
-        if item.by_year is not None and item.by_year > as_of.year + 50:
-            findings.append(
-                _error(
-                    C.COUNTRY_SPECIFIC,
-                    f"{path}.by_year",
-                    f"{item.by_year} is too far ahead to hold anyone to; give a year up to {as_of.year + 50}",
-                )
-            )
-        elif item.by_year is not None and item.by_year < as_of.year:
-            findings.append(
-                _warning(
-                    C.COUNTRY_SPECIFIC,
-                    f"{path}.by_year",
-                    f"{item.by_year} is before the offer was received ({as_of.year}); give a year from then on",
-                )
-            )
 
     findings += _missing_categories(present)
     categories = {category: _status(category, present, findings) for category in Category}

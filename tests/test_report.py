@@ -268,8 +268,13 @@ def test_the_chart_scale_grows_with_a_rate_beyond_fifty() -> None:
 # ---- the exports ----------------------------------------------------------------------------------------
 
 
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    assert text.startswith("\ufeff") and "\r" not in text  # UTF-8 with a BOM, lines end in LF (offers.csvfile)
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+
+
 def test_csv_has_the_matrix_with_seconds_and_blanks() -> None:
-    rows = list(csv.DictReader(io.StringIO(report_csv(_example()))))
+    rows = _csv_rows(report_csv(_example()))
     assert [r["partner"] for r in rows] == ["JP", "VN", "KR", "EU", "GB"]
     kr = rows[2]
     assert (kr["digital_trade"], kr["quotas"], kr["met"], kr["missing"], kr["invalid"]) == (
@@ -287,7 +292,20 @@ def test_csv_has_the_matrix_with_seconds_and_blanks() -> None:
 def test_spreadsheet_formulas_in_names_stay_text() -> None:
     report = _example()
     report.rows[0].partner_name = '=HYPERLINK("http://x")'
+    report.rows[1].partner_name = "@SUM(1)"
+    report.rows[2].partner_name = "-1+1"
     assert report_table(report)[1][1].startswith("'=")
+    rows = _csv_rows(report_csv(report))
+    assert [r["name"] for r in rows[:3]] == ['\'=HYPERLINK("http://x")', "'@SUM(1)", "'-1+1"]
+    assert rows[0]["agreed_rate_pct"] == "15"  # a number stays a number
+
+
+def test_csv_numbers_are_numbers_even_when_negative() -> None:
+    report = _example()
+    report.rows[0].agreed_rate_pct = -2.5
+    report.rows[1].proposed_rate_pct = 17.333333333333332
+    rows = _csv_rows(report_csv(report))
+    assert rows[0]["agreed_rate_pct"] == "-2.5" and rows[1]["proposed_rate_pct"] == "17.333333333333332"
 
 
 def test_xlsx_holds_the_same_matrix_with_real_durations() -> None:
@@ -416,7 +434,7 @@ async def test_api_report_json_csv_and_xlsx_for_staff(portal: Portal, engine: En
         as_csv = await api.get(API.format(r=rid) + ".csv")
         assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
         assert f'filename="offerdesk-{rid}-report.csv"' in as_csv.headers["content-disposition"]
-        rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+        rows = _csv_rows(as_csv.text)
         assert [(r["partner"], r["state"], r["agreed_rate_pct"]) for r in rows] == [
             ("JP", "LETTER_ISSUED", "15"),
             ("PH", "UNDER_REVIEW", ""),
