@@ -46,14 +46,7 @@ class RoundDesk(DeskBase):
                 partners = partner_references(body.partners)
             except UnknownPartnerError as e:
                 raise Refused(str(e), Refusal.UNKNOWN_PARTNER) from None
-            spec = RoundSpec(
-                round_id=body.round_id,
-                partners=partners,
-                deadline=body.deadline,
-                review_window=body.review_window,
-                approvals_required=body.approvals_required,
-                opened_by=who.name,
-            )
+            spec = RoundSpec(**body.model_dump(exclude={"partners"}), partners=partners, opened_by=who.name)
             return await self.engine.open_round(spec)
 
         partners = ", ".join(body.partners)
