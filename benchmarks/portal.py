@@ -23,7 +23,7 @@ from benchmarks.common import OFFERDESK, bench_round, cpu_seconds, listed_when, 
 from offerdesk.config import Settings
 from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
-from offerdesk.portal.accounts import Accounts
+from offerdesk.people import People, open_people
 from offerdesk.samples import sample_offer
 from offers.reference import load_partners
 from schemas.listing import OfferListing
@@ -70,7 +70,7 @@ class PortalProcess:
 
     url: str
     process: asyncio.subprocess.Process
-    accounts: Accounts
+    people: People
     tokens: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -92,7 +92,7 @@ class PortalProcess:
                 await asyncio.sleep(0.1)
             else:
                 raise RuntimeError("the portal did not answer within 120 s")
-        return cls(url, process, Accounts(settings.portal_db))
+        return cls(url, process, open_people(settings.portal_db))
 
     @property
     def pid(self) -> int:
@@ -106,8 +106,8 @@ class PortalProcess:
     def user(self, role: Role, partner: str | None = None) -> tuple[str, str]:
         """A new user of `role` with an API token: (name, token)."""
         name = f"bench-{role.value[:3]}-{uuid.uuid4().hex[:8]}"
-        self.accounts.add_user(name, role, PASSWORD, partner)
-        return name, self.accounts.create_token(name, "benchmark", "benchmark").token
+        self.people.users.add(name, role, PASSWORD, partner)
+        return name, self.people.tokens.create(name, "benchmark", "benchmark").token
 
     def api(self, token: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)

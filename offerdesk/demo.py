@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from offerdesk.engine import Engine
-from offerdesk.portal.accounts import Accounts
+from offerdesk.people.users import Users
 from offerdesk.samples import sample_offer
 from offers.reference import partner_references
 from schemas.offer_state import OfferState
@@ -119,9 +119,9 @@ def write_portal_samples(round_id: str, out_dir: Path) -> tuple[Path, Path]:
     return deficient, complete
 
 
-def seed_users(accounts: Accounts) -> list[tuple[str, Role, str | None, str]]:
+def seed_users(users: Users) -> list[tuple[str, Role, str | None, str]]:
     """Create the demo users that do not exist yet; returns every demo user with its password."""
     for name, role, partner, password in DEMO_USERS:
-        if accounts.user(name) is None:
-            accounts.add_user(name, role, password, partner)
+        if users.get(name) is None:
+            users.add(name, role, password, partner)
     return DEMO_USERS

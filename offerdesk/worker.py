@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from activities.notify import NotifyActivities
 from activities.offer_activities import OfferActivities, make_render_pool, render_processes
 from offerdesk.config import Settings
-from offerdesk.portal.postbox import Postbox
+from offerdesk.people import open_people
 from workflows.names import mail_queue
 from workflows.offer import OfferWorkflow
 from workflows.round import RoundWorkflow
@@ -59,7 +59,7 @@ def worker_for(
     pool = make_render_pool(renderers)
     threads = ThreadPoolExecutor(max_workers=16)
     activities = OfferActivities(settings.store(), pool)
-    notify = NotifyActivities(Postbox(settings.portal_db), mailer, settings.public_url)
+    notify = NotifyActivities(open_people(settings.portal_db).notices, mailer, settings.public_url)
     try:
         yield Workers(
             Worker(

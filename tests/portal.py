@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from offerdesk.config import Settings
 from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
-from offerdesk.portal.accounts import Accounts
+from offerdesk.people import People, open_people
 from offerdesk.samples import sample_offer
 from schemas.offer_state import OfferState
 from schemas.portal import Role
@@ -32,13 +32,13 @@ PASSWORD = "correct horse battery"
 @dataclass(frozen=True)
 class Portal:
     url: str
-    accounts: Accounts
+    people: People
 
     def user(self, role: Role, partner: str | None = None) -> User:
         """A new user with its own API token."""
         name = f"{role.value[:3]}-{uuid.uuid4().hex[:8]}"
-        self.accounts.add_user(name, role, PASSWORD, partner)
-        return User(name, role, partner, self.accounts.create_token(name, "tests", "tests").token, self)
+        self.people.users.add(name, role, PASSWORD, partner)
+        return User(name, role, partner, self.people.tokens.create(name, "tests", "tests").token, self)
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class User:
             jar.load(header)
         session = jar["offerdesk_session"].value
         client.headers["Cookie"] = f"offerdesk_session={session}"
-        principal = self.portal.accounts.session(session)
+        principal = self.portal.people.sessions.principal(session)
         assert principal is not None
         return client, principal.csrf
 
@@ -105,7 +105,7 @@ async def start_portal(env: WorkflowEnvironment, settings: Settings, **extra: st
         else:
             raise RuntimeError("the portal did not answer within 30 s")
     try:
-        yield Portal(url, Accounts(settings.portal_db))
+        yield Portal(url, open_people(settings.portal_db))
     finally:
         process.terminate()
         await process.wait()

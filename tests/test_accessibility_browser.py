@@ -21,7 +21,6 @@ from playwright.async_api import Browser, FilePayload, Page, expect
 
 from activities.notify import Message
 from offerdesk.engine import Engine
-from offerdesk.portal.postbox import Postbox
 from offerdesk.samples import sample_offer
 from schemas.notice import Notice, NoticeKind
 from schemas.offer import OfferDocument
@@ -73,7 +72,7 @@ async def scene(portal: Portal, engine: Engine) -> Scene:
     # The people first, so the worker files the round's notices to them.
     negotiator = portal.user(Role.NEGOTIATOR, "KR")
     reviewer, staff = portal.user(Role.REVIEWER), portal.user(Role.STAFF)
-    portal.accounts.set_email(negotiator.name, f"{negotiator.name}@example.org")
+    portal.people.users.set_email(negotiator.name, f"{negotiator.name}@example.org")
     rid = await offer_in(engine, "INVITED", ["KR", "JP", "VN"])
     today = datetime.now(UTC).date()
 
@@ -104,9 +103,9 @@ async def scene(portal: Portal, engine: Engine) -> Scene:
         at=datetime.now(UTC),
     )
     message = Message(f"Escalated: Japan in {rid}", "The review window closed.\nDecide it.", "<p>x</p>", "http://x/")
-    Postbox(portal.accounts.path).file(f"{notice.key}/{staff.name.lower()}", staff.name, notice, message)
+    portal.people.notices.file(f"{notice.key}/{staff.name.lower()}", staff.name, notice, message)
 
-    box = Postbox(portal.accounts.path)
+    box = portal.people.notices
 
     async def notified() -> bool:
         return all(box.inbox(u.name) for u in (negotiator, reviewer, staff))

@@ -141,7 +141,7 @@ async def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
 
 
 async def test_users_and_tokens_from_the_command_line(env: WorkflowEnvironment, settings: Settings) -> None:
-    from offerdesk.portal.accounts import Accounts
+    from offerdesk.people import open_people
 
     name = "cli-" + new_round_id("u")
     code, _, err = await cli(env, settings, "user", "add", name, "--role", "negotiator", "--password", "long enough")
@@ -154,7 +154,7 @@ async def test_users_and_tokens_from_the_command_line(env: WorkflowEnvironment, 
     assert code == 1 and "exists already" in err
     code, out, err = await cli(env, settings, "token", "create", name, "--label", "upload script")
     assert code == 0 and "not shown again" in err
-    who = Accounts(settings.portal_db).token(out.strip())
+    who = open_people(settings.portal_db).tokens.principal(out.strip())
     assert who is not None and (who.name, who.partner) == (name, "JP")
 
 

@@ -13,9 +13,10 @@ from typing import Any, cast
 import pytest
 
 from offerdesk.engine import Engine, Refused
-from offerdesk.portal import desk as desk_module
-from offerdesk.portal.accounts import Accounts, Principal
+from offerdesk.people import open_people
+from offerdesk.people.principal import Principal
 from offerdesk.portal.desk import Desk
+from offerdesk.portal.desk import rounds as desk_module
 from schemas.listing import OfferListing
 from schemas.portal import Role
 from schemas.refusal import Refusal
@@ -65,7 +66,7 @@ def desk(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> tuple[Desk, Counting
     monkeypatch.setattr(desk_module, "DASHBOARD_FRESH_S", 0.3)
     monkeypatch.setattr(desk_module, "DASHBOARD_STALE_S", 1.5)
     engine = CountingEngine()
-    return Desk(cast(Engine, engine), Accounts(tmp_path / "portal.db")), engine
+    return Desk(cast(Engine, engine), open_people(tmp_path / "portal.db")), engine
 
 
 async def test_readers_at_once_share_one_listing(desk: tuple[Desk, CountingEngine]) -> None:

@@ -27,8 +27,8 @@ from activities.store import Kind
 from offerdesk.config import Settings
 from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
-from offerdesk.portal.accounts import Accounts
-from offerdesk.portal.postbox import Postbox
+from offerdesk.people import open_people
+from offerdesk.people.users import Users
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
 from schemas.notice import Notice, NoticeKind, Recipient
@@ -59,15 +59,15 @@ def _settings(settings: Settings, home: Path, smtp_port: int) -> Settings:
     )
 
 
-def _people(local: Settings, partners: list[str]) -> Accounts:
+def _people(local: Settings, partners: list[str]) -> Users:
     """A negotiator with an address per partner, one without for JP, three reviewers and one staff member."""
-    accounts = Accounts(local.portal_db)
+    accounts = open_people(local.portal_db).users
     for code in partners:
-        accounts.add_user(f"neg-{code.lower()}", Role.NEGOTIATOR, PASSWORD, code, f"neg-{code.lower()}@partner.example")
-    accounts.add_user("neg-jp-quiet", Role.NEGOTIATOR, PASSWORD, "JP")  # no address: the portal inbox only
+        accounts.add(f"neg-{code.lower()}", Role.NEGOTIATOR, PASSWORD, code, f"neg-{code.lower()}@partner.example")
+    accounts.add("neg-jp-quiet", Role.NEGOTIATOR, PASSWORD, "JP")  # no address: the portal inbox only
     for name in ("ada", "grace", "rex"):
-        accounts.add_user(name, Role.REVIEWER, PASSWORD, email=f"{name}@trade.example.org")
-    accounts.add_user("sam", Role.STAFF, PASSWORD, email="sam@trade.example.org")
+        accounts.add(name, Role.REVIEWER, PASSWORD, email=f"{name}@trade.example.org")
+    accounts.add("sam", Role.STAFF, PASSWORD, email="sam@trade.example.org")
     return accounts
 
 
@@ -146,7 +146,7 @@ def test_smtp_urls_are_read_or_refused_with_the_form_to_use() -> None:
 
 
 def test_an_entry_is_claimed_by_one_delivery_and_taken_over_only_by_its_later_attempt(tmp_path: Path) -> None:
-    postbox = Postbox(tmp_path / "portal.db")
+    postbox = open_people(tmp_path / "portal.db").notices
     notice = _notice(NoticeKind.IN_REVIEW)
     postbox.file("k/ada", "ada", notice, Message("s", "t", "h", "l"))
     postbox.file("k/ada", "ada", notice, Message("other", "t", "h", "l"))  # filed once
@@ -224,7 +224,7 @@ async def test_each_event_reaches_the_right_people_once(
         assert body is not None and f"{PUBLIC}rounds/{rid}/offers/" in body.get_content()
     assert len({m["Message-ID"] for m in mailbox.received()}) == len(expected)
     # Without an address, the notice is on the portal only; reviewers' conflicts and reminders are elsewhere.
-    quiet = Postbox(local.portal_db).inbox("neg-jp-quiet")
+    quiet = open_people(local.portal_db).notices.inbox("neg-jp-quiet")
     assert sorted(e.kind.value for e in quiet) == ["letter_ready", "sent_back"]
     assert all(e.mailed_at is None and e.link.startswith(PUBLIC) for e in quiet)
     assert {e.mail_error for e in quiet} == {"no e-mail address on file"}
@@ -245,7 +245,7 @@ async def test_nothing_is_lost_while_the_mail_server_is_away(
     spec = round_spec(["BW"]).model_copy(update={"letter_attempts": 1})
     closing.append(spec)
     rid = spec.round_id
-    postbox = Postbox(local.portal_db)
+    postbox = open_people(local.portal_db).notices
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
         async with worker:
             await engine.open_round(spec)
@@ -313,9 +313,10 @@ async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
         ]
     )
     assert reminded_at < spec.deadline  # before the deadline, not at it
-    assert [e.kind for e in Postbox(local.portal_db).inbox("grace") if e.kind.reminder] == [NoticeKind.REMIND_REVIEW]
-    assert [e.kind for e in Postbox(local.portal_db).inbox("ada") if e.kind.reminder] == []
-    quiet = Postbox(local.portal_db).inbox("neg-jp-quiet")  # no address: on the portal
+    notices = open_people(local.portal_db).notices
+    assert [e.kind for e in notices.inbox("grace") if e.kind.reminder] == [NoticeKind.REMIND_REVIEW]
+    assert [e.kind for e in notices.inbox("ada") if e.kind.reminder] == []
+    quiet = notices.inbox("neg-jp-quiet")  # no address: on the portal
     assert NoticeKind.REMIND_SUBMIT in [e.kind for e in quiet]
 
 

@@ -27,6 +27,6 @@ async def test_a_reviewer_turns_reminders_off(browser: Browser, portal: Portal) 
     await expect(page.locator(".flash.ok")).to_contain_text("reminders are off")
     await expect(page.locator("#reminders-state")).to_have_text("off")
     await expect(reminders.get_by_label("Off")).to_be_checked()
-    user = portal.accounts.user(reviewer.name)
+    user = portal.people.users.get(reviewer.name)
     assert user is not None and not user.reminders
     await page.context.close()

@@ -1,4 +1,4 @@
-"""The portal's own records and rules, called directly: users, tokens, sessions, audit, the role table."""
+"""The people's records and the portal's rules, called directly: users, tokens, sessions, audit, the role table."""
 
 from __future__ import annotations
 
@@ -8,26 +8,37 @@ from pathlib import Path
 
 import pytest
 
+from offerdesk.people import People, open_people
+from offerdesk.people.audit import Entry
+from offerdesk.people.principal import Principal
+from offerdesk.people.users import AccountError
 from offerdesk.portal.access import ALLOWED, Action, Forbidden, NotFound, require, view_for
-from offerdesk.portal.accounts import AccountError, Accounts, Principal
+from offerdesk.portal.errors import KIND_STATUS, status_of
+from offerdesk.portal.forms import LINE, limit
 from schemas.offer_state import OfferState, OfferStatus
-from schemas.portal import Role
+from schemas.portal import ApproveBody, CommentBody, DecideBody, EmailBody, ExtendBody, RequestChangesBody, Role
+from schemas.refusal import Refusal
 from schemas.review import AuditEvent
 
 
 @pytest.fixture
-def accounts(tmp_path: Path) -> Accounts:
-    return Accounts(tmp_path / "portal.db")
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "portal.db"
 
 
-def test_passwords_are_kept_as_argon2_hashes_only(accounts: Accounts) -> None:
-    accounts.add_user("kenji", Role.NEGOTIATOR, "s3cret-enough", "JP")
-    stored = sqlite3.connect(accounts.path).execute("SELECT password_hash FROM users").fetchone()[0]
+@pytest.fixture
+def people(path: Path) -> People:
+    return open_people(path)
+
+
+def test_passwords_are_kept_as_argon2_hashes_only(people: People, path: Path) -> None:
+    people.users.add("kenji", Role.NEGOTIATOR, "s3cret-enough", "JP")
+    stored = sqlite3.connect(path).execute("SELECT password_hash FROM users").fetchone()[0]
     assert stored.startswith("$argon2id$") and "s3cret-enough" not in stored
-    assert accounts.check_password("kenji", "s3cret-enough") is not None
-    assert accounts.check_password("KENJI", "s3cret-enough") is not None  # names are not case-sensitive
-    assert accounts.check_password("kenji", "wrong password") is None
-    assert accounts.check_password("nobody", "s3cret-enough") is None
+    assert people.users.check_password("kenji", "s3cret-enough") is not None
+    assert people.users.check_password("KENJI", "s3cret-enough") is not None  # names are not case-sensitive
+    assert people.users.check_password("kenji", "wrong password") is None
+    assert people.users.check_password("nobody", "s3cret-enough") is None
 
 
 @pytest.mark.parametrize(
@@ -42,58 +53,89 @@ def test_passwords_are_kept_as_argon2_hashes_only(accounts: Accounts) -> None:
     ],
 )
 def test_unusable_users_are_refused_with_a_reason(
-    accounts: Accounts, name: str, role: Role, partner: str | None, password: str, says: str
+    people: People, name: str, role: Role, partner: str | None, password: str, says: str
 ) -> None:
-    with pytest.raises(AccountError, match=says):
-        accounts.add_user(name, role, password, partner)
-    assert accounts.users() == []
+    with pytest.raises(AccountError, match=says) as refused:
+        people.users.add(name, role, password, partner)
+    assert refused.value.kind is Refusal.INVALID
+    assert people.users.all() == []
 
 
-def test_a_name_is_taken_once(accounts: Accounts) -> None:
-    accounts.add_user("sam", Role.STAFF, "long enough")
+def test_a_name_is_taken_once(people: People) -> None:
+    people.users.add("sam", Role.STAFF, "long enough")
     with pytest.raises(AccountError, match="exists already") as e:
-        accounts.add_user("Sam", Role.REVIEWER, "long enough")
-    assert e.value.kind == "Exists"
+        people.users.add("Sam", Role.REVIEWER, "long enough")
+    assert e.value.kind is Refusal.EXISTS
 
 
-def test_tokens_are_stored_hashed_and_can_be_revoked(accounts: Accounts) -> None:
-    accounts.add_user("bot", Role.NEGOTIATOR, "long enough", "VN")
-    created = accounts.create_token("bot", "upload script", "sam")
-    kept = sqlite3.connect(accounts.path).execute("SELECT secret_sha256 FROM tokens").fetchone()[0]
+def test_tokens_are_stored_hashed_and_can_be_revoked(people: People, path: Path) -> None:
+    people.users.add("bot", Role.NEGOTIATOR, "long enough", "VN")
+    created = people.tokens.create("bot", "upload script", "sam")
+    kept = sqlite3.connect(path).execute("SELECT secret_sha256 FROM tokens").fetchone()[0]
     assert created.token.split("_", 2)[2] not in kept
-    who = accounts.token(created.token)
+    who = people.tokens.principal(created.token)
     assert who is not None and (who.name, who.role, who.partner, who.via) == ("bot", Role.NEGOTIATOR, "VN", "token")
-    assert accounts.token(created.token[:-1] + ("A" if created.token[-1] != "A" else "B")) is None
-    assert accounts.token("not a token") is None
-    accounts.revoke_token(created.token_id)
-    assert accounts.token(created.token) is None
-    with pytest.raises(AccountError, match="no live token"):
-        accounts.revoke_token(created.token_id)
+    assert people.tokens.principal(created.token[:-1] + ("A" if created.token[-1] != "A" else "B")) is None
+    assert people.tokens.principal("not a token") is None
+    people.tokens.revoke(created.token_id)
+    assert people.tokens.principal(created.token) is None
+    with pytest.raises(AccountError, match="no live token") as again:
+        people.tokens.revoke(created.token_id)
+    assert again.value.kind is Refusal.MISSING
+    with pytest.raises(AccountError, match="there is no user nobody; create it first") as nobody:
+        people.tokens.create("nobody", "", "sam")
+    assert nobody.value.kind is Refusal.MISSING
 
 
-def test_sessions_end_on_sign_out_and_on_a_new_password(accounts: Accounts) -> None:
-    user = accounts.add_user("ada", Role.REVIEWER, "long enough")
-    first, second = accounts.start_session(user), accounts.start_session(user)
-    assert accounts.session(first.cookie) == first.principal and first.csrf != second.csrf
-    accounts.end_session(first.cookie)
-    assert accounts.session(first.cookie) is None and accounts.session(second.cookie) is not None
-    accounts.set_password("ada", "another long one")
-    assert accounts.session(second.cookie) is None
+def test_sessions_end_on_sign_out_and_on_a_new_password(people: People) -> None:
+    user = people.users.add("ada", Role.REVIEWER, "long enough")
+    first, second = people.sessions.start(user), people.sessions.start(user)
+    assert people.sessions.principal(first.cookie) == first.principal and first.csrf != second.csrf
+    people.sessions.end(first.cookie)
+    assert people.sessions.principal(first.cookie) is None and people.sessions.principal(second.cookie) is not None
+    people.users.set_password("ada", "another long one")
+    assert people.sessions.principal(second.cookie) is None
 
 
-def test_flash_messages_are_shown_once(accounts: Accounts) -> None:
-    session = accounts.start_session(accounts.add_user("ada", Role.REVIEWER, "long enough"))
-    accounts.flash(session.cookie, "approved")
-    assert accounts.pop_flash(session.cookie) == "approved"
-    assert accounts.pop_flash(session.cookie) is None
+def test_flash_messages_are_shown_once(people: People) -> None:
+    session = people.sessions.start(people.users.add("ada", Role.REVIEWER, "long enough"))
+    people.sessions.flash(session.cookie, "approved")
+    assert people.sessions.pop_flash(session.cookie) == "approved"
+    assert people.sessions.pop_flash(session.cookie) is None
 
 
-def test_audit_keeps_every_record_newest_first(accounts: Accounts) -> None:
-    who = Principal("sam", Role.STAFF, None, "token")
-    accounts.record(who, "decide an escalation", "done", "r1", "JP", "approve at 15%")
-    accounts.record(who, "download letter", "done", "r2", "EU")
-    assert [r.action for r in accounts.audit()] == ["download letter", "decide an escalation"]
-    assert [r.detail for r in accounts.audit(round_id="r1")] == ["approve at 15%"]
+def test_audit_keeps_every_record_newest_first(people: People) -> None:
+    people.audit.record(Entry("sam", "staff", "decide an escalation", "done", "r1", "JP", "approve at 15%"))
+    people.audit.record(Entry("sam", "staff", "download letter", "done", "r2", "EU"))
+    assert [r.action for r in people.audit.records()] == ["download letter", "decide an escalation"]
+    assert [r.detail for r in people.audit.records(round_id="r1")] == ["approve at 15%"]
+
+
+# ---- bounds of the pages' forms ------------------------------------------------------------------
+
+
+def test_form_limits_come_from_the_models() -> None:
+    assert limit(CommentBody, "text") == limit(RequestChangesBody, "note") == limit(ApproveBody, "reason") == 5000
+    assert limit(DecideBody, "reason") == 5000 and limit(EmailBody, "email") == 320
+    assert limit(ApproveBody, "rate_pct") == limit(ExtendBody, "extend_by") == LINE  # parsed: one line's text
+
+
+# ---- refusals as HTTP statuses -----------------------------------------------------------------
+
+
+def test_every_refusal_kind_has_a_status() -> None:
+    missing = [kind for kind in Refusal if kind not in KIND_STATUS]
+    assert not missing, f"no HTTP status for {missing}: add them to KIND_STATUS in offerdesk/portal/errors.py"
+    assert all(400 <= status < 600 for status in KIND_STATUS.values())
+
+
+def test_statuses_of_refusals_as_before_and_as_their_names_say() -> None:
+    assert (status_of(Refusal.UNAUTHORIZED), status_of(Refusal.FORBIDDEN)) == (401, 403)
+    assert {status_of(k) for k in ("NotFound", "Missing", "NoRound", "NotInvited", "NoVersion")} == {404}
+    assert {status_of(k) for k in ("Invalid", "InvalidRequest", "InvalidDocument", "WrongOffer")} == {422}
+    assert status_of(Refusal.TOO_LARGE) == 413 and status_of(Refusal.TIMEOUT) == 504
+    assert status_of("AlreadyApproved") == status_of("Exists") == 409
+    assert status_of("SomethingANewerWorkerSays") == 409  # a kind this version does not know is a plain refusal
 
 
 NEGOTIATOR = Principal("kenji", Role.NEGOTIATOR, "JP", "session")

@@ -335,3 +335,35 @@ async def test_openapi_document_names_the_models(portal: Portal) -> None:
     body = spec["paths"]["/api/rounds/{round_id}/offers/{partner}/versions"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OfferDocument"}
     assert "/api/rounds/{round_id}/offers/{partner}/approve" in spec["paths"]
+
+
+# ---- the pages' decision forms: one handler, the models' bounds -----------------------------------
+
+
+async def test_decision_forms_flash_what_happened_and_keep_their_bounds(portal: Portal, engine: Engine) -> None:
+    rid = await offer_in(engine, "UNDER_REVIEW", ["KH"])
+    staff = portal.user(Role.STAFF)
+    client, csrf = await staff.browser_session()
+    page = f"/rounds/{rid}/offers/KH"
+    try:
+        too_long = await client.post(page + "/comment", data={"csrf": csrf, "text": "x" * 5001})
+        assert too_long.status_code == 422 and "text: String should have at most 5000 characters" in too_long.text
+        assert (await engine.offer_status(rid, "KH")).notes == []
+
+        async def flashed(form: str, **fields: str) -> str:
+            answer = await client.post(page + form, data={"csrf": csrf, **fields})
+            assert answer.status_code == 303 and answer.headers["location"] == page, answer.text
+            return (await client.get(page)).text
+
+        assert "comment added (reviewers and staff only)" in await flashed("/comment", text="y" * 5000)
+        assert "soon&#34; is not a duration" in await flashed("/extend", extend_by="soon", reason="")
+        assert "the review window now closes" in await flashed("/extend", extend_by="2d", reason="more time")
+        assert "rate_pct: Input should be a valid number" in await flashed("/approve", rate_pct="low", reason="x")
+        assert "decided: request changes; the offer is " in await flashed(
+            "/decide", decision="request_changes", reason="  stage the dairy lines  "
+        )
+    finally:
+        await client.aclose()
+    events = (await engine.offer_status(rid, "KH")).events
+    assert [len(e.detail) for e in events if e.action == "commented"] == [5000]  # the one too long never went
+    assert any(e.detail.endswith("stage the dairy lines") for e in events)

@@ -13,8 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import Message
 from offerdesk.config import Settings
-from offerdesk.portal.accounts import Accounts
-from offerdesk.portal.postbox import Postbox
+from offerdesk.people import open_people
 from schemas.notice import Notice, NoticeKind
 from schemas.portal import Role
 from tests.commands import cli
@@ -44,17 +43,16 @@ def test_a_database_from_before_email_addresses_opens_and_gains_them(tmp_path: P
             "INSERT INTO users (name, role, partner, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
             ("kenji", "negotiator", "JP", "$argon2id$not-a-real-hash", datetime.now(UTC).isoformat()),
         )
-    accounts = Accounts(path)
+    users = open_people(path).users
     columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(users)")}
     assert {"email", "reminders"} <= columns
-    [kenji] = accounts.users()
+    [kenji] = users.all()
     assert (kenji.name, kenji.partner, kenji.email, kenji.reminders) == ("kenji", "JP", None, True)
-    assert accounts.set_email("kenji", " Kenji@Example.ORG ").email == "Kenji@example.org"
-    assert accounts.set_reminders("kenji", False).reminders is False
-    assert accounts.set_email("kenji", None).email is None
-    Accounts(path)  # opening it again changes nothing
-    Postbox(path)  # nor does the worker's postbox, which shares the file
-    [again] = Accounts(path).users()
+    assert users.set_email("kenji", " Kenji@Example.ORG ").email == "Kenji@example.org"
+    assert users.set_reminders("kenji", False).reminders is False
+    assert users.set_email("kenji", None).email is None
+    open_people(path).notices.inbox("kenji")  # opening it again changes nothing, nor do the worker's notices
+    [again] = open_people(path).users.all()
     assert (again.email, again.reminders) == (None, False)
 
 
@@ -63,14 +61,14 @@ def test_a_database_from_before_email_addresses_opens_and_gains_them(tmp_path: P
 
 @on_the_portal
 async def test_addresses_and_reminders_from_the_command_line(env: WorkflowEnvironment, settings: Settings) -> None:
-    accounts = Accounts(settings.portal_db)
+    users = open_people(settings.portal_db).users
     name = f"cli-{uuid.uuid4().hex[:8]}"
     code, out, err = await cli(
         env, settings, "user", "add", name, "--role", "reviewer", "--password", PASSWORD, "--email", "Ada@Example.ORG"
     )
     assert code == 0, err
     assert "notifications go to Ada@example.org" in out
-    user = accounts.user(name)
+    user = users.get(name)
     assert user is not None and user.email == "Ada@example.org" and user.reminders
 
     code, out, err = await cli(env, settings, "user", "set-email", name, "ada.lovelace@example.org")
@@ -88,11 +86,11 @@ async def test_addresses_and_reminders_from_the_command_line(env: WorkflowEnviro
     code, out, err = await cli(env, settings, "user", "set-email", name, "--clear")
     assert code == 0, err
     assert "portal only" in out
-    user = accounts.user(name)
+    user = users.get(name)
     assert user is not None and user.email is None and not user.reminders
     code, out, err = await cli(env, settings, "user", "reminders", name, "on")
     assert code == 0 and "are on" in out
-    user = accounts.user(name)
+    user = users.get(name)
     assert user is not None and user.reminders
 
     # A bad address is refused with the reason, and nothing changes.
@@ -103,14 +101,14 @@ async def test_addresses_and_reminders_from_the_command_line(env: WorkflowEnviro
         env, settings, "user", "add", name + "x", "--role", "staff", "--password", PASSWORD, "--email", "a@@b"
     )
     assert code == 2 and "not a usable e-mail address" in err
-    assert accounts.user(name + "x") is None
+    assert users.get(name + "x") is None
     code, _, err = await cli(env, settings, "user", "set-email", name)
     assert code == 2 and "--clear" in err
     code, _, err = await cli(env, settings, "user", "set-email", "nobody-" + name, "a@example.org")
     assert code == 1 and "no user" in err
     code, _, err = await cli(env, settings, "user", "reminders", name, "maybe")
     assert code == 2
-    user = accounts.user(name)
+    user = users.get(name)
     assert user is not None and user.email is None and user.reminders
 
 
@@ -150,15 +148,20 @@ async def test_staff_set_and_clear_addresses_and_others_may_not(portal: Portal) 
         cleared = await api.put(url, json={"email": None})
         assert cleared.status_code == 200 and cleared.json()["email"] is None
         audit = (await api.get("/api/audit", params={"limit": 50})).json()
-    changes = [r["detail"] for r in audit if r["actor"] == staff.name and r["action"] == "set e-mail"]
-    assert changes == [f"{kenji.name}: cleared", f"{kenji.name}: kenji@example.org"]
+    changes = [(r["outcome"], r["detail"]) for r in audit if r["actor"] == staff.name and r["action"] == "set e-mail"]
+    assert changes == [
+        ("done", f"{kenji.name}: cleared"),
+        ("refused", f"there is no user nobody-{name}"),  # refusals are recorded too
+        ("refused", "'kenji at example.org' is not a usable e-mail address: An email address must have an @-sign."),
+        ("done", f"{kenji.name}: kenji@example.org"),
+    ]
 
     for other in (kenji, portal.user(Role.REVIEWER)):
         async with other.api() as api:
             refused = await api.put(f"/api/users/{other.name}/email", json={"email": "me@example.org"})
             assert refused.status_code == 403 and refused.json()["error"] == "Forbidden"
             assert (await api.get("/api/users")).status_code == 403
-    user = portal.accounts.user(kenji.name)
+    user = portal.people.users.get(kenji.name)
     assert user is not None and user.email is None
 
 
@@ -178,7 +181,7 @@ def file_notice(portal: Portal, user: User, kind: NoticeKind, partner: str, at: 
     )
     subject = f"{kind.value} of {partner} in {round_id} for {user.name}"
     message = Message(subject, f"Dear {user.name},\nsomething about {round_id}.", "<p>html</p>", "http://x/")
-    Postbox(portal.accounts.path).file(f"{notice.key}/{user.name.lower()}", user.name, notice, message)
+    portal.people.notices.file(f"{notice.key}/{user.name.lower()}", user.name, notice, message)
     return notice
 
 
@@ -190,7 +193,7 @@ async def test_everyone_reads_their_own_notices_and_nobody_elses(portal: Portal)
     newer = file_notice(portal, kenji, NoticeKind.LETTER_READY, "JP", now)
     review = file_notice(portal, ada, NoticeKind.IN_REVIEW, "JP", now)
     # Mailed, and refused by the mail server: the inbox says which.
-    box = Postbox(portal.accounts.path)
+    box = portal.people.notices
     box.mailed(f"{newer.key}/{kenji.name.lower()}")
     box.mail_failed(f"{older.key}/{kenji.name.lower()}", "550 no such mailbox", final=True)
 
@@ -231,24 +234,24 @@ async def test_reminders_are_each_persons_own_to_turn_off(portal: Portal) -> Non
         assert off.json()["name"] == kenji.name and off.json()["reminders"] is False
         assert (await api.put("/api/notifications/reminders", json={"on": "maybe"})).status_code == 422
         assert (await api.put("/api/notifications/reminders", json={"on": True, "user": ada.name})).status_code == 422
-    kenji_now, ada_now = portal.accounts.user(kenji.name), portal.accounts.user(ada.name)
+    kenji_now, ada_now = portal.people.users.get(kenji.name), portal.people.users.get(ada.name)
     assert kenji_now is not None and not kenji_now.reminders
     assert ada_now is not None and ada_now.reminders
 
     # In the browser: the form is the session's own, and needs the CSRF field like every other form.
-    portal.accounts.set_email(ada.name, "ada@example.org")
+    portal.people.users.set_email(ada.name, "ada@example.org")
     client, csrf = await ada.browser_session()
     try:
         page = await client.get("/notifications")
         assert "ada@example.org" in page.text and "always sent" in page.text
         assert (await client.post("/notifications/reminders", data={"reminders": "off"})).status_code == 403
-        ada_now = portal.accounts.user(ada.name)
+        ada_now = portal.people.users.get(ada.name)
         assert ada_now is not None and ada_now.reminders
         answer = await client.post("/notifications/reminders", data={"reminders": "off", "csrf": csrf})
         assert answer.status_code == 303 and answer.headers["location"] == "/notifications"
         page = await client.get("/notifications")
         assert "reminders are off" in page.text and '<strong id="reminders-state">off</strong>' in page.text
-        ada_now = portal.accounts.user(ada.name)
+        ada_now = portal.people.users.get(ada.name)
         assert ada_now is not None and not ada_now.reminders
         nonsense = await client.post("/notifications/reminders", data={"reminders": "sometimes", "csrf": csrf})
         assert nonsense.status_code == 303
@@ -259,7 +262,7 @@ async def test_reminders_are_each_persons_own_to_turn_off(portal: Portal) -> Non
         assert back_on.status_code == 200 and back_on.json()["reminders"] is True
     finally:
         await client.aclose()
-    kenji_now = portal.accounts.user(kenji.name)
+    kenji_now = portal.people.users.get(kenji.name)
     assert kenji_now is not None and not kenji_now.reminders  # untouched by ada's choices
 
 
@@ -276,18 +279,18 @@ async def test_staff_set_addresses_on_the_users_page(portal: Portal) -> None:
         assert answer.status_code == 303 and answer.headers["location"] == "/access"
         page = await client.get("/access")
         assert "mailed to kenji@example.org" in page.text and 'value="kenji@example.org"' in page.text
-        user = portal.accounts.user(kenji.name)
+        user = portal.people.users.get(kenji.name)
         assert user is not None and user.email == "kenji@example.org"
 
         await client.post(url, data={"email": "not an address", "csrf": csrf})
         page = await client.get("/access")
         assert "not a usable e-mail address" in page.text and 'class="flash error"' in page.text
-        user = portal.accounts.user(kenji.name)
+        user = portal.people.users.get(kenji.name)
         assert user is not None and user.email == "kenji@example.org"
 
         await client.post(url, data={"email": "kenji@example.org", "clear": "1", "csrf": csrf})
         assert "portal only" in (await client.get("/access")).text
-        user = portal.accounts.user(kenji.name)
+        user = portal.people.users.get(kenji.name)
         assert user is not None and user.email is None
     finally:
         await client.aclose()
@@ -300,5 +303,5 @@ async def test_staff_set_addresses_on_the_users_page(portal: Portal) -> None:
         assert 'href="/access"' not in (await client.get("/notifications")).text
     finally:
         await client.aclose()
-    user = portal.accounts.user(kenji.name)
+    user = portal.people.users.get(kenji.name)
     assert user is not None and user.email is None

@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from offerdesk.engine import Engine
-from offerdesk.portal.accounts import Accounts
-from offerdesk.portal.security import CSP, Throttled, backoff, locked_until
+from offerdesk.people import open_people
+from offerdesk.people.throttle import Throttled, backoff, locked_until
+from offerdesk.portal.security import CSP
 from schemas.portal import AuditRecord, Role
 from tests.conftest import new_round_id
 from tests.portal import PASSWORD, Portal, User, offer_in
@@ -53,37 +54,39 @@ def test_the_throttle_sentence_says_when_to_try_again() -> None:
 
 
 @pytest.fixture
-def accounts(tmp_path: Path) -> Accounts:
-    return Accounts(tmp_path / "portal.db")
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "portal.db"
 
 
-def test_failures_are_kept_in_the_database_and_a_right_password_clears_the_accounts(accounts: Accounts) -> None:
+def test_failures_are_kept_in_the_database_and_a_right_password_clears_the_accounts(path: Path) -> None:
     for i in range(5):
-        accounts.signin_failed("Ada", "192.0.2.7", T0 + timedelta(seconds=i))
-    again = Accounts(accounts.path)  # another process, or the portal after a restart
-    throttled = again.signin_throttle("ada", "198.51.100.1", T0 + timedelta(seconds=10))
+        open_people(path).throttle.failed("Ada", "192.0.2.7", T0 + timedelta(seconds=i))
+    again = open_people(path).throttle  # another process, or the portal after a restart
+    throttled = again.throttled("ada", "198.51.100.1", T0 + timedelta(seconds=10))
     assert throttled is not None and throttled.whom == "for ada" and throttled.retry_after == 24
-    assert again.signin_throttle("grace", "198.51.100.1", T0 + timedelta(seconds=10)) is None
-    again.signin_succeeded("ADA")
-    assert again.signin_throttle("ada", "198.51.100.1", T0 + timedelta(seconds=10)) is None
+    assert again.throttled("grace", "198.51.100.1", T0 + timedelta(seconds=10)) is None
+    again.succeeded("ADA")
+    assert again.throttled("ada", "198.51.100.1", T0 + timedelta(seconds=10)) is None
 
 
-def test_one_address_trying_many_names_is_throttled_too(accounts: Accounts) -> None:
+def test_one_address_trying_many_names_is_throttled_too(path: Path) -> None:
+    throttle = open_people(path).throttle
     for i in range(20):
-        accounts.signin_failed(f"name{i}", "192.0.2.7", T0 + timedelta(seconds=i))
-    throttled = accounts.signin_throttle("someone-new", "192.0.2.7", T0 + timedelta(seconds=20))
+        throttle.failed(f"name{i}", "192.0.2.7", T0 + timedelta(seconds=i))
+    throttled = throttle.throttled("someone-new", "192.0.2.7", T0 + timedelta(seconds=20))
     assert throttled is not None and throttled.whom == "from 192.0.2.7"
-    assert accounts.signin_throttle("someone-new", "192.0.2.8", T0 + timedelta(seconds=20)) is None
+    assert throttle.throttled("someone-new", "192.0.2.8", T0 + timedelta(seconds=20)) is None
 
 
-def test_a_new_password_or_removal_revokes_the_users_tokens(accounts: Accounts) -> None:
-    accounts.add_user("bot", Role.NEGOTIATOR, "long enough", "VN")
-    first, second = accounts.create_token("bot", "a", "sam"), accounts.create_token("bot", "b", "sam")
-    assert accounts.set_password("bot", "another long one") == 2
-    assert accounts.token(first.token) is None and accounts.token(second.token) is None
-    third = accounts.create_token("bot", "c", "sam")
-    assert accounts.remove_user("bot") == 1
-    assert accounts.token(third.token) is None and accounts.tokens() == []
+def test_a_new_password_or_removal_revokes_the_users_tokens(path: Path) -> None:
+    people = open_people(path)
+    people.users.add("bot", Role.NEGOTIATOR, "long enough", "VN")
+    first, second = people.tokens.create("bot", "a", "sam"), people.tokens.create("bot", "b", "sam")
+    assert people.users.set_password("bot", "another long one") == 2
+    assert people.tokens.principal(first.token) is None and people.tokens.principal(second.token) is None
+    third = people.tokens.create("bot", "c", "sam")
+    assert people.users.remove("bot") == 1
+    assert people.tokens.principal(third.token) is None and people.tokens.all() == []
 
 
 # ---- over HTTP -----------------------------------------------------------------------------------
@@ -102,7 +105,7 @@ async def signin(client: httpx.AsyncClient, name: str, password: str) -> httpx.R
 
 
 def records(portal: Portal, actor: str) -> list[AuditRecord]:
-    return [r for r in portal.accounts.audit(limit=5000) if r.actor == actor]
+    return [r for r in portal.people.audit.records(limit=5000) if r.actor == actor]
 
 
 @live
@@ -138,7 +141,7 @@ async def test_sign_in_and_sign_out_are_audited(portal: Portal) -> None:
 async def test_refused_tokens_are_audited_by_id_and_never_by_secret(portal: Portal) -> None:
     user = portal.user(Role.STAFF)
     token_id = user.token.split("_")[1]
-    portal.accounts.revoke_token(token_id)
+    portal.people.tokens.revoke(token_id)
     garbage = f"not-a-token-{uuid.uuid4().hex}"
     async with httpx.AsyncClient(base_url=portal.url) as client:
         revoked = await client.get("/api/me", headers={"Authorization": f"Bearer {user.token}"})
@@ -146,13 +149,13 @@ async def test_refused_tokens_are_audited_by_id_and_never_by_secret(portal: Port
     assert revoked.status_code == unknown.status_code == 401
     by_id = records(portal, f"token {token_id}")
     assert [(r.action, r.outcome) for r in by_id] == [("use API token", "refused: unknown or revoked token")]
-    everything = " ".join(f"{r.actor} {r.detail}" for r in portal.accounts.audit(limit=5000))
+    everything = " ".join(f"{r.actor} {r.detail}" for r in portal.people.audit.records(limit=5000))
     assert user.token.split("_", 2)[2] not in everything and garbage not in everything
-    assert any(r.actor == "(unknown)" and r.action == "use API token" for r in portal.accounts.audit(limit=50))
+    assert any(r.actor == "(unknown)" and r.action == "use API token" for r in portal.people.audit.records(limit=50))
 
 
 @live
-async def test_forbidden_and_not_found_reads_are_audited(portal: Portal, engine: Engine) -> None:
+async def test_forbidden_and_not_found_reads_are_audited_once(portal: Portal, engine: Engine) -> None:
     rid = await offer_in(engine, "INVITED", ["BR", "AR"])
     reviewer, negotiator = portal.user(Role.REVIEWER), portal.user(Role.NEGOTIATOR, "BR")
     async with reviewer.api() as api:
@@ -163,10 +166,50 @@ async def test_forbidden_and_not_found_reads_are_audited(portal: Portal, engine:
     async with contextlib.aclosing(client):
         assert (await client.get(f"/rounds/{rid}/offers/AR")).status_code == 404
     forbidden = records(portal, reviewer.name)
-    assert [(r.action, r.outcome, r.round_id) for r in forbidden] == [("read", "forbidden", rid)]
-    not_found = [(r.outcome, r.round_id, r.partner, r.detail) for r in records(portal, negotiator.name)]
-    assert ("not found", rid, "AR", f"GET /api/rounds/{rid}/offers/AR") in not_found
-    assert ("not found", rid, "AR", f"GET /rounds/{rid}/offers/AR") in not_found
+    assert [(r.action, r.outcome, r.round_id) for r in forbidden] == [("see a round's dashboard", "forbidden", rid)]
+    assert "a reviewer may not see a round's dashboard" in forbidden[0].detail
+    not_found = [(r.action, r.outcome, r.round_id, r.partner) for r in records(portal, negotiator.name)]
+    assert not_found.count(("read offer", "not found", rid, "AR")) == 2  # the API's read, then the page's
+
+
+@live
+async def test_reads_of_an_offers_content_and_refused_administration_are_audited(
+    portal: Portal, engine: Engine
+) -> None:
+    rid = await offer_in(engine, "UNDER_REVIEW", ["LS"])
+    staff, reviewer = portal.user(Role.STAFF), portal.user(Role.REVIEWER)
+    offer = OFFER.format(r=rid, p="LS")
+    async with staff.api() as api:
+        assert (await api.get(offer + "/lines", params={"page": 1})).status_code == 200
+        assert (await api.get(offer + "/diff")).status_code == 409  # one version: nothing to compare
+        assert (await api.get(offer + "/versions/1/export.csv")).status_code == 200
+        assert (await api.get(offer + "/versions/7/export.json")).status_code == 404
+        assert (await api.get(f"/api/rounds/{rid}/report.csv")).status_code == 200
+        assert (await api.get(offer)).status_code == 200  # the status: read all the time, not recorded
+        assert (await api.post("/api/tokens", json={"user": "nobody-at-all"})).status_code == 404
+    async with reviewer.api() as api:
+        assert (await api.get(f"/api/rounds/{rid}/report")).status_code == 403
+        assert (await api.get("/api/users")).status_code == 403
+        assert (await api.post("/api/tokens", json={"user": reviewer.name})).status_code == 403
+    done = [(r.action, r.outcome, r.round_id, r.detail) for r in reversed(records(portal, staff.name))]
+    assert [d[:3] for d in done] == [
+        ("read an offer's lines", "done", rid),
+        ("compare versions", "refused", rid),
+        ("export an offer", "done", rid),
+        ("export an offer", "not found", rid),
+        ("read a round's report", "done", rid),
+        ("create API token", "refused", None),
+    ]
+    details = [d[3] for d in done]
+    assert details[0] == "version 1, page 1" and "no earlier version to compare" in details[1]
+    assert details[2] == "version 1 as csv" and details[3].startswith("version 7 as json ")
+    assert details[4] == "as csv" and "there is no user nobody-at-all" in details[5]
+    refused = [(r.action, r.outcome) for r in reversed(records(portal, reviewer.name))]
+    assert refused == [
+        ("read a round's report", "forbidden"),
+        ("manage users and API tokens", "forbidden"),
+        ("create API token", "forbidden"),
+    ]
 
 
 def assert_security_headers(answer: httpx.Response, no_store: bool = True) -> None:
@@ -213,8 +256,8 @@ async def test_a_new_password_or_removal_stops_the_users_api_tokens(portal: Port
     for user in (changed, removed):
         async with user.api() as api:
             assert (await api.get("/api/me")).status_code == 200
-    assert portal.accounts.set_password(changed.name, "a brand new password") == 1
-    assert portal.accounts.remove_user(removed.name) == 1
+    assert portal.people.users.set_password(changed.name, "a brand new password") == 1
+    assert portal.people.users.remove(removed.name) == 1
     for user in (changed, removed):
         async with user.api() as api:
             answer = await api.get("/api/me")

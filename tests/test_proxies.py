@@ -10,7 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from offerdesk.config import Settings
-from offerdesk.portal.security import ADDRESS_LIMIT
+from offerdesk.people.throttle import ADDRESS_LIMIT
 from tests.portal import Portal, start_portal
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -38,7 +38,7 @@ async def test_a_made_up_forwarded_for_neither_escapes_the_throttle_nor_enters_t
     alone = replace(settings, portal_db=tmp_path / "portal.db")
     async for portal in start_portal(env, alone):
         statuses = await failed_signins(portal)
-        records = portal.accounts.audit()
+        records = portal.people.audit.records()
     assert statuses[:ADDRESS_LIMIT] == [401] * ADDRESS_LIMIT and set(statuses[ADDRESS_LIMIT:]) == {429}, statuses
     details = {r.detail for r in records if r.action == "sign in"}
     assert details == {"from 127.0.0.1"}, details
@@ -48,7 +48,7 @@ async def test_a_trusted_proxy_names_the_client(env: WorkflowEnvironment, settin
     behind = replace(settings, portal_db=tmp_path / "portal.db")
     async for portal in start_portal(env, behind, OFFERDESK_TRUSTED_PROXIES="127.0.0.1"):
         statuses = await failed_signins(portal)
-        records = portal.accounts.audit()
+        records = portal.people.audit.records()
     assert statuses == [401] * ATTEMPTS, statuses  # each address failed once: none is throttled
     details = {r.detail for r in records if r.action == "sign in"}
     assert details == {f"from 203.0.113.{i + 1}" for i in range(ATTEMPTS)}, details

@@ -16,7 +16,7 @@ from offerdesk.cli.common import OUTAGE, call, err, fail, load_settings, out
 from offerdesk.config import Settings
 from offerdesk.converter import KeyringError, ensure_keyring
 from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
-from offerdesk.portal.accounts import Accounts
+from offerdesk.people import open_people
 from offerdesk.private import make_private
 from schemas.refusal import Refusal
 
@@ -128,7 +128,7 @@ async def _seed_demo(engine: Engine, settings: Settings) -> None:
             await _run_demo(engine, out_dir)
     incomplete, complete = write_portal_samples("demo", out_dir)
 
-    users = await asyncio.to_thread(seed_users, Accounts(settings.portal_db))
+    users = await asyncio.to_thread(seed_users, open_people(settings.portal_db).users)
     table = Table(title=f"Sign in at {_portal_url(settings)}signin")
     for column in ("name", "password", "role", "their job in the demo round"):
         table.add_column(column)

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from offerdesk.cli.common import err, out
-from offerdesk.cli.user import _account_call, _accounts
+from offerdesk.cli.user import account_call, people
 
 token_app = typer.Typer(help="API tokens for programs that call the portal's API.", no_args_is_help=True)
 
@@ -19,7 +19,7 @@ def token_create(
     label: Annotated[str, typer.Option(help="What the token is for.")] = "",
 ) -> None:
     """Create an API token; it is printed once and only its hash is kept."""
-    created = _account_call(lambda: _accounts().create_token(user, label, "cli"))
+    created = account_call(lambda: people().tokens.create(user, label, "cli"))
     err.print(f"API token {created.token_id} for {created.user}; keep it now, it is not shown again:")
     print(created.token)
 
@@ -27,12 +27,12 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     table = Table("id", "acts as", "label", "created", "revoked")
-    for t in _accounts().tokens():
+    for t in people().tokens.all():
         table.add_row(t.token_id, t.user, t.label, t.created_at.strftime("%Y-%m-%d %H:%M"), "yes" if t.revoked else "")
     out.print(table)
 
 
 @token_app.command("revoke")
 def token_revoke(token_id: str) -> None:
-    _account_call(lambda: _accounts().revoke_token(token_id))
+    account_call(lambda: people().tokens.revoke(token_id))
     out.print(f"Token {token_id} revoked.")

@@ -11,25 +11,25 @@ from rich.table import Table
 
 from offerdesk.cli.common import JsonOpt, T, fail, out, print_json
 from offerdesk.config import Settings
-from offerdesk.portal.accounts import Accounts
+from offerdesk.people import People, open_people
+from offerdesk.people.users import AccountError
 from schemas.portal import Role
+from schemas.refusal import Refusal
 
 user_app = typer.Typer(help="Portal users: negotiators (bound to a partner), reviewers, staff.", no_args_is_help=True)
 
 
-def _accounts() -> Accounts:
-    from offerdesk.portal.accounts import Accounts
+def people() -> People:
+    """The portal's records, where the portal keeps them (OFFERDESK_HOME, or OFFERDESK_PORTAL_DB)."""
+    return open_people(Settings.from_env().portal_db)
 
-    return Accounts(Settings.from_env().portal_db)
 
-
-def _account_call(work: Callable[[], T]) -> T:
-    from offerdesk.portal.accounts import AccountError
-
+def account_call(work: Callable[[], T]) -> T:
+    """Run `work`; a refusal is its sentence, exit 2 for input to fix, 1 for a name taken or missing."""
     try:
         return work()
     except AccountError as e:
-        raise fail(e.message, 2 if e.kind == "Invalid" else 1) from None
+        raise fail(e.message, 2 if e.kind is Refusal.INVALID else 1) from None
 
 
 RoleOpt = Annotated[Role, typer.Option("--role", help="negotiator, reviewer or staff")]
@@ -53,7 +53,7 @@ def user_add(
     ] = None,
 ) -> None:
     """Add a portal user; a negotiator needs --partner."""
-    user = _account_call(lambda: _accounts().add_user(name, role, password, partner, email))
+    user = account_call(lambda: people().users.add(name, role, password, partner, email))
     mailed = f"; notifications go to {user.email}" if user.email else ""
     out.print(f"Added {user.name} ({user.role.value}{f' for {user.partner}' if user.partner else ''}){mailed}.")
 
@@ -61,7 +61,7 @@ def user_add(
 @user_app.command("list")
 def user_list(as_json: JsonOpt = False) -> None:
     """The portal's users, with the address their notifications go to and whether they get reminders."""
-    users = _accounts().users()
+    users = people().users.all()
     if as_json:
         print_json([u.model_dump(mode="json") for u in users])
         return
@@ -92,7 +92,7 @@ def user_set_email(
         raise fail("give either an ADDRESS or --clear, such as 'user set-email kenji kenji@example.org'", 2)
     if address is not None and not address.strip():
         raise fail("the address is empty; to remove an address, use --clear", 2)
-    user = _account_call(lambda: _accounts().set_email(name, None if clear else address))
+    user = account_call(lambda: people().users.set_email(name, None if clear else address))
     if user.email:
         out.print(f"Notifications for {user.name} are mailed to {user.email}.")
     else:
@@ -112,7 +112,7 @@ def user_reminders(name: str, setting: Annotated[Switch, typer.Argument(help="on
 
     Users can also switch their own reminders on the portal's Notifications page.
     """
-    user = _account_call(lambda: _accounts().set_reminders(name, setting is Switch.ON))
+    user = account_call(lambda: people().users.set_reminders(name, setting is Switch.ON))
     state = "on" if user.reminders else "off (decisions on their own offers still come)"
     out.print(f"Reminders for {user.name} are {state}.")
 
@@ -120,12 +120,12 @@ def user_reminders(name: str, setting: Annotated[Switch, typer.Argument(help="on
 @user_app.command("passwd")
 def user_passwd(name: str, password: PasswordOpt) -> None:
     """Set a new password; the user's sessions end and their API tokens are revoked."""
-    revoked = _account_call(lambda: _accounts().set_password(name, password))
+    revoked = account_call(lambda: people().users.set_password(name, password))
     out.print(f"New password set for {name}; their sessions have ended and their {revoked} API token(s) are revoked.")
 
 
 @user_app.command("remove")
 def user_remove(name: str) -> None:
     """Remove a user with their sessions and tokens (the audit log keeps what they did)."""
-    revoked = _account_call(lambda: _accounts().remove_user(name))
+    revoked = account_call(lambda: people().users.remove(name))
     out.print(f"Removed {name} with their sessions and {revoked} API token(s).")

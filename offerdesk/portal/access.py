@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from offerdesk.portal.accounts import Principal
+from offerdesk.people.principal import Principal
 from schemas.offer_state import OfferState, OfferStatus
 from schemas.portal import Role
 

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, File, Query, Request, Response, UploadFile
 
-from offerdesk.portal.access import Action, require
-from offerdesk.portal.accounts import Accounts, Principal
-from offerdesk.portal.auth import accounts, api_caller, desk, postbox
-from offerdesk.portal.desk import Desk
-from offerdesk.portal.postbox import Postbox
-from offers.documents import MAX_OFFER_BYTES, UnusableInputError, parse_offer
+from offerdesk.portal.params import (
+    OFFER,
+    Caller,
+    Partner,
+    RoundId,
+    TheDesk,
+    TokenId,
+    UserName,
+    read_upload,
+)
+from offerdesk.portal.responses import API_REFUSALS, letters_zip, pdf
+from offers.documents import parse_offer
 from schemas.listing import OfferListing
 from schemas.notice import InboxEntry
-from schemas.offer import OfferDocument
 from schemas.offer_state import OfferAnswer, OfferState, OfferStatus, SubmissionResult
 from schemas.portal import (
-    USER_NAME_PATTERN,
     ApproveBody,
     AuditRecord,
     CommentBody,
     DecideBody,
     EmailBody,
-    ErrorBody,
     ExtendBody,
     Me,
     NewUser,
@@ -41,29 +43,7 @@ from schemas.portal import (
 )
 from schemas.round import RoundStatus
 
-RoundId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="The round's id")]
-Partner = Annotated[str, Path(pattern=r"^[A-Z]{2}$", description="The partner's code, such as JP")]
-Caller = Annotated[Principal, Depends(api_caller)]
-TheDesk = Annotated[Desk, Depends(desk)]
-TheAccounts = Annotated[Accounts, Depends(accounts)]
-ThePostbox = Annotated[Postbox, Depends(postbox)]
-UserName = Annotated[str, Path(pattern=USER_NAME_PATTERN, description="The user's name")]
-
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        401: "Not signed in, or the API token is not valid",
-        403: "Your role may not do this",
-        404: "Nothing you may see exists here",
-        409: "The offer's state does not allow this now",
-        413: "The request body is over its limit: 16 MiB for an offer upload, 1 MiB for anything else",
-        422: "The request or document is not valid; `fields` names each path at fault",
-        503: "An outage: Temporal cannot be reached, no worker is running, or the store is away",
-    }.items()
-}
-
-router = APIRouter(prefix="/api", responses=_errors)
-OFFER = "/rounds/{round_id}/offers/{partner}"
+router = APIRouter(prefix="/api", responses=API_REFUSALS)
 
 
 @router.get("/me", tags=["access"])
@@ -118,20 +98,6 @@ async def upload_offer(
     return await d.submit(who, round_id, partner, document)
 
 
-async def read_upload(file: UploadFile) -> OfferDocument:
-    """An uploaded offer: a JSON document, or an .xlsx workbook (by its name or its ZIP magic bytes)."""
-    from offers.documents import is_workbook, parse_offer_file
-
-    data = await file.read(MAX_OFFER_BYTES + 1)
-    if not data:
-        raise UnusableInputError("the uploaded file is empty; choose the offer's JSON file or .xlsx workbook")
-    source = file.filename or "upload"
-    if is_workbook(data, source):
-        # Reading a full schedule's workbook takes seconds: off the event loop, so other requests go on.
-        return await asyncio.to_thread(parse_offer_file, data, source)
-    return parse_offer(data, source)
-
-
 @router.post(OFFER + "/withdraw", tags=["offers"])
 async def withdraw_offer(
     round_id: RoundId, partner: Partner, body: WithdrawBody, who: Caller, d: TheDesk
@@ -147,15 +113,7 @@ async def withdraw_offer(
 )
 async def get_letter(round_id: RoundId, partner: Partner, who: Caller, d: TheDesk) -> Response:
     letter = await d.letter(who, round_id, partner)
-    return pdf_response(letter.content, letter.ref.filename, letter.ref.sha256)
-
-
-def pdf_response(content: bytes, filename: str, sha256: str) -> Response:
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "ETag": f'"{sha256}"'},
-    )
+    return pdf(letter.content, letter.ref.filename, letter.ref.sha256)
 
 
 # ---- review ------------------------------------------------------------------------------------
@@ -211,14 +169,7 @@ async def round_dashboard(round_id: RoundId, who: Caller, d: TheDesk) -> RoundDa
 )
 async def round_letters(round_id: RoundId, who: Caller, d: TheDesk) -> Response:
     content, count = await d.round_letters(who, round_id)
-    return Response(
-        content,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="offerdesk-{round_id}-letters.zip"',
-            "X-Letter-Count": str(count),
-        },
-    )
+    return letters_zip(content, round_id, count)
 
 
 @router.post(OFFER + "/extend", tags=["staff"])
@@ -255,31 +206,36 @@ async def audit(
 
 
 @router.get("/users", tags=["access"])
-async def list_users(who: Caller, a: TheAccounts) -> list[UserInfo]:
-    require(who, Action.MANAGE_ACCESS)
-    return await asyncio.to_thread(a.users)
+async def list_users(who: Caller, d: TheDesk) -> list[UserInfo]:
+    return await d.users(who)
 
 
 @router.post("/users", status_code=201, tags=["access"])
-async def add_user(body: NewUser, who: Caller, a: TheAccounts) -> UserInfo:
-    require(who, Action.MANAGE_ACCESS)
-    user = await asyncio.to_thread(a.add_user, body.name, body.role, body.password, body.partner, body.email)
-    await asyncio.to_thread(a.record, who, "add user", "done", None, body.partner, f"{body.name} ({body.role.value})")
-    return user
+async def add_user(body: NewUser, who: Caller, d: TheDesk) -> UserInfo:
+    return await d.add_user(who, body)
 
 
 @router.put("/users/{name}/email", tags=["access"])
-async def set_user_email(name: UserName, body: EmailBody, who: Caller, a: TheAccounts) -> UserInfo:
+async def set_user_email(name: UserName, body: EmailBody, who: Caller, d: TheDesk) -> UserInfo:
     """Set where a user's notifications are mailed; `null` clears it (their notices stay on /notifications)."""
-    require(who, Action.MANAGE_ACCESS)
-    user = await asyncio.to_thread(a.set_email, name, body.email)
-    await asyncio.to_thread(a.record, who, "set e-mail", "done", None, None, email_detail(user))
-    return user
+    return await d.set_email(who, name, body.email)
 
 
-def email_detail(user: UserInfo) -> str:
-    """The audit's detail of an address change: whose, and the address or that it was cleared."""
-    return f"{user.name}: {user.email}" if user.email else f"{user.name}: cleared"
+@router.get("/tokens", tags=["access"])
+async def list_tokens(who: Caller, d: TheDesk) -> list[TokenInfo]:
+    return await d.tokens(who)
+
+
+@router.post("/tokens", status_code=201, tags=["access"])
+async def create_token(body: TokenRequest, who: Caller, d: TheDesk) -> TokenCreated:
+    """A new API token acting as `user`. The token is in this answer only; keep it."""
+    return await d.create_token(who, body.user, body.label)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, tags=["access"], response_class=Response)
+async def revoke_token(token_id: TokenId, who: Caller, d: TheDesk) -> Response:
+    await d.revoke_token(who, token_id)
+    return Response(status_code=204)
 
 
 # ---- your notifications ------------------------------------------------------------------------
@@ -287,42 +243,13 @@ def email_detail(user: UserInfo) -> str:
 
 @router.get("/notifications", tags=["notifications"])
 async def list_notifications(
-    who: Caller, p: ThePostbox, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    who: Caller, d: TheDesk, limit: Annotated[int, Query(ge=1, le=1000)] = 200
 ) -> list[InboxEntry]:
     """Your own notices, newest first: what was mailed to you, or would have been without an address."""
-    require(who, Action.NOTIFICATIONS)
-    return await asyncio.to_thread(p.inbox, who.name, limit)
+    return await d.notifications(who, limit)
 
 
 @router.put("/notifications/reminders", tags=["notifications"])
-async def set_reminders(body: RemindersBody, who: Caller, a: TheAccounts) -> UserInfo:
+async def set_reminders(body: RemindersBody, who: Caller, d: TheDesk) -> UserInfo:
     """Turn your own reminders on or off; notices about decisions on your own offers come either way."""
-    require(who, Action.NOTIFICATIONS)
-    user = await asyncio.to_thread(a.set_reminders, who.name, body.on)
-    await asyncio.to_thread(a.record, who, "set reminders", "done", None, None, "on" if body.on else "off")
-    return user
-
-
-@router.get("/tokens", tags=["access"])
-async def list_tokens(who: Caller, a: TheAccounts) -> list[TokenInfo]:
-    require(who, Action.MANAGE_ACCESS)
-    return await asyncio.to_thread(a.tokens)
-
-
-@router.post("/tokens", status_code=201, tags=["access"])
-async def create_token(body: TokenRequest, who: Caller, a: TheAccounts) -> TokenCreated:
-    """A new API token acting as `user`. The token is in this answer only; keep it."""
-    require(who, Action.MANAGE_ACCESS)
-    created = await asyncio.to_thread(a.create_token, body.user, body.label, who.name)
-    await asyncio.to_thread(
-        a.record, who, "create API token", "done", None, None, f"{created.token_id} for {body.user}"
-    )
-    return created
-
-
-@router.delete("/tokens/{token_id}", status_code=204, tags=["access"], response_class=Response)
-async def revoke_token(token_id: Annotated[str, Path(max_length=64)], who: Caller, a: TheAccounts) -> Response:
-    require(who, Action.MANAGE_ACCESS)
-    await asyncio.to_thread(a.revoke_token, token_id)
-    await asyncio.to_thread(a.record, who, "revoke API token", "done", None, None, token_id)
-    return Response(status_code=204)
+    return await d.set_reminders(who, body.on)

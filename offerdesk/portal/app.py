@@ -19,14 +19,14 @@ from starlette.responses import Response
 
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
+from offerdesk.people import open_people
 from offerdesk.portal import api, codec, content, files, pages, reports
-from offerdesk.portal.accounts import Accounts
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, json_error, refusal
 from offerdesk.portal.limits import BodyLimit
-from offerdesk.portal.postbox import Postbox
 from offerdesk.portal.security import SecurityHeaders
+from offerdesk.portal.templating import TEMPLATES, render
 from schemas.offer import OfferDocument
 
 log = logging.getLogger("offerdesk.portal")
@@ -35,10 +35,11 @@ log = logging.getLogger("offerdesk.portal")
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The portal; it connects to Temporal on start unless an engine is given (as `offerdesk up` does)."""
 
+    people = open_people(settings.portal_db)  # the worker files notices there too; /notifications reads them
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        the_engine = engine or await Engine.from_settings(settings)
-        app.state.desk = Desk(the_engine, app.state.accounts)
+        app.state.desk = Desk(engine or await Engine.from_settings(settings), people)
         yield
 
     app = FastAPI(
@@ -51,8 +52,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
-    app.state.accounts = Accounts(settings.portal_db)
-    app.state.postbox = Postbox(settings.portal_db)  # the worker files notices there; /notifications reads them
     app.state.cookie_secure = settings.cookie_secure
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 included, carries the headers
@@ -63,7 +62,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(api.router)
     app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=pages.TEMPLATES / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
 
     async def on_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, SignInRequired):
@@ -76,7 +75,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         who = None
         with contextlib.suppress(SignInRequired):
             who = await page_caller(request)
-        return pages.render(request, "error.html", who, status, error=body)
+        return await render(request, "error.html", who, status, error=body)
 
     for kind in (*HANDLED, SignInRequired, Exception):
         app.add_exception_handler(kind, on_error)

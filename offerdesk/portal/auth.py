@@ -1,22 +1,21 @@
-"""Who is calling: an API token (programs) or a session cookie (people), and CSRF checks for the latter."""
+"""Who is calling: an API token (programs) or a session cookie (people), and CSRF checks for the latter.
+
+Both are looked up through the desk, which records a refused token in the audit log.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from offerdesk.people.principal import Principal
 from offerdesk.portal.access import Forbidden
-from offerdesk.portal.accounts import Accounts, Principal, token_id_of
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import Unauthorized
 from offerdesk.portal.security import note_caller
-
-if TYPE_CHECKING:
-    from offerdesk.portal.postbox import Postbox
 
 SESSION_COOKIE = "offerdesk_session"
 SIGNIN_CSRF_COOKIE = "offerdesk_signin_csrf"
@@ -35,19 +34,8 @@ class SignInRequired(Exception):
         self.next_path = next_path
 
 
-def accounts(request: Request) -> Accounts:
-    found: Accounts = request.app.state.accounts
-    return found
-
-
 def desk(request: Request) -> Desk:
     found: Desk = request.app.state.desk
-    return found
-
-
-def postbox(request: Request) -> Postbox:
-    """The notices people find on /notifications, in the same SQLite file as the accounts."""
-    found: Postbox = request.app.state.postbox
     return found
 
 
@@ -55,9 +43,20 @@ def same(a: str, b: str) -> bool:
     return bool(a) and hmac.compare_digest(a.encode(), b.encode())
 
 
-async def _session(request: Request) -> Principal | None:
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "(unknown address)"
+
+
+async def session_of(request: Request) -> Principal | None:
     cookie = request.cookies.get(SESSION_COOKIE)
-    return await asyncio.to_thread(accounts(request).session, cookie) if cookie else None
+    return await desk(request).by_session(cookie) if cookie else None
+
+
+async def token_of(request: Request, presented: str) -> Principal | None:
+    """Who the API token acts as; a refused one is recorded with the request it came with."""
+    return await desk(request).by_token(
+        presented, f"{request.method} {request.url.path} from {client_address(request)}"
+    )
 
 
 async def api_caller(
@@ -67,14 +66,12 @@ async def api_caller(
     if request.headers.get("authorization") is not None:
         if credentials is None:
             raise Unauthorized("send the API token as 'Authorization: Bearer <token>'")
-        a = accounts(request)
-        found = await asyncio.to_thread(a.token, credentials.credentials)
+        found = await token_of(request, credentials.credentials)
         if found is None:
-            await _record_refused_token(request, a, credentials.credentials)
             raise Unauthorized("this API token is not known or was revoked; ask staff for a new one")
         note_caller(found)
         return found
-    session = await _session(request)
+    session = await session_of(request)
     if session is None:
         raise Unauthorized("sign in at /signin, or send an API token as 'Authorization: Bearer <token>'")
     note_caller(session)
@@ -83,23 +80,9 @@ async def api_caller(
     return session
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "(unknown address)"
-
-
-async def _record_refused_token(request: Request, a: Accounts, presented: str) -> None:
-    """Audit a refused token by its id when it has one, never by the secret."""
-    token_id = token_id_of(presented)
-    actor = f"token {token_id}" if token_id else "(unknown)"
-    detail = f"{request.method} {request.url.path} from {client_address(request)}"[:500]
-    await asyncio.to_thread(
-        a.record_as, actor, "-", "use API token", "refused: unknown or revoked token", None, None, detail
-    )
-
-
 async def page_caller(request: Request) -> Principal:
     """The signed-in person looking at a page; anyone else is sent to sign in."""
-    session = await _session(request)
+    session = await session_of(request)
     if session is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(target)

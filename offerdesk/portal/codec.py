@@ -7,17 +7,15 @@ the ciphertext Temporal stores.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
-from temporalio.api.common.v1 import Payloads
 
-from offerdesk.portal.accounts import Principal
-from offerdesk.portal.auth import SESSION_COOKIE, accounts, desk
-from schemas.portal import Role
+from offerdesk.people.principal import Principal
+from offerdesk.portal.access import Forbidden
+from offerdesk.portal.auth import SESSION_COOKIE, desk, token_of
+from offerdesk.portal.errors import said
+from schemas.refusal import Refusal
 
 router = APIRouter(prefix="/codec", include_in_schema=False)
 ALLOWED_HEADERS = "Content-Type, X-Namespace, Authorization"
@@ -37,13 +35,12 @@ def _cors(request: Request, response: Response) -> Response:
 
 
 async def _caller(request: Request) -> Principal | None:
-    """A staff API token or a staff session; the UI's requests carry no CSRF token, and decoding changes nothing."""
-    found = accounts(request)
+    """An API token or a session; the UI's requests carry no CSRF token, and decoding changes nothing."""
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
-        return await asyncio.to_thread(found.token, authorization[7:].strip())
+        return await token_of(request, authorization[7:].strip())
     cookie = request.cookies.get(SESSION_COOKIE)
-    return await asyncio.to_thread(found.session, cookie) if cookie else None
+    return await desk(request).by_session(cookie) if cookie else None
 
 
 @router.options("/decode")
@@ -56,19 +53,16 @@ async def preflight(request: Request) -> Response:
 async def decode(request: Request) -> Response:
     who = await _caller(request)
     if who is None:
-        return _cors(request, _refuse(401, "Unauthorized", "sign in to the portal as staff, or send a staff API token"))
-    if who.role is not Role.STAFF:
-        return _cors(request, _refuse(403, "Forbidden", f"only staff may decode payloads; a {who.role.value} may not"))
+        return _refuse(request, Refusal.UNAUTHORIZED, "sign in to the portal as staff, or send a staff API token")
     try:
-        payloads = json_format.ParseDict(await request.json(), Payloads())
+        decoded = await desk(request).decode(who, await request.body())
+    except Forbidden as e:
+        return _refuse(request, Refusal.FORBIDDEN, e.message)
     except (ValueError, json_format.ParseError) as e:
-        return _cors(request, _refuse(422, "Invalid", f'send {{"payloads": [...]}} as protobuf JSON: {e}'))
-    codec = desk(request).engine.client.data_converter.payload_codec
-    assert codec is not None
-    decoded = await codec.decode(payloads.payloads)
-    body: dict[str, Any] = json_format.MessageToDict(Payloads(payloads=decoded))
-    return _cors(request, JSONResponse(body))
+        return _refuse(request, Refusal.INVALID, f'send {{"payloads": [...]}} as protobuf JSON: {e}')
+    return _cors(request, JSONResponse(decoded))
 
 
-def _refuse(status: int, error: str, message: str) -> Response:
-    return JSONResponse({"error": error, "message": message, "fields": []}, status_code=status)
+def _refuse(request: Request, kind: Refusal, message: str) -> Response:
+    status, body = said(kind, message)
+    return _cors(request, JSONResponse(body.model_dump(), status_code=status))

@@ -3,7 +3,6 @@ two versions. The API routes are here; the offer's page gets the same through `o
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -11,71 +10,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 
 from offerdesk.engine import Refused
-from offerdesk.portal.access import Action, require
-from offerdesk.portal.accounts import Principal
-from offerdesk.portal.api import OFFER, Caller, Partner, RoundId, TheDesk, _errors
-from offerdesk.portal.desk import Desk
-from offers.diff import diff_documents
-from offers.lines import PER_PAGE, filter_lines, page_of
+from offerdesk.people.principal import Principal
+from offerdesk.portal.desk import Desk, LineFilter
+from offerdesk.portal.params import OFFER, Caller, Partner, RoundId, TheDesk, Version
+from offerdesk.portal.responses import API_REFUSALS
+from offers.lines import MAX_PER_PAGE, PER_PAGE, page_of
 from schemas.diff import LineKind, LinePage, OfferDiff
-from schemas.offer import OfferDocument
-from schemas.offer_state import OfferStatus, OfferVersion
-from schemas.refusal import Refusal
-from schemas.validation import ValidationReport
+from schemas.offer_state import OfferStatus
 
-router = APIRouter(prefix="/api", responses=_errors)
-
-Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="A version number; the latest by default")]
+router = APIRouter(prefix="/api", responses=API_REFUSALS)
 
 SHOWN_CHANGES = 200
 """How many entries of each list of changes the page shows; the API gives them all."""
-
-
-async def read_version(
-    d: Desk, who: Principal, round_id: str, partner: str, version: int | None = None
-) -> tuple[OfferDocument, OfferVersion, ValidationReport | None]:
-    """One version of the offer, for someone who may read it (a negotiator: only their own partner's)."""
-    require(who, Action.READ_OFFER, round_id, partner)
-    return await d.engine.document(round_id, partner, version)
-
-
-Read = tuple[OfferDocument, OfferVersion, ValidationReport | None]
-
-
-async def offer_diff(
-    d: Desk,
-    who: Principal,
-    round_id: str,
-    partner: str,
-    from_: int | None = None,
-    to: int | None = None,
-    have: Read | None = None,
-) -> OfferDiff:
-    """What changed from version `from_` to `to`: by default the latest against the one before it.
-
-    `have` is a version already read (a full schedule takes a while to parse), used if it is the one asked for.
-    """
-    if have is not None and to == have[1].number:
-        new, new_version, new_report = have
-    else:
-        new, new_version, new_report = await read_version(d, who, round_id, partner, to)
-    number = from_ if from_ is not None else new_version.number - 1
-    if number < 1:
-        raise Refused(
-            f"the offer of {partner} in round {round_id} has only version {new_version.number}; "
-            "there is no earlier version to compare it with",
-            Refusal.NOTHING_TO_COMPARE,
-        )
-    old, old_version, old_report = await read_version(d, who, round_id, partner, number)
-    return await asyncio.to_thread(
-        diff_documents,
-        old,
-        new,
-        old_report,
-        new_report,
-        from_version=old_version.number,
-        to_version=new_version.number,
-    )
+CHAPTER = r"[0-9]{2}"
 
 
 @router.get(OFFER + "/lines", tags=["offers"])
@@ -85,15 +32,15 @@ async def offer_lines(
     who: Caller,
     d: TheDesk,
     version: Version = None,
-    chapter: Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="An HS chapter, 2 digits")] = None,
+    chapter: Annotated[str | None, Query(pattern=f"^{CHAPTER}$", description="An HS chapter, 2 digits")] = None,
     kind: Annotated[LineKind | None, Query(description="Lines on agricultural, industrial or mixed codes")] = None,
     no_change: Annotated[bool, Query(description="Only lines whose offered rate is the current rate")] = False,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=1000)] = PER_PAGE,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
 ) -> LinePage:
     """One page of the offer's tariff lines, filtered; each line carries its index in `tariff_commitments`."""
-    doc, _, _ = await read_version(d, who, round_id, partner, version)
-    return await asyncio.to_thread(filter_lines, doc, chapter, kind, no_change, page, per_page)
+    shown = LineFilter(chapter, kind, no_change, page, per_page)
+    return (await d.lines(who, round_id, partner, version, shown)).page
 
 
 @router.get(OFFER + "/diff", tags=["offers"])
@@ -107,7 +54,7 @@ async def offer_changes(
 ) -> OfferDiff:
     """What changed between two versions (by default the latest against the one before): tariff lines and quotas
     by HS code, non-tariff measures by their text, pledges added or removed, and categories whose status changed."""
-    return await offer_diff(d, who, round_id, partner, from_, to)
+    return await d.diff(who, round_id, partner, from_, to)
 
 
 # ---- the offer's page ----------------------------------------------------------------------------
@@ -161,19 +108,19 @@ async def offer_content(request: Request, d: Desk, who: Principal, status: Offer
     if not status.versions:
         return context
     chapter = q.get("chapter", "").strip() or None
-    if chapter is not None and not re.fullmatch(r"[0-9]{2}", chapter):
+    if chapter is not None and not re.fullmatch(CHAPTER, chapter):
         notes.append(f'"{chapter}" is not an HS chapter; give 2 digits, such as 02 or 87')
         chapter = None
     kind = LineKind(q["kind"]) if q.get("kind") in set(LineKind) else None
     no_change = q.get("no_change") in ("1", "true", "on")
     version = _number(q.get("version"))
+    shown = LineFilter(chapter, kind, no_change, _number(q.get("page")) or 1)
     try:
-        read = await read_version(d, who, status.round_id, status.partner, version)
+        found = await d.lines(who, status.round_id, status.partner, version, shown)
     except Refused as e:
         notes.append(e.message)
         return context
-    doc, shown, _ = read
-    lines = await asyncio.to_thread(filter_lines, doc, chapter, kind, no_change, _number(q.get("page")) or 1)
+    doc, read_version, _ = found.read
     filters = {
         k: v
         for k, v in {
@@ -190,9 +137,9 @@ async def offer_content(request: Request, d: Desk, who: Principal, status: Offer
 
     context["content"] = {
         "doc": doc,
-        "version": shown,
-        "latest": shown.number == status.versions[-1].number,
-        "lines": lines,
+        "version": read_version,
+        "latest": read_version.number == status.versions[-1].number,
+        "lines": found.page,
         "page_url": page_url,
         "chapter": chapter or "",
         "kind": kind.value if kind else "",
@@ -202,9 +149,7 @@ async def offer_content(request: Request, d: Desk, who: Principal, status: Offer
     if len(status.versions) > 1:
         try:
             to = _number(q.get("to")) or status.versions[-1].number
-            context["diff"] = await offer_diff(
-                d, who, status.round_id, status.partner, _number(q.get("from")), to, read
-            )
+            context["diff"] = await d.diff(who, status.round_id, status.partner, _number(q.get("from")), to, found.read)
         except Refused as e:
             notes.append(f"what changed cannot be shown: {e.message}")
     return context

@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from offerdesk.portal.errors import status_of
 from offers.documents import MAX_OFFER_BYTES
+from schemas.refusal import Refusal
 
+TOO_LARGE = status_of(Refusal.TOO_LARGE)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_UPLOAD_BYTES = MAX_OFFER_BYTES
 """An offer upload's body; multipart framing (a few hundred bytes) counts against it too."""
@@ -43,7 +46,7 @@ class BodyTooLarge(HTTPException):
     a 400; whatever the app then answers is dropped, as the 413 has already gone out."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(status_code=413, detail=message)
+        super().__init__(status_code=TOO_LARGE, detail=message)
 
 
 def _size(size: int) -> str:
@@ -120,11 +123,11 @@ def refusal_message(limit: int, what: str | None) -> str:
 
 
 async def _refuse(send: Send, message: str) -> None:
-    body = json.dumps({"error": "TooLarge", "message": message, "fields": []}).encode()
+    body = json.dumps({"error": Refusal.TOO_LARGE, "message": message, "fields": []}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": TOO_LARGE,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )

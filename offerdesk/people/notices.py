@@ -1,66 +1,43 @@
 """Notices as people find them: one entry per event and person, beside the users in the portal's database.
 
-The notify activity (activities/notify.py) files entries and marks them mailed here; the portal's
-notifications page reads them. The entry's key is the notice's key and the person's name, so filing twice is
-one entry, and the claim (a lease) keeps two attempts from mailing the same entry at once.
+The notify activity (activities/notify.py) files entries and marks them mailed through the `Postbox` side; the
+portal's notifications page reads a person's inbox. The entry's key is the notice's key and the person's name,
+so filing twice is one entry, and the claim (a lease) keeps two attempts from mailing the same entry at once.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
+from typing import Protocol
 
-from activities.notify import Claim, Holder, Message
-from offerdesk.portal.accounts import Accounts
+from activities.notify import Claim, Holder, Message, Postbox
+from offerdesk.people.db import Database, now
 from schemas.notice import Audience, InboxEntry, Notice, NoticeKind, Recipient
+from schemas.portal import Role
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS notices (
-    key TEXT PRIMARY KEY,
-    user TEXT NOT NULL COLLATE NOCASE,
-    kind TEXT NOT NULL,
-    round_id TEXT NOT NULL,
-    partner TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    text TEXT NOT NULL,
-    link TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    lease_until TEXT,
-    lease_holder TEXT,
-    lease_attempt INTEGER,
-    mailed_at TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    mail_error TEXT,
-    mail_final INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS notices_by_user ON notices (user, created_at);
-"""
-
-_ROLE_OF = {Audience.NEGOTIATORS: "negotiator", Audience.REVIEWERS: "reviewer", Audience.STAFF: "staff"}
+_ROLE_OF = {Audience.NEGOTIATORS: Role.NEGOTIATOR, Audience.REVIEWERS: Role.REVIEWER, Audience.STAFF: Role.STAFF}
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+class Notices(Postbox, Protocol):
+    """The worker's postbox, and each person's inbox."""
+
+    def inbox(self, user: str, limit: int = 200) -> list[InboxEntry]:
+        """The user's notices, newest first."""
+        ...
 
 
-class Postbox:
-    """The Postbox of activities/notify.py, in the portal's SQLite file (users come from the same file)."""
-
-    def __init__(self, path: Path) -> None:
-        # The same file and the same connections as the users (with their e-mail and reminder columns).
-        self.path = path
-        self._db = Accounts(path)._db
-        with self._db() as db:
-            db.executescript(_SCHEMA)
+class SqliteNotices:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def recipients(self, notice: Notice) -> list[Recipient]:
         audience = notice.kind.audience
         query = "SELECT name, email, reminders FROM users WHERE role = ?"
-        args: list[str] = [_ROLE_OF[audience]]
+        args: list[str] = [_ROLE_OF[audience].value]
         if audience is Audience.NEGOTIATORS:
             query += " AND partner = ?"
             args.append(notice.partner)
-        with self._db() as db:
+        with self._db.transaction() as db:
             rows = db.execute(query + " ORDER BY name", args).fetchall()
         excluded = {x.strip().casefold() for x in notice.exclude}
         return [
@@ -70,7 +47,7 @@ class Postbox:
         ]
 
     def file(self, entry_key: str, user: str, notice: Notice, message: Message) -> None:
-        with self._db() as db:
+        with self._db.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO notices (key, user, kind, round_id, partner, subject, text, link, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -88,16 +65,15 @@ class Postbox:
             )
 
     def claim(self, entry_key: str, until: datetime, holder: Holder) -> Claim:
-        now = _now().isoformat()
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")  # one writer decides, so two attempts never both claim
+        at = now().isoformat()
+        with self._db.transaction(immediate=True) as db:  # one writer decides, so two attempts never both claim
             row = db.execute(
                 "SELECT mailed_at, mail_final, lease_until, lease_holder, lease_attempt FROM notices WHERE key = ?",
                 (entry_key,),
             ).fetchone()
             if row is None or row["mailed_at"] is not None or row["mail_final"]:
                 return "done"  # never filed, mailed already, or refused for good
-            held = row["lease_until"] is not None and row["lease_until"] > now
+            held = row["lease_until"] is not None and row["lease_until"] > at
             # A later attempt of the same delivery exists only once Temporal gave the earlier one up.
             if held and not (row["lease_holder"] == holder.delivery and row["lease_attempt"] < holder.attempt):
                 return "busy"
@@ -109,14 +85,14 @@ class Postbox:
         return "claimed"
 
     def mailed(self, entry_key: str) -> None:
-        with self._db() as db:
+        with self._db.transaction() as db:
             db.execute(
                 "UPDATE notices SET mailed_at = ?, lease_until = NULL, mail_error = NULL WHERE key = ?",
-                (_now().isoformat(), entry_key),
+                (now().isoformat(), entry_key),
             )
 
     def not_mailed(self, entry_key: str, reason: str) -> None:
-        with self._db() as db:
+        with self._db.transaction() as db:
             db.execute(
                 "UPDATE notices SET mail_error = ?, mail_final = 1 WHERE key = ? AND mailed_at IS NULL",
                 (reason, entry_key),
@@ -124,15 +100,14 @@ class Postbox:
 
     def mail_failed(self, entry_key: str, error: str, final: bool) -> None:
         # A final refusal is done with: the entry stays in the inbox, and its error says why no mail came.
-        with self._db() as db:
+        with self._db.transaction() as db:
             db.execute(
                 "UPDATE notices SET lease_until = NULL, mail_error = ?, mail_final = ? WHERE key = ?",
                 (error[:500], int(final), entry_key),
             )
 
     def inbox(self, user: str, limit: int = 200) -> list[InboxEntry]:
-        """The user's notices, newest first."""
-        with self._db() as db:
+        with self._db.transaction() as db:
             rows = db.execute(
                 "SELECT * FROM notices WHERE user = ? ORDER BY created_at DESC, key LIMIT ?", (user, limit)
             ).fetchall()

@@ -1,0 +1,199 @@
+"""The portal's users: name, role, partner, password (argon2), where their notices are mailed, and reminders.
+
+A new password or a removal ends the user's sessions and stops their API tokens in the same transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from typing import Protocol
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from offerdesk.people.db import Database, now
+from offers.reference import load_partners
+from schemas.offer import PARTNER_PATTERN
+from schemas.portal import USER_NAME_PATTERN, Role, UserInfo
+from schemas.refusal import Refusal
+
+MIN_PASSWORD = 8
+_hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    """A user or token request that cannot be carried out, said in a sentence.
+
+    kind: INVALID (fix the input), EXISTS (the name is taken) or MISSING (no such user or token).
+    """
+
+    def __init__(self, message: str, kind: Refusal = Refusal.INVALID) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+def no_user(name: str, hint: str = "") -> AccountError:
+    return AccountError(f"there is no user {name}{hint}", Refusal.MISSING)
+
+
+def check_email(address: str) -> str:
+    """An address mail can go to, normalised (email-validator, without a DNS lookup); an AccountError otherwise."""
+    from email_validator import EmailNotValidError, validate_email  # 40 ms of import that few commands need
+
+    try:
+        return str(validate_email(address.strip(), check_deliverability=False).normalized)
+    except EmailNotValidError as e:
+        raise AccountError(f"'{address.strip()}' is not a usable e-mail address: {e}") from None
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a wrong name takes as long as a wrong password.
+
+    Made on first use, not at import: a hash costs a quarter of a second, which every CLI command would pay.
+    """
+    return _hasher.hash("offerdesk-no-such-user")
+
+
+class Users(Protocol):
+    def add(
+        self, name: str, role: Role, password: str, partner: str | None = None, email: str | None = None
+    ) -> UserInfo: ...
+
+    def get(self, name: str) -> UserInfo | None: ...
+
+    def all(self) -> list[UserInfo]:
+        """By role, then name."""
+        ...
+
+    def check_password(self, name: str, password: str) -> UserInfo | None:
+        """The user if the password is theirs; None otherwise, taking as long either way."""
+        ...
+
+    def set_email(self, name: str, email: str | None) -> UserInfo:
+        """Where the user's notifications are mailed; None (or empty) stops the mail, the portal inbox stays."""
+        ...
+
+    def set_reminders(self, name: str, on: bool) -> UserInfo:
+        """Reminders on or off; notices of decisions on the user's own offers are sent either way."""
+        ...
+
+    def set_password(self, name: str, password: str) -> int:
+        """Set a new password: the user's sessions end and their API tokens are revoked; how many tokens were."""
+        ...
+
+    def remove(self, name: str) -> int:
+        """Remove the user with their sessions and API tokens; how many live tokens went with them."""
+        ...
+
+
+class SqliteUsers:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(
+        self, name: str, role: Role, password: str, partner: str | None = None, email: str | None = None
+    ) -> UserInfo:
+        if not re.match(USER_NAME_PATTERN, name):
+            raise AccountError(f"'{name}' is not a usable user name: letters, digits and . _ @ - only, up to 64")
+        if role is Role.NEGOTIATOR and not partner:
+            raise AccountError("a negotiator speaks for one partner: give --partner, such as JP")
+        if role is not Role.NEGOTIATOR and partner:
+            raise AccountError(f"only negotiators are bound to a partner; a {role.value} sees every partner")
+        if partner and not re.match(PARTNER_PATTERN, partner):
+            raise AccountError(f"'{partner}' is not a partner code: two capital letters, such as JP")
+        if partner and partner not in load_partners():
+            raise AccountError(f"'{partner}' is not a partner Offerdesk knows; the codes are in data/partners.csv")
+        _check_password(password)
+        email = check_email(email) if email else None
+        created = now()
+        try:
+            with self._db.transaction() as db:
+                db.execute(
+                    "INSERT INTO users (name, role, partner, password_hash, created_at, email) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, role.value, partner, _hasher.hash(password), created.isoformat(), email),
+                )
+        except sqlite3.IntegrityError:
+            raise AccountError(f"user {name} exists already; choose another name", Refusal.EXISTS) from None
+        return UserInfo(name=name, role=role, partner=partner, created_at=created, email=email)
+
+    def get(self, name: str) -> UserInfo | None:
+        with self._db.transaction() as db:
+            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        return _user(row) if row else None
+
+    def all(self) -> list[UserInfo]:
+        with self._db.transaction() as db:
+            rows = db.execute("SELECT * FROM users ORDER BY role, name").fetchall()
+        return [_user(r) for r in rows]
+
+    def check_password(self, name: str, password: str) -> UserInfo | None:
+        with self._db.transaction() as db:
+            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        try:
+            _hasher.verify(row["password_hash"] if row else _dummy_hash(), password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if row is None:
+            return None
+        if _hasher.check_needs_rehash(row["password_hash"]):
+            with self._db.transaction() as db:
+                db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), row["name"]))
+        return _user(row)
+
+    def set_email(self, name: str, email: str | None) -> UserInfo:
+        address = check_email(email) if email and email.strip() else None
+        return self._set(name, "email", address)
+
+    def set_reminders(self, name: str, on: bool) -> UserInfo:
+        return self._set(name, "reminders", int(on))
+
+    def _set(self, name: str, column: str, value: str | int | None) -> UserInfo:
+        with self._db.transaction() as db:
+            rows = db.execute(f"UPDATE users SET {column} = ? WHERE name = ? RETURNING *", (value, name)).fetchall()
+        if not rows:
+            raise no_user(name)
+        return _user(rows[0])
+
+    def set_password(self, name: str, password: str) -> int:
+        _check_password(password)
+        with self._db.transaction() as db:
+            changed = db.execute(
+                "UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), name)
+            ).rowcount
+            if not changed:
+                raise no_user(name)
+            db.execute("DELETE FROM sessions WHERE user = ?", (name,))
+            revoked = db.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL", (now().isoformat(), name)
+            ).rowcount
+        return int(revoked)
+
+    def remove(self, name: str) -> int:
+        with self._db.transaction() as db:
+            live = db.execute("SELECT COUNT(*) FROM tokens WHERE user = ? AND revoked_at IS NULL", (name,)).fetchone()
+            db.execute("DELETE FROM tokens WHERE user = ?", (name,))  # also without foreign keys on
+            db.execute("DELETE FROM sessions WHERE user = ?", (name,))
+            if not db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
+                raise no_user(name)
+        return int(live[0])
+
+
+def _user(row: sqlite3.Row) -> UserInfo:
+    return UserInfo(
+        name=row["name"],
+        role=Role(row["role"]),
+        partner=row["partner"],
+        created_at=row["created_at"],
+        email=row["email"],
+        reminders=bool(row["reminders"]),
+    )

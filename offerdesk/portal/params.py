@@ -1,0 +1,45 @@
+"""What the routers take from a request: who is calling, the desk, and the path's parts, typed once for all."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, UploadFile
+
+from offerdesk.people.principal import Principal
+from offerdesk.portal.auth import api_caller, desk, form_caller, page_caller
+from offerdesk.portal.desk import Desk
+from offers.documents import MAX_OFFER_BYTES, UnusableInputError, is_workbook, parse_offer, parse_offer_file
+from schemas.offer import OfferDocument
+from schemas.portal import USER_NAME_PATTERN
+
+OFFER = "/rounds/{round_id}/offers/{partner}"
+"""One offer's path, under /api for programs and as it is for pages."""
+
+Caller = Annotated[Principal, Depends(api_caller)]
+"""The caller of an API route: an API token, or a browser session with its CSRF header."""
+Person = Annotated[Principal, Depends(page_caller)]
+"""The signed-in person looking at a page; anyone else is sent to sign in."""
+Poster = Annotated[Principal, Depends(form_caller)]
+"""The signed-in person posting a form, with the session's CSRF token in it."""
+TheDesk = Annotated[Desk, Depends(desk)]
+
+RoundId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="The round's id")]
+Partner = Annotated[str, Path(pattern=r"^[A-Z]{2}$", description="The partner's code, such as JP")]
+UserName = Annotated[str, Path(pattern=USER_NAME_PATTERN, description="The user's name")]
+TokenId = Annotated[str, Path(max_length=64)]
+Number = Annotated[int, Path(ge=1, le=1_000_000, description="The version's number, from 1")]
+Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="A version number; the latest by default")]
+
+
+async def read_upload(file: UploadFile) -> OfferDocument:
+    """An uploaded offer: a JSON document, or an .xlsx workbook (by its name or its ZIP magic bytes)."""
+    data = await file.read(MAX_OFFER_BYTES + 1)
+    if not data:
+        raise UnusableInputError("the uploaded file is empty; choose the offer's JSON file or .xlsx workbook")
+    source = file.filename or "upload"
+    if is_workbook(data, source):
+        # Reading a full schedule's workbook takes seconds: off the event loop, so other requests go on.
+        return await asyncio.to_thread(parse_offer_file, data, source)
+    return parse_offer(data, source)
