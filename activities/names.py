@@ -1,4 +1,9 @@
-"""Activity names, the only thing workflows need to know about this package."""
+"""Activity names and the failure types activities raise: recorded in histories, so they never change.
+
+The names are the activities' types in every history (`@activity.defn(name=...)`); workflows call the activities
+by reference and never spell them. The failure types are not refusals (schemas.refusal): they say why an activity
+failed, and the workflow's retry policies name those that another try cannot heal.
+"""
 
 VALIDATE_STORED_OFFER = "validate_stored_offer"
 PROPOSE_LANDING_ZONE = "propose_landing_zone"
@@ -9,3 +14,14 @@ STORE_AUDIT_CHUNK = "store_audit_chunk"
 VALIDATE_OFFER = "validate_offer"
 RENDER_AND_STORE_LETTER = "render_and_store_letter"
 NOTIFY = "notify"
+
+RULE_ERROR = "RuleError"
+"""A validation rule or the landing-zone policy failed on this document: a bug, which no retry heals."""
+LETTER_ERROR = "LetterError"
+"""The letter could not be rendered from this offer."""
+NOT_IN_STORE = "NotInStoreError"
+"""A document, report or letter the offer names is not in the store."""
+DAMAGED_OBJECT = "DamagedObjectError"
+"""A stored object no longer matches its digest."""
+MAIL_UNAVAILABLE = "MailUnavailable"
+"""The mail server did not take every message of a notice; the retry sends the rest."""

@@ -23,16 +23,18 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
-import jinja2
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.names import NOTIFY
+from activities.names import MAIL_UNAVAILABLE, NOTIFY
 from schemas.notice import Notice, NoticeKind, NoticeResult, Recipient
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus
+
+if TYPE_CHECKING:
+    import jinja2
 
 MAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "mail"
 SMTP_TIMEOUT_S = 20.0
@@ -119,6 +121,8 @@ def offer_link(public_url: str, notice: Notice) -> str:
 
 @cache
 def _templates() -> jinja2.Environment:
+    import jinja2  # when the first notice is composed: the workflow imports this module for NotifyActivities
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(MAIL_TEMPLATES),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
@@ -365,7 +369,7 @@ class NotifyActivities:
             raise ApplicationError(
                 f"the mail server did not take {len(transient)} of {len(outgoing)} messages for {notice.key}: "
                 + "; ".join(transient),
-                type="MailUnavailable",
+                type=MAIL_UNAVAILABLE,
             )
         return result
 

@@ -2,6 +2,9 @@
 
 Each names the errors that will not heal as non-retryable, so the workflow's bounded retries stop at once
 and the offer shows the reason instead of retrying without end.
+
+The workflow imports this class to call its activities by reference, so everything heavy is imported where it is
+used: WeasyPrint and jinja2 (activities.render) only in the letter activities and the render processes.
 """
 
 from __future__ import annotations
@@ -20,15 +23,18 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.names import (
+    DAMAGED_OBJECT,
+    LETTER_ERROR,
+    NOT_IN_STORE,
     PROPOSE_LANDING_ZONE,
     RENDER_AND_STORE_LETTER,
     RENDER_STORED_LETTER,
+    RULE_ERROR,
     STORE_AUDIT_CHUNK,
     VALIDATE_OFFER,
     VALIDATE_STORED_OFFER,
 )
-from activities.render import letter_filename, render_letter_pdf
-from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectStore, StoreError
+from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectStore
 from offers.landing_zone import propose_landing_zone
 from offers.reference import LandingZonePolicy, load_policy
 from offers.validation import validate_offer
@@ -88,9 +94,10 @@ def make_render_pool(workers: int | None = None) -> ProcessPoolExecutor:
     )
 
 
-def _not_healing(error: StoreError) -> ApplicationError:
+def _not_healing(error: NotInStoreError | DamagedObjectError) -> ApplicationError:
     """Store errors that another try cannot fix, named so the workflow's retry policy stops at once."""
-    return ApplicationError(str(error), type=type(error).__name__, non_retryable=True)
+    kind = NOT_IN_STORE if isinstance(error, NotInStoreError) else DAMAGED_OBJECT
+    return ApplicationError(str(error), type=kind, non_retryable=True)
 
 
 def load_document(store: ObjectStore, ref: DocumentRef) -> OfferDocument:
@@ -126,7 +133,7 @@ class OfferActivities:
             # A bug in a rule will not heal by retrying: say so once, with the reference that finds this log line.
             activity.logger.exception("validation failed, reference %s", request.reference)
             raise ApplicationError(
-                f"a validation rule failed ({type(e).__name__}: {e})", type="RuleError", non_retryable=True
+                f"a validation rule failed ({type(e).__name__}: {e})", type=RULE_ERROR, non_retryable=True
             ) from None
         digest = self._store.put(Kind.REPORT, report.model_dump_json().encode())
         return ValidationOutcome(summary=summarize_report(report, digest), findings=first_findings(report))
@@ -143,13 +150,13 @@ class OfferActivities:
         elif request.ref is not None:
             document = load_document(self._store, request.ref)
         else:
-            raise ApplicationError("the landing zone needs a document", type="RuleError", non_retryable=True)
+            raise ApplicationError("the landing zone needs a document", type=RULE_ERROR, non_retryable=True)
         try:
             return propose_landing_zone(document, request.partner, self._policy)
         except Exception as e:
             activity.logger.exception("the landing-zone policy failed for %s", request.partner.code)
             raise ApplicationError(
-                f"the landing-zone policy failed ({type(e).__name__}: {e})", type="RuleError", non_retryable=True
+                f"the landing-zone policy failed ({type(e).__name__}: {e})", type=RULE_ERROR, non_retryable=True
             ) from None
 
     @activity.defn(name=RENDER_STORED_LETTER)
@@ -166,6 +173,8 @@ class OfferActivities:
         return await self._render(request)
 
     async def _render(self, letter: LetterInput) -> LetterRef:
+        from activities.render import letter_filename, render_letter_pdf  # WeasyPrint: the letter activities only
+
         loop = asyncio.get_running_loop()
         rendering = loop.run_in_executor(self._render_pool, render_letter_pdf, letter)
         # Heartbeats tell Temporal this worker is alive: if it dies, another takes the letter within the
@@ -178,7 +187,7 @@ class OfferActivities:
             raise  # a render process died (memory?): another try may well succeed
         except Exception as e:
             raise ApplicationError(
-                f"the letter could not be rendered ({type(e).__name__}: {e})", type="LetterError", non_retryable=True
+                f"the letter could not be rendered ({type(e).__name__}: {e})", type=LETTER_ERROR, non_retryable=True
             ) from None
         letter_id = await asyncio.to_thread(self._store.put, Kind.LETTER, pdf)
         return LetterRef(

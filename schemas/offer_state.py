@@ -1,7 +1,8 @@
 """The state of one offer as its workflow keeps it, the messages that change it, and the views of it.
 
-The workflow keeps an OfferCard: bounded in size whatever the documents' size, published as the workflow's
-memo so it can be read with no worker running. The full view (OfferStatus) is assembled outside the
+The workflow keeps an OfferMemory, from which it derives an OfferCard: bounded in size whatever the documents'
+size, published as the workflow's memo so it can be read with no worker running, and an OfferCarry when it
+continues as new. The full view (OfferStatus) is assembled outside the
 workflow from the card, the store (findings, audit chunks) and Temporal's own status of the workflow.
 """
 
@@ -149,7 +150,7 @@ class OfferCard(BaseModel):
 
 
 class OfferCarry(BaseModel):
-    """What an offer takes into its next run when it continues as new."""
+    """What an offer takes into its next run when it continues as new: its memory, as the card and the rest."""
 
     card: OfferCard
     revision: int
@@ -158,6 +159,78 @@ class OfferCarry(BaseModel):
     """Notices not yet done when the run continued: the next run sends them again under the same keys."""
     reminded: list[str] = []
     entered_at: datetime | None = None
+
+
+class OfferMemory(BaseModel):
+    """One offer's state as its workflow keeps it, in one model.
+
+    The card (what readers see) and the carry (what a new run takes along when the offer continues as new) are
+    both derived from it: a field named as on the card is shown there, a field named as in the carry is carried,
+    and every field is one or both (tests/test_offer_rules.py). The offer's identity and its round's settings
+    are not here: they are the workflow's input, the same in every run.
+    """
+
+    state: OfferState = OfferState.INVITED
+    amend_until: datetime
+    review_deadline: datetime | None = None
+    versions: list[OfferVersion] = []
+    report: ReportSummary | None = None
+    landing_zone: LandingZone | None = None
+    approvals: list[Approval] = []
+    changes_requested: list[str] = []
+    terms: AgreedTerms | None = None
+    letter: LetterRef | None = None
+    letter_failure: str | None = None
+    audit_chunks: list[str] = []
+    """The audit trail written to the store, oldest first."""
+    run: int = 1
+    revision: int = 0
+    """Moves on every change: a run waiting for people compares it to learn that something happened."""
+    events: list[AuditEvent] = []
+    """The audit events not yet written to the store."""
+    reminded: list[str] = []
+    """The keys of the last reminders sent, so a deadline is reminded of once."""
+    entered_at: datetime
+    """When the offer entered its state: a reminder whose time was already past then is not sent."""
+
+    @classmethod
+    def invited(cls, inp: OfferInput, now: datetime) -> OfferMemory:
+        return cls(amend_until=inp.deadline, entered_at=now)
+
+    @classmethod
+    def resumed(cls, carry: OfferCarry, now: datetime) -> OfferMemory:
+        """The memory a new run starts from: the last run's, one run later."""
+        shown = {name: _copied(getattr(carry.card, name)) for name in ON_CARD}
+        carried = {name: _copied(getattr(carry, name)) for name in CARRIED}
+        return cls(**(shown | carried | {"run": carry.card.run + 1, "entered_at": carry.entered_at or now}))
+
+    def card(self, inp: OfferInput) -> OfferCard:
+        """The card: the input's identity of the offer and a copy of the memory's fields that readers see."""
+        return OfferCard(
+            round_id=inp.round_id,
+            partner=inp.partner.code,
+            partner_name=inp.partner.name,
+            deadline=inp.deadline,
+            approvals_required=inp.approvals_required,
+            **{name: _copied(getattr(self, name)) for name in ON_CARD},
+        )
+
+    def carry(self, inp: OfferInput, notices: list[Notice]) -> OfferCarry:
+        """What the next run takes along: the card, the rest of the memory, and the notices still on their way."""
+        return OfferCarry(
+            card=self.card(inp), notices=notices, **{name: _copied(getattr(self, name)) for name in CARRIED}
+        )
+
+
+def _copied(value: object) -> object:
+    """Lists are copied, so a card or carry is a snapshot that later changes to the memory do not reach."""
+    return list(value) if isinstance(value, list) else value
+
+
+ON_CARD = tuple(name for name in OfferCard.model_fields if name in OfferMemory.model_fields)
+"""The memory's fields that the card shows."""
+CARRIED = tuple(name for name in OfferCarry.model_fields if name in OfferMemory.model_fields)
+"""The memory's fields that the carry takes besides the card."""
 
 
 class ClosedRun(BaseModel):

@@ -1,12 +1,17 @@
 """Determinism: recorded workflow histories must replay on the current workflow code.
 
-tests/histories/ holds histories recorded from earlier code; a change that breaks determinism for
-offers already in flight fails here. `make histories` records a fresh set (commit them with the change
-that makes the old ones obsolete, and say so in the commit message).
+tests/histories/ holds histories recorded from earlier code, one folder per patch window (workflows/PATCHES.md):
+the histories of offers started while the same patches were in force. A change that breaks determinism for
+offers already in flight fails here. `make histories` records the current code's histories into the newest
+window's folder when it has none yet (OFFERDESK_RECORD_HISTORIES=FOLDER names another); it never overwrites a
+recorded history: those are what proves that offers in flight still replay.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
 import json
 import os
 import shutil
@@ -22,28 +27,44 @@ from temporalio.worker import Replayer
 from activities.names import NOTIFY, RENDER_STORED_LETTER
 from offerdesk.config import Settings
 from offerdesk.converter import Keyring, data_converter
-from offerdesk.engine import Engine
+from offerdesk.engine import Engine, EngineUnavailable, Refused
 from offerdesk.samples import sample_offer
 from offerdesk.worker import WORKFLOWS
 from schemas.offer_state import OfferState
-from schemas.review import Approve, RequestChanges, Withdraw
+from schemas.review import Approve, Comment, RequestChanges, Withdraw
 from tests.conftest import round_spec
 from workflows.names import offer_workflow_id, round_workflow_id
+from workflows.offer_transitions import MAX_RUN_UPDATES
+from workflows.patches import DEPRECATED, LIVE
 
 HISTORIES = Path(__file__).parent / "histories"
-HISTORY_KEYS = HISTORIES / "keys.json"
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+KEYS = "keys.json"
+NEWEST_WINDOW = "3-notify-people"
+"""Where `make histories` records: the window of the newest patch in force (see workflows/PATCHES.md)."""
+CONTINUING_COMMENTS = MAX_RUN_UPDATES + 10
+"""Enough updates for an offer to continue as new, so a carry is recorded as the next run's input."""
+ON_THE_SESSION_LOOP = pytest.mark.asyncio(loop_scope="session")
 
 
 def _replayer(converter: DataConverter) -> Replayer:
     return Replayer(workflows=WORKFLOWS, data_converter=converter)
 
 
+def windows() -> list[Path]:
+    return sorted(p for p in HISTORIES.iterdir() if p.is_dir())
+
+
+def recorded(window: Path) -> list[Path]:
+    return sorted(p for p in window.glob("*.json") if p.name != KEYS)
+
+
 async def _record(engine: Engine, env: WorkflowEnvironment) -> list[WorkflowHistory]:
-    """A round that goes through every kind of transition: deficient, amend, changes, escalate, letter."""
-    spec = round_spec(["JP", "VN", "CH"], deadline_in=timedelta(seconds=8), review_window=timedelta(seconds=4))
+    """A round that goes through every kind of transition: deficient, amend, changes, escalate, letter, and an
+    offer commented on so often that it continues as new (both its runs are kept)."""
+    spec = round_spec(["JP", "VN", "CH", "KR"], deadline_in=timedelta(seconds=8), review_window=timedelta(seconds=4))
     rid = spec.round_id
     await engine.open_round(spec)
+    await engine.submit(sample_offer(rid, "KR"), by="negotiator")
     await engine.submit(sample_offer(rid, "VN", deficient=True), by="negotiator")
     await engine.submit(sample_offer(rid, "VN"), amend=True, by="negotiator")
     await engine.submit(sample_offer(rid, "JP"), by="negotiator")
@@ -51,20 +72,75 @@ async def _record(engine: Engine, env: WorkflowEnvironment) -> list[WorkflowHist
     await engine.submit(sample_offer(rid, "JP", seed=2), amend=True, by="negotiator")
     await engine.approve(rid, "JP", Approve(reviewer="Ada", rate_pct=15, reason="July deal"))
     await engine.approve(rid, "JP", Approve(reviewer="Grace"))
+    await _comment_until_it_continues(engine, env, rid, "KR")
     await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timedelta(seconds=60))
     await engine.wait_for(rid, "VN", {OfferState.ESCALATED}, timedelta(seconds=60))
     await engine.withdraw(rid, "VN", Withdraw(by="n"))
+    await engine.withdraw(rid, "KR", Withdraw(by="n"))
     await engine.wait_for(rid, "CH", {OfferState.LAPSED}, timedelta(seconds=60))
     handle = env.client.get_workflow_handle(round_workflow_id(rid))
     await handle.result()
-    ids = [round_workflow_id(rid)] + [offer_workflow_id(rid, p) for p in ("JP", "VN", "CH")]
-    return [await env.client.get_workflow_handle(i).fetch_history() for i in ids]
+    histories = [await env.client.get_workflow_handle(round_workflow_id(rid)).fetch_history()]
+    for partner in ("JP", "VN", "CH", "KR"):
+        histories += await _runs(env, offer_workflow_id(rid, partner))
+    return histories
 
 
-async def test_fresh_histories_replay_and_committed_ones_still_do(
-    engine: Engine, env: WorkflowEnvironment, settings: Settings
-) -> None:
+async def _runs(env: WorkflowEnvironment, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of a workflow, oldest first: each run's first event names the run it continues."""
+    runs = [await env.client.get_workflow_handle(workflow_id).fetch_history()]
+    while previous := runs[0].events[0].workflow_execution_started_event_attributes.continued_execution_run_id:
+        runs.insert(0, await env.client.get_workflow_handle(workflow_id, run_id=previous).fetch_history())
+    return runs
+
+
+async def _comment_until_it_continues(engine: Engine, env: WorkflowEnvironment, rid: str, partner: str) -> None:
+    sem = asyncio.Semaphore(16)
+
+    async def comment(n: int) -> None:
+        async with sem:
+            # A comment that meets the handover to the next run may be refused as stale or time out (as on
+            # main); it was not applied, and the offer continues as new all the same.
+            with contextlib.suppress(Refused, EngineUnavailable):
+                await engine.comment(rid, partner, Comment(reviewer="Ada", text=f"remark {n}"))
+
+    await asyncio.gather(*(comment(n) for n in range(CONTINUING_COMMENTS)))
+    handle = env.client.get_workflow_handle(offer_workflow_id(rid, partner))
+    for _ in range(200):
+        described = await handle.describe()
+        if described.run_id != described.raw_description.workflow_execution_info.first_run_id:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{partner} did not continue as new")
+
+
+def _file_name(history: WorkflowHistory, seen: set[str]) -> str:
+    kind, *rest = history.workflow_id.split("/")
+    stem = f"{kind}-{rest[-1]}" if kind == "offer" else kind
+    name, run = f"{stem}.json", 1
+    while name in seen:
+        run += 1
+        name = f"{stem}-run{run}.json"
+    seen.add(name)
+    return name
+
+
+def _keep(fresh: list[WorkflowHistory], settings: Settings, folder: str) -> None:
+    window = HISTORIES / folder
+    if window.exists() and recorded(window):
+        raise AssertionError(f"{window} holds recorded histories already: record a new window, never over them")
+    window.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    for history in fresh:
+        (window / _file_name(history, seen)).write_text(json.dumps(json.loads(history.to_json()), indent=1))
+    # A test-only keyring: recorded payloads are encrypted, and the histories are useless without it.
+    shutil.copyfile(settings.keys_file, window / KEYS)
+
+
+@ON_THE_SESSION_LOOP
+async def test_fresh_histories_replay(engine: Engine, env: WorkflowEnvironment, settings: Settings) -> None:
     fresh = await _record(engine, env)
+    assert len(fresh) == 6, "the round, JP, VN, CH and KR's two runs"
     for history in fresh:
         await _replayer(env.client.data_converter).replay_workflow(history)
     scheduled = {
@@ -75,20 +151,41 @@ async def test_fresh_histories_replay_and_committed_ones_still_do(
     }
     # Validation and the landing zone run locally; letters and notices are activities on their queues.
     assert scheduled == {RENDER_STORED_LETTER, NOTIFY}, scheduled
-    if os.environ.get("OFFERDESK_RECORD_HISTORIES"):
-        HISTORIES.mkdir(exist_ok=True)
-        for history in fresh:
-            kind, *rest = history.workflow_id.split("/")
-            name = f"{kind}-{rest[-1]}.json" if kind == "offer" else f"{kind}.json"
-            (HISTORIES / name).write_text(json.dumps(json.loads(history.to_json()), indent=1))
-        # A test-only keyring: recorded payloads are encrypted, and the histories are useless without it.
-        shutil.copyfile(settings.keys_file, HISTORY_KEYS)
-    committed = sorted(p for p in HISTORIES.glob("*.json") if p != HISTORY_KEYS)
-    # Older histories were recorded before payloads were encrypted: read them as a worker does while migrating.
-    keyring = Keyring.load(HISTORY_KEYS) if HISTORY_KEYS.exists() else Keyring.new()
-    recorded = data_converter(keyring, accept_plaintext=True)
-    assert committed, "no recorded histories in tests/histories; run 'make histories'"
-    for path in committed:
+    folder = os.environ.get("OFFERDESK_RECORD_HISTORIES")
+    if folder:
+        _keep(fresh, settings, NEWEST_WINDOW if folder == "1" else folder)
+
+
+@ON_THE_SESSION_LOOP
+@pytest.mark.parametrize("window", windows(), ids=lambda p: p.name)
+async def test_recorded_histories_still_replay(window: Path) -> None:
+    histories = recorded(window)
+    assert histories, f"no recorded histories in {window}"
+    # Older windows were recorded before payloads were encrypted: read them as a worker does while migrating.
+    keyring = Keyring.load(window / KEYS) if (window / KEYS).exists() else Keyring.new()
+    converter = data_converter(keyring, accept_plaintext=True)
+    for path in histories:
         history = WorkflowHistory.from_json(path.stem, path.read_text())
-        result = await _replayer(recorded).replay_workflow(history, raise_on_replay_failure=False)
-        assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+        result = await _replayer(converter).replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, f"{window.name}/{path.name}: {result.replay_failure}"
+
+
+def patch_markers(path: Path) -> set[str]:
+    """The patch ids a recorded history carries markers of (core_patch markers are not encoded by the codec)."""
+    ids = set()
+    for event in json.loads(path.read_text())["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        if marker is not None and marker["markerName"] == "core_patch":
+            data = marker["details"]["patch-data"]["payloads"][0]["data"]
+            ids.add(json.loads(base64.b64decode(data))["id"])
+    return ids
+
+
+def test_every_live_patch_has_histories_from_before_and_after_it() -> None:
+    """The policy of workflows/PATCHES.md: a live patch is proved by replaying both of its paths."""
+    carried = [set().union(*(patch_markers(p) for p in recorded(w))) for w in windows()]
+    for patch in LIVE:
+        first = next((n for n, ids in enumerate(carried) if patch in ids), None)
+        assert first is not None, f"no recorded history carries the marker of {patch}"
+        assert first > 0, f"no window of histories from before {patch}"
+    assert all(patch not in LIVE for patch in DEPRECATED)

@@ -1,0 +1,257 @@
+"""The offer workflow's pure parts, without a server: its memory and what derives from it, its rules, reminders."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from offerdesk.samples import sample_offer
+from offers.reference import partner_references
+from schemas.document_ref import reference_for
+from schemas.landing import Approval, LandingZone
+from schemas.notice import NoticeKind
+from schemas.offer_state import (
+    CARRIED,
+    ON_CARD,
+    OfferCard,
+    OfferCarry,
+    OfferInput,
+    OfferMemory,
+    OfferState,
+    OfferVersion,
+)
+from schemas.refusal import Refusal
+from schemas.review import Approve, AuditEvent, ExtendReview, StaffDecision
+from workflows import offer_rules as rules
+from workflows.offer_notices import reminder_at, reminder_key
+
+S = OfferState
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+ROUND = "r-rules"
+
+
+def offer_input(**changes: object) -> OfferInput:
+    inp = OfferInput(
+        round_id=ROUND,
+        partner=partner_references(["JP"])[0],
+        deadline=NOW + timedelta(days=2),
+        review_window=timedelta(days=3),
+        approvals_required=2,
+    )
+    return inp.model_copy(update=changes)
+
+
+def version(number: int = 1, by: str | None = "nadia", seed: int = 0) -> OfferVersion:
+    ref = reference_for(sample_offer(ROUND, "JP", seed=seed))
+    return OfferVersion(
+        number=number, digest=ref.digest, size=ref.size, received_at=NOW, summary=ref.summary, submitted_by=by
+    )
+
+
+def zone(announced: float = 24.0) -> LandingZone:
+    return LandingZone(
+        partner="JP",
+        partner_name="Japan",
+        baseline_rate_pct=10.0,
+        announced_rate_pct=announced,
+        score=0.6,
+        proposed_rate_pct=15.0,
+        category_scores=[],
+        conditions=[],
+        strengthen=[],
+        policy_version="test",
+    )
+
+
+def under_review(**changes: object) -> OfferMemory:
+    memory = OfferMemory.invited(offer_input(), NOW)
+    memory.state = S.UNDER_REVIEW
+    memory.versions = [version()]
+    memory.landing_zone = zone()
+    memory.review_deadline = NOW + timedelta(days=3)
+    return memory.model_copy(update=changes)
+
+
+def refused(kind: Refusal, call: object, *args: object) -> str:
+    assert callable(call)
+    with pytest.raises(ApplicationError) as caught:
+        call(*args)
+    assert caught.value.type == kind.value, caught.value
+    assert caught.value.non_retryable
+    return caught.value.message
+
+
+# ---- one model: the card and the carry derive from the memory --------------------------------------------
+
+
+def test_every_field_of_the_memory_is_shown_or_carried() -> None:
+    assert set(OfferMemory.model_fields) == set(ON_CARD) | set(CARRIED)
+    identity = set(OfferCard.model_fields) - set(ON_CARD)
+    assert identity == {"round_id", "partner", "partner_name", "deadline", "approvals_required"}, "from the input"
+    assert set(OfferCarry.model_fields) - set(CARRIED) == {"card", "notices"}
+
+
+def test_the_payload_shapes_recorded_in_histories_stay() -> None:
+    """The carry is a workflow input and the card a memo: both are in histories and read by older portals."""
+    assert list(OfferCarry.model_fields) == ["card", "revision", "events", "notices", "reminded", "entered_at"]
+    assert list(OfferCard.model_fields) == [
+        "round_id",
+        "partner",
+        "partner_name",
+        "state",
+        "deadline",
+        "amend_until",
+        "review_deadline",
+        "approvals_required",
+        "versions",
+        "report",
+        "landing_zone",
+        "approvals",
+        "changes_requested",
+        "terms",
+        "letter",
+        "letter_failure",
+        "audit_chunks",
+        "run",
+    ]
+
+
+def test_a_new_run_resumes_the_memory_one_run_later() -> None:
+    inp = offer_input()
+    memory = under_review(revision=7, reminded=["k"], audit_chunks=["a" * 64])
+    memory.events.append(AuditEvent(at=NOW, actor="Ada", action="commented", detail="x"))
+    carry = memory.carry(inp, notices=[])
+    resumed = OfferMemory.resumed(OfferCarry.model_validate_json(carry.model_dump_json()), NOW + timedelta(hours=1))
+    assert resumed == memory.model_copy(update={"run": 2})
+    assert resumed.card(inp).run == 2 and carry.card == memory.card(inp)
+
+
+def test_a_card_is_a_snapshot() -> None:
+    inp, memory = offer_input(), under_review()
+    card = memory.card(inp)
+    memory.versions.append(version(2, seed=1))
+    memory.approvals.append(Approval(reviewer="Ada", at=NOW))
+    assert len(card.versions) == 1 and card.approvals == []
+
+
+def test_a_carry_from_before_entered_at_resumes_from_now() -> None:
+    inp = offer_input()
+    carry = OfferMemory.invited(inp, NOW).carry(inp, notices=[]).model_copy(update={"entered_at": None})
+    assert OfferMemory.resumed(carry, NOW + timedelta(days=1)).entered_at == NOW + timedelta(days=1)
+
+
+# ---- rules ---------------------------------------------------------------------------------------------
+
+
+def test_submissions() -> None:
+    inp = offer_input()
+    invited = OfferMemory.invited(inp, NOW)
+    ref = reference_for(sample_offer(ROUND, "JP"))
+    assert rules.check_submission(inp, invited, ref, False, NOW) is False
+    other = reference_for(sample_offer("elsewhere", "JP"))
+    refused(Refusal.WRONG_OFFER, rules.check_submission, inp, invited, other, False, NOW)
+    refused(Refusal.DEADLINE_PASSED, rules.check_submission, inp, invited, ref, False, inp.deadline)
+    refused(Refusal.NOTHING_TO_AMEND, rules.check_submission, inp, invited, ref, True, NOW)
+
+    reviewed = under_review()
+    same = reference_for(sample_offer(ROUND, "JP"))
+    assert rules.check_submission(inp, reviewed, same, False, NOW) is True, "the same document again"
+    changed = reference_for(sample_offer(ROUND, "JP", seed=3))
+    refused(Refusal.ALREADY_SUBMITTED, rules.check_submission, inp, reviewed, changed, False, NOW)
+    assert rules.check_submission(inp, reviewed, changed, True, NOW) is False
+    refused(Refusal.DEADLINE_PASSED, rules.check_submission, inp, reviewed, changed, True, inp.deadline)
+    busy = reviewed.model_copy(update={"state": S.VALIDATING})
+    refused(Refusal.BUSY, rules.check_submission, inp, busy, changed, True, NOW)
+    lapsed = reviewed.model_copy(update={"state": S.LAPSED})
+    message = refused(Refusal.OFFER_CLOSED, rules.check_submission, inp, lapsed, changed, True, NOW)
+    assert "is LAPSED: it takes no more submissions; submissions closed at" in message
+    approved = reviewed.model_copy(update={"state": S.APPROVED})
+    refused(Refusal.OFFER_CLOSED, rules.check_submission, inp, approved, changed, True, NOW)
+    escalated = reviewed.model_copy(update={"state": S.ESCALATED})
+    refused(Refusal.WRONG_STATE, rules.check_submission, inp, escalated, changed, True, NOW)
+
+
+def test_reviewers() -> None:
+    inp, memory = offer_input(), under_review()
+    rules.check_approve(inp, memory, Approve(reviewer="Ada"))
+    refused(Refusal.CONFLICT, rules.check_approve, inp, memory, Approve(reviewer=" NADIA "))
+    memory.approvals.append(Approval(reviewer="Ada", at=NOW))
+    refused(Refusal.ALREADY_APPROVED, rules.check_approve, inp, memory, Approve(reviewer="ada"))
+    rules.check_approve(inp, memory, Approve(reviewer="Grace", rate_pct=24, reason="the announced rate"))
+    refused(Refusal.RATE_OUT_OF_BOUNDS, rules.check_approve, inp, memory, Approve(reviewer="Grace", rate_pct=9.5))
+    refused(Refusal.REASON_REQUIRED, rules.check_approve, inp, memory, Approve(reviewer="Grace", rate_pct=12))
+    escalated = memory.model_copy(update={"state": S.ESCALATED})
+    refused(Refusal.WRONG_STATE, rules.check_approve, inp, escalated, Approve(reviewer="Grace"))
+    rules.check_decide(inp, escalated, StaffDecision(by="sam", decision="approve", reason="as agreed"))
+    refused(
+        Refusal.CONFLICT,
+        rules.check_decide,
+        inp,
+        escalated,
+        StaffDecision(by="nadia", decision="approve", reason="mine"),
+    )
+
+
+def test_only_recorded_accounts_count_as_the_submitter() -> None:
+    memory = under_review(versions=[version(by=None)])
+    assert not rules.submitted(memory, "nadia")
+
+
+def test_rate_bounds_when_the_announced_rate_is_below_the_baseline() -> None:
+    assert rules.rate_bounds(zone(announced=24)) == (10, 24)
+    assert rules.rate_bounds(zone(announced=5)) == (10, 10)
+
+
+def test_extend_and_retry_letter() -> None:
+    inp, memory = offer_input(), under_review()
+    rules.check_extend(inp, memory, ExtendReview(by="sam", extend_by=timedelta(days=1)))
+    refused(
+        Refusal.BAD_DURATION,
+        rules.check_extend,
+        inp,
+        memory,
+        ExtendReview.model_construct(by="sam", extend_by=timedelta(0)),
+    )
+    refused(Refusal.WRONG_STATE, rules.check_retry_letter, inp, memory)
+    rules.check_retry_letter(inp, memory.model_copy(update={"state": S.LETTER_FAILED}))
+    refused(Refusal.OFFER_CLOSED, rules.check_open, inp, memory.model_copy(update={"state": S.WITHDRAWN}), "withdraw")
+
+
+def test_terms_take_the_last_adjusted_rate_else_the_policy() -> None:
+    memory = under_review()
+    memory.approvals = [Approval(reviewer="Ada", at=NOW), Approval(reviewer="Grace", at=NOW)]
+    terms = rules.agreed_terms(memory, NOW)
+    assert (terms.agreed_rate_pct, terms.rate_set_by) == (15.0, "the landing-zone policy")
+    memory.approvals[0] = Approval(reviewer="Ada", at=NOW, rate_pct=12, reason="July")
+    terms = rules.agreed_terms(memory, NOW)
+    assert (terms.agreed_rate_pct, terms.rate_set_by, terms.rate_reason) == (12, "Ada", "July")
+
+
+def test_what_each_state_waits_for() -> None:
+    inp = offer_input()
+    memory = OfferMemory.invited(inp, NOW)
+    assert rules.due(inp, memory) == inp.deadline
+    assert rules.due(inp, under_review()) == NOW + timedelta(days=3)
+    for state in (S.ESCALATED, S.APPROVED, S.LETTER_FAILED, S.LETTER_ISSUED):
+        assert rules.due(inp, memory.model_copy(update={"state": state})) is None
+
+
+def test_a_reminder_comes_once_per_deadline_and_only_if_its_time_is_ahead() -> None:
+    inp = offer_input(remind_before=timedelta(days=1))
+    memory = OfferMemory.invited(inp, NOW)
+    assert reminder_at(inp, memory, inp.deadline, "p") == inp.deadline - timedelta(days=1)
+    memory.reminded = [reminder_key("p", NoticeKind.REMIND_SUBMIT, inp.deadline)]
+    assert reminder_at(inp, memory, inp.deadline, "p") is None
+    late = OfferMemory.invited(inp, inp.deadline - timedelta(hours=2))
+    assert reminder_at(inp, late, inp.deadline, "p") is None
+
+
+def test_the_workflow_imports_neither_weasyprint_nor_jinja2() -> None:
+    """Activities are imported into the workflow by reference: their heavy modules load where they are used."""
+    probe = "import sys, workflows.offer; print(sorted({'weasyprint', 'jinja2'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "[]"

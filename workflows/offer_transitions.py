@@ -1,0 +1,329 @@
+"""One offer's memory and the moves between its states: what the update handlers and the steps change it through.
+
+Every move is recorded in the audit trail with who made it. A change of state also upserts the search attributes
+that lists and dashboards filter on, and tells the people the new state waits on. The offer's card, published as
+the workflow's memo, is what a reader sees with no worker running.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.document_ref import DocumentRef
+    from schemas.notice import NoticeKind
+    from schemas.offer import OfferDocument
+    from schemas.offer_state import (
+        OfferAnswer,
+        OfferCard,
+        OfferInput,
+        OfferMemory,
+        OfferOutcome,
+        OfferState,
+        OfferVersion,
+        SubmissionReceipt,
+    )
+    from schemas.review import (
+        Approve,
+        AuditEvent,
+        AuditPage,
+        Comment,
+        ExtendReview,
+        RetryLetter,
+        StaffDecision,
+        Withdraw,
+    )
+    from schemas.validation import Category, CategoryStatus, Finding, ReportSummary, Severity, ValidationReport
+    from workflows.names import OFFER_PARTNER, OFFER_REVIEW_DEADLINE, OFFER_ROUND, OFFER_STATE
+
+from workflows.offer_notices import Notices
+from workflows.offer_rules import agreed_terms, approval, failure_reason
+from workflows.offer_rules import due as due_of
+from workflows.patches import COMPACT
+
+S = OfferState
+# Continue as new well before Temporal's limits (10,240 events / 10 MB warning, 2,000 updates per run).
+MAX_RUN_EVENTS = 2_000
+MAX_RUN_BYTES = 2_000_000
+MAX_RUN_UPDATES = 400
+
+
+class Offer:
+    """The offer of one workflow run: its input, its memory, and what this run keeps besides."""
+
+    def __init__(self, inp: OfferInput) -> None:
+        self.inp = inp
+        now = workflow.now()
+        self.memory = OfferMemory.invited(inp, now) if inp.carry is None else OfferMemory.resumed(inp.carry, now)
+        self.notices = Notices(self.record)
+        self.updates = 0
+        """The updates this run took: it continues as new well before Temporal's limit."""
+        self.inline: dict[str, tuple[OfferDocument, ValidationReport]] = {}
+        """Documents sent inline by clients older than documents-by-reference, with their reports, for the letter."""
+        self._compact_mode: bool | None = None
+        self._published: OfferCard | None = None if inp.carry is None else self.card()
+        """The card as last published; a new run starts from the card its predecessor published."""
+
+    @property
+    def state(self) -> OfferState:
+        return self.memory.state
+
+    def compact(self) -> bool:
+        """Offers started before COMPACT publish no memo and never continue as new; they replay and finish so."""
+        if self._compact_mode is None:
+            self._compact_mode = workflow.patched(COMPACT)
+        return self._compact_mode
+
+    # ---- views: small; the full view is assembled outside the workflow from these and the store ----------
+
+    def card(self) -> OfferCard:
+        return self.memory.card(self.inp)
+
+    def audit(self) -> AuditPage:
+        """The trail: chunks in the store, then this run's events (bounded by the run's own limits)."""
+        return AuditPage(chunks=list(self.memory.audit_chunks), events=list(self.memory.events))
+
+    def answer(self) -> OfferAnswer:
+        m = self.memory
+        return OfferAnswer(
+            round_id=self.inp.round_id,
+            partner=self.inp.partner.code,
+            state=m.state,
+            version=len(m.versions),
+            approvals=len(m.approvals),
+            approvals_required=self.inp.approvals_required,
+            review_deadline=m.review_deadline,
+            amend_until=m.amend_until,
+        )
+
+    def receipt(self, duplicate: bool, findings: list[Finding]) -> SubmissionReceipt:
+        return SubmissionReceipt(
+            round_id=self.inp.round_id,
+            partner=self.inp.partner.code,
+            version=len(self.memory.versions),
+            duplicate=duplicate,
+            state=self.memory.state,
+            report=self.memory.report,
+            findings=findings,
+        )
+
+    def outcome(self) -> OfferOutcome:
+        m = self.memory
+        return OfferOutcome(partner=self.inp.partner.code, state=m.state, versions=len(m.versions), letter=m.letter)
+
+    def publish(self) -> None:
+        """The card as memo: what a reader sees with no worker running, and what lists show."""
+        if not self.compact():
+            return
+        card = self.card()
+        if card != self._published:
+            workflow.upsert_memo({"card": card})
+            self._published = card
+
+    # ---- bookkeeping -------------------------------------------------------------------------------------
+
+    def record(self, actor: str, action: str, detail: str = "", rate_pct: float | None = None) -> None:
+        self.memory.events.append(
+            AuditEvent(at=workflow.now(), actor=actor, action=action, detail=detail, rate_pct=rate_pct)
+        )
+
+    def touch(self) -> None:
+        self.memory.revision += 1
+
+    def moved_since(self, revision: int) -> bool:
+        return self.memory.revision != revision or self.continue_due()
+
+    def continue_due(self) -> bool:
+        """Whether this run is long enough to continue as new (offers from before COMPACT never do)."""
+        if not self._compact_mode:
+            return False
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= MAX_RUN_EVENTS
+            or info.get_current_history_size() >= MAX_RUN_BYTES
+            or self.updates >= MAX_RUN_UPDATES
+        )
+
+    def set_state(self, state: OfferState) -> None:
+        self.memory.state = state
+        self.memory.entered_at = workflow.now()
+        self.touch()
+        self.upsert_search_attributes()
+
+    def upsert_search_attributes(self) -> None:
+        deadline = self.memory.review_deadline
+        workflow.upsert_search_attributes(
+            [
+                OFFER_ROUND.value_set(self.inp.round_id),
+                OFFER_PARTNER.value_set(self.inp.partner.code),
+                OFFER_STATE.value_set(self.memory.state.value),
+                OFFER_REVIEW_DEADLINE.value_set(deadline)
+                if deadline is not None
+                else OFFER_REVIEW_DEADLINE.value_unset(),
+            ]
+        )
+
+    # ---- telling people ----------------------------------------------------------------------------------
+
+    def notify(
+        self, kind: NoticeKind, *, note: str = "", findings: list[Finding] | None = None, key: str | None = None
+    ) -> None:
+        self.notices.tell(self.inp, self.memory, kind, note=note, findings=findings, key=key)
+
+    def due(self) -> datetime | None:
+        return due_of(self.inp, self.memory)
+
+    def reminder_due(self, due: datetime | None) -> datetime | None:
+        return self.notices.reminder_due(self.inp, self.memory, due)
+
+    def remind(self, due: datetime) -> None:
+        self.notices.remind(self.inp, self.memory, due)
+
+    # ---- moves -------------------------------------------------------------------------------------------
+
+    def add_version(self, ref: DocumentRef, by: str | None, amend: bool) -> OfferVersion:
+        """A new version, received now and not yet validated: approvals of the last one no longer count."""
+        m = self.memory
+        version = OfferVersion(
+            number=len(m.versions) + 1,
+            digest=ref.digest,
+            size=ref.size,
+            received_at=workflow.now(),
+            summary=ref.summary,
+            submitted_by=by,
+        )
+        m.versions.append(version)
+        m.approvals = []
+        contact = f"{ref.summary.submitted_by.name} <{ref.summary.submitted_by.email}>"
+        verb = "amended" if amend else "submitted"
+        if by is None:  # a submission from before accounts were recorded: the trail it always had
+            self.record(contact, verb, f"version {version.number}")
+        else:
+            self.record(by, verb, f"version {version.number}, contact: {contact}")
+        self.set_state(S.VALIDATING)
+        return version
+
+    def validated(self, version: OfferVersion, summary: ReportSummary) -> None:
+        version.report = summary
+        self.memory.report = summary
+
+    def deficient(self, findings: list[Finding]) -> None:
+        self.memory.landing_zone = None
+        self.set_state(S.DEFICIENT)
+        self.notify(NoticeKind.DEFICIENT, findings=findings)
+
+    def in_review(self, version: OfferVersion) -> None:
+        m = self.memory
+        m.changes_requested = []
+        m.review_deadline = workflow.now() + self.inp.review_window
+        self.set_state(S.UNDER_REVIEW)
+        self.notify(NoticeKind.AMENDED if version.number > 1 else NoticeKind.IN_REVIEW)
+
+    def failed(self, version: OfferVersion, what: str, error: BaseException) -> ReportSummary:
+        """Validation or the landing zone failed after its retries: a finding that says so, never a hung offer."""
+        reason = failure_reason(error)
+        summary = ReportSummary(
+            digest=None,
+            categories={c: CategoryStatus.INVALID for c in Category},
+            error_count=1,
+            warning_count=0,
+            failure=f"{what} (reference {reference(version.number)}): {reason}. Nothing is lost: staff can "
+            "find the reference in the worker's log; once the cause is fixed, send the same document again",
+        )
+        self.validated(version, summary)
+        self.memory.landing_zone = None
+        self.record("system", "validation failed", summary.failure or "")
+        return summary
+
+    def withdraw(self, request: Withdraw) -> None:
+        self.record(request.by, "withdrew", request.reason)
+        self.set_state(S.WITHDRAWN)
+
+    def approve(self, request: Approve) -> None:
+        self.memory.approvals.append(approval(request, workflow.now()))
+        detail = f"rate {request.rate_pct:g}%: {request.reason}" if request.rate_pct is not None else ""
+        self.record(request.reviewer, "approved", detail, rate_pct=request.rate_pct)
+        if len(self.memory.approvals) >= self.inp.approvals_required:
+            self.agree()
+        else:
+            self.touch()
+
+    def comment(self, request: Comment) -> None:
+        self.record(request.reviewer, "commented", request.text)
+        self.touch()
+
+    def extend_review(self, request: ExtendReview) -> None:
+        m = self.memory
+        start = max(m.review_deadline or workflow.now(), workflow.now())
+        m.review_deadline = start + request.extend_by
+        self.record(request.by, "extended the review window", f"to {m.review_deadline.isoformat()}. {request.reason}")
+        self.set_state(S.UNDER_REVIEW)
+
+    def decide(self, request: StaffDecision) -> None:
+        if request.decision == "request_changes":
+            self.send_back(request.by, request.reason)
+        else:
+            self.memory.approvals.append(approval(request, workflow.now()))
+            self.record(request.by, "decided: approve", request.reason, rate_pct=request.rate_pct)
+            self.agree()
+
+    def retry_letter(self, request: RetryLetter) -> None:
+        self.record(request.by, "retried the letter", request.reason)
+        self.memory.letter_failure = None
+        self.set_state(S.APPROVED)
+
+    def send_back(self, who: str, note: str) -> None:
+        """Back to the negotiator, who may amend until the deadline or one review window from now."""
+        m = self.memory
+        m.changes_requested = [note]
+        m.approvals = []
+        m.review_deadline = None
+        m.amend_until = max(self.inp.deadline, workflow.now() + self.inp.review_window)
+        self.record(who, "requested changes", note)
+        self.set_state(S.DEFICIENT)
+        self.notify(NoticeKind.SENT_BACK, note=note)
+
+    def agree(self) -> None:
+        self.memory.terms = agreed_terms(self.memory, workflow.now())
+        self.memory.review_deadline = None
+        self.set_state(S.APPROVED)
+
+    def on_due(self) -> None:
+        """Nobody moved the offer before its time: it lapses, or its review is escalated to staff."""
+        state = self.memory.state
+        if state in (S.INVITED, S.DEFICIENT):
+            what = "no offer was received" if state is S.INVITED else "the offer was still deficient"
+            self.record("system", "lapsed", f"the time to submit or amend passed and {what}")
+            self.set_state(S.LAPSED)
+            self.notify(NoticeKind.LAPSED, note=f"the time to submit or amend passed and {what}")
+        elif state is S.UNDER_REVIEW:
+            approvals = len(self.memory.approvals)
+            why = f"the review window closed with {approvals} of {self.inp.approvals_required} approvals"
+            self.record("system", "escalated", why)
+            self.set_state(S.ESCALATED)
+            self.notify(NoticeKind.ESCALATED, note=why)
+
+    def letter_issued(self) -> None:
+        letter = self.memory.letter
+        assert letter is not None
+        self.record("system", "issued the letter", f"{letter.filename}, sha256 {letter.sha256}")
+        self.set_state(S.LETTER_ISSUED)
+        self.notify(NoticeKind.LETTER_READY)
+
+    def letter_failed(self, reason: str) -> None:
+        self.memory.letter_failure = reason
+        self.record("system", "letter failed", reason)
+        self.set_state(S.LETTER_FAILED)
+        self.notify(NoticeKind.LETTER_FAILED, note=reason)
+
+
+def reference(number: int) -> str:
+    """How the worker's log names one version of this offer."""
+    return f"{workflow.info().workflow_id}#v{number}"
+
+
+def failure_finding(summary: ReportSummary) -> Finding:
+    return Finding(category=None, severity=Severity.ERROR, path="(document)", message=summary.failure or "")
