@@ -25,3 +25,6 @@ DAMAGED_OBJECT = "DamagedObjectError"
 """A stored object no longer matches its digest."""
 MAIL_UNAVAILABLE = "MailUnavailable"
 """The mail server did not take every message of a notice; the retry sends the rest."""
+MAIL_UNDELIVERABLE = "MailUndeliverable"
+"""A message cannot go to its address through this mail server: an international address and a server without
+SMTPUTF8, or an address that cannot be written in a mail. No retry heals it; the person's entry says why."""

@@ -7,6 +7,10 @@ The gap SMTP leaves open is the moment between the server's "250 accepted" and t
 exactly there sends that message again on its retry, with the same Message-ID, so mail clients can fold it.
 
 Messages link to the portal and never carry the offer or its letter: both are confidential.
+
+International addresses: a domain in another script goes as punycode, so any server takes it; a local part
+beyond ASCII (grâce@…) needs SMTPUTF8, and a server that does not offer it cannot take the message, now or on a
+retry: the entry says so and the activity fails without retrying (MAIL_UNDELIVERABLE).
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.policy import SMTPUTF8
+from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -29,7 +35,7 @@ from urllib.parse import quote, unquote, urlsplit
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.names import MAIL_UNAVAILABLE, NOTIFY
+from activities.names import MAIL_UNAVAILABLE, MAIL_UNDELIVERABLE, NOTIFY
 from schemas.notice import Notice, NoticeKind, NoticeResult, Recipient
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus
 
@@ -45,6 +51,13 @@ Temporal starts it only once the earlier one stopped heartbeating (its worker di
 HEARTBEAT_EVERY_S = 2.0
 
 Claim = Literal["claimed", "done", "busy"]
+
+NO_MAIL_SERVER = "no mail server is configured (OFFERDESK_SMTP_URL)"
+NO_ADDRESS = "no e-mail address on file"
+REMINDERS_OFF = "reminders are turned off"
+PORTAL_ONLY = frozenset({NO_MAIL_SERVER, NO_ADDRESS, REMINDERS_OFF})
+"""Why an entry is on the portal only by choice or configuration: not mail that failed."""
+NO_SMTPUTF8 = "the mail server does not accept international addresses (SMTPUTF8)"
 
 
 @dataclass(frozen=True)
@@ -171,13 +184,57 @@ def message_id(entry_key: str, sender: str) -> str:
     return f"<{hashlib.sha256(entry_key.encode()).hexdigest()[:40]}@{domain}>"
 
 
+class Undeliverable(Exception):
+    """This message cannot go to its address through this mail server, now or on any retry; says why, briefly."""
+
+
+@dataclass(frozen=True)
+class MailAddress:
+    """An address as it goes into a mail: the domain in punycode when the local part is ASCII, so that any server
+    takes it; in Unicode otherwise, for a server that offers SMTPUTF8."""
+
+    local: str
+    domain: str
+
+    @property
+    def international(self) -> bool:
+        return not self.local.isascii()
+
+
+def mail_address(address: str) -> MailAddress:
+    """The address of `address` for the envelope and the To header; Undeliverable if it cannot be written in a mail
+    at all (an address stored before the portal checked them)."""
+    if address.isascii():
+        local, _, domain = address.rpartition("@")
+        if not local or not domain:
+            raise Undeliverable(f"the address cannot be written in a mail: {address!r} has no local part and domain")
+        return MailAddress(local, domain)
+    from email_validator import EmailNotValidError, validate_email  # only for the rare address beyond ASCII
+
+    try:
+        valid = validate_email(address, check_deliverability=False, globally_deliverable=False, test_environment=True)
+    except EmailNotValidError as e:
+        raise Undeliverable(f"the address cannot be written in a mail: {e}") from None
+    if valid.ascii_email is not None:
+        return MailAddress(valid.local_part, valid.ascii_domain)
+    return MailAddress(valid.local_part, valid.domain)
+
+
 def email_message(notice: Notice, message: Message, sender: str, to: Recipient, entry_key: str) -> EmailMessage:
-    """Plain text with an HTML alternative, and nothing attached; headers a mail filter can sort by."""
+    """Plain text with an HTML alternative, and nothing attached; headers a mail filter can sort by.
+
+    An international address (a local part beyond ASCII) is written as it is, in UTF-8 (RFC 6532), which only
+    a server offering SMTPUTF8 accepts; the message says so in its policy.
+    """
     assert to.email is not None
-    mail = EmailMessage()
+    address = mail_address(to.email)
+    mail = EmailMessage(policy=SMTPUTF8) if address.international else EmailMessage()
     mail["Subject"] = message.subject
     mail["From"] = sender
-    mail["To"] = formataddr((to.name, to.email))
+    try:
+        mail["To"] = Address(to.name, address.local, address.domain)
+    except ValueError as e:  # no retry writes it either
+        raise Undeliverable(f"the address cannot be written in a mail: {e}") from None
     mail["Date"] = format_datetime(notice.at.astimezone(UTC))
     mail["Message-ID"] = message_id(entry_key, sender)
     mail["X-Offerdesk-Notice"] = entry_key
@@ -235,6 +292,11 @@ class MailRefused(Exception):
     """The server refused this message for good (a 5xx): retrying will not deliver it."""
 
 
+def international(mail: EmailMessage) -> bool:
+    """Whether the message needs SMTPUTF8: an address of its envelope (From, To) has a local part beyond ASCII."""
+    return any(not a.username.isascii() for field in ("From", "To") for a in mail[field].addresses)
+
+
 class Mailer:
     """One SMTP connection per notice: STARTTLS when the server offers it, a login when the URL has one."""
 
@@ -263,7 +325,14 @@ class Mailer:
 
     @staticmethod
     def send(smtp: smtplib.SMTP, mail: EmailMessage) -> None:
-        """Hand one message over; MailRefused for a permanent refusal, the SMTP error otherwise."""
+        """Hand one message over; MailRefused for a permanent refusal, Undeliverable for an international address
+        and a server without SMTPUTF8, the SMTP error otherwise.
+
+        For an international message smtplib itself asks for SMTPUTF8 (and BODY=8BITMIME) in MAIL FROM and writes
+        the headers in UTF-8; it is checked here first, so that the refusal is ours and said plainly.
+        """
+        if international(mail) and not smtp.has_extn("smtputf8"):
+            raise Undeliverable(NO_SMTPUTF8)
         try:
             refused = smtp.send_message(mail)
         except smtplib.SMTPRecipientsRefused as e:
@@ -334,6 +403,7 @@ class NotifyActivities:
             return result
         assert mailer is not None
         transient: list[str] = []
+        undeliverable: list[str] = []
         smtp: smtplib.SMTP | None = None
         try:
             for key, person, message in outgoing:
@@ -345,13 +415,17 @@ class NotifyActivities:
                     transient.append(f"{person.name}: another attempt is sending it")
                     continue
                 try:
+                    mail = email_message(notice, message, mailer.settings.sender, person, key)
                     if smtp is None:
                         smtp = mailer.connect()
-                    mail = email_message(notice, message, mailer.settings.sender, person, key)
                     mailer.send(smtp, mail)
                 except MailRefused as e:
                     postbox.mail_failed(key, str(e), final=True)
                     result.refused.append(f"{person.email}: {e}")
+                    continue
+                except Undeliverable as e:
+                    postbox.mail_failed(key, str(e), final=True)
+                    undeliverable.append(f"{person.name}: {e}")
                     continue
                 except TRANSIENT as e:
                     reason = f"{type(e).__name__}: {e}"
@@ -371,6 +445,14 @@ class NotifyActivities:
                 + "; ".join(transient),
                 type=MAIL_UNAVAILABLE,
             )
+        if undeliverable:
+            # The others are mailed and every entry says what became of it; a retry would only fail the same way.
+            raise ApplicationError(
+                f"{len(undeliverable)} of {len(outgoing)} messages for {notice.key} cannot be sent: "
+                + "; ".join(undeliverable),
+                type=MAIL_UNDELIVERABLE,
+                non_retryable=True,
+            )
         return result
 
     def all(self) -> list[Callable[..., Any]]:
@@ -379,11 +461,11 @@ class NotifyActivities:
 
 def _why_not_mailed(mailer: Mailer | None, person: Recipient, notice: Notice) -> str | None:
     if mailer is None:
-        return "no mail server is configured (OFFERDESK_SMTP_URL)"
+        return NO_MAIL_SERVER
     if not person.email:
-        return "no e-mail address on file"
+        return NO_ADDRESS
     if notice.kind.reminder and not person.reminders:
-        return "reminders are turned off"
+        return REMINDERS_OFF
     return None
 
 

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 from typing import Any
 
@@ -15,10 +15,12 @@ from aiosmtpd.controller import Controller
 
 
 class Mailbox:
-    """The aiosmtpd handler: every message the server accepted, parsed; `stall` holds RCPT until cleared."""
+    """The aiosmtpd handler: every message the server accepted, parsed, with its envelope (sender, recipients, MAIL
+    FROM options); `stall` holds RCPT until cleared."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str], list[str]]] = []
         self.stall = threading.Event()
         self.stalled = threading.Event()
         self._lock = threading.Lock()
@@ -31,9 +33,13 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=policy.default)
+        if envelope.smtp_utf8:  # RFC 6532: the headers are UTF-8
+            message = message_from_string(envelope.content.decode(), policy=policy.default)
+        else:
+            message = message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
             self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), list(envelope.mail_options)))
         return "250 Message accepted for delivery"
 
     def received(self) -> list[EmailMessage]:
@@ -48,9 +54,10 @@ class Mailbox:
 
 
 @contextmanager
-def smtp_server(port: int) -> Iterator[Mailbox]:
+def smtp_server(port: int, smtputf8: bool = False) -> Iterator[Mailbox]:
+    """A server on `port`; `smtputf8` offers SMTPUTF8 (international addresses), which aiosmtpd does not by default."""
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
     controller.start()
     try:
         yield mailbox

@@ -32,6 +32,13 @@ def account_call(work: Callable[[], T]) -> T:
         raise fail(e.message, 2 if e.kind is Refusal.INVALID else 1) from None
 
 
+def mailed_to(address: str) -> str:
+    """The address as the CLI confirms it; an international one says what it needs of the mail server."""
+    if address.rpartition("@")[0].isascii():
+        return address
+    return f"{address} (an international address: the mail server must offer SMTPUTF8)"
+
+
 RoleOpt = Annotated[Role, typer.Option("--role", help="negotiator, reviewer or staff")]
 PasswordOpt = Annotated[
     str,
@@ -54,7 +61,7 @@ def user_add(
 ) -> None:
     """Add a portal user; a negotiator needs --partner."""
     user = account_call(lambda: people().users.add(name, role, password, partner, email))
-    mailed = f"; notifications go to {user.email}" if user.email else ""
+    mailed = f"; notifications go to {mailed_to(user.email)}" if user.email else ""
     out.print(f"Added {user.name} ({user.role.value}{f' for {user.partner}' if user.partner else ''}){mailed}.")
 
 
@@ -86,7 +93,9 @@ def user_set_email(
 ) -> None:
     """Set where a user's notifications are mailed, or remove the address with --clear.
 
-    Without an address the user still finds every notice on the portal's Notifications page.
+    Without an address the user still finds every notice on the portal's Notifications page. An address with
+    letters beyond ASCII before the @ (grâce@...) needs a mail server that offers SMTPUTF8: it is refused unless
+    OFFERDESK_SMTP_UTF8=1 says so, or no mail server is configured (OFFERDESK_SMTP_URL unset).
     """
     if clear == (address is not None):
         raise fail("give either an ADDRESS or --clear, such as 'user set-email kenji kenji@example.org'", 2)
@@ -94,7 +103,7 @@ def user_set_email(
         raise fail("the address is empty; to remove an address, use --clear", 2)
     user = account_call(lambda: people().users.set_email(name, None if clear else address))
     if user.email:
-        out.print(f"Notifications for {user.name} are mailed to {user.email}.")
+        out.print(f"Notifications for {user.name} are mailed to {mailed_to(user.email)}.")
     else:
         out.print(f"{user.name} has no e-mail address now: their notifications appear in the portal only.")
 

@@ -6,8 +6,10 @@ A new password or a removal ends the user's sessions and stops their API tokens 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sqlite3
+from collections.abc import Mapping
 from typing import Protocol
 
 from argon2 import PasswordHasher
@@ -39,14 +41,40 @@ def no_user(name: str, hint: str = "") -> AccountError:
     return AccountError(f"there is no user {name}{hint}", Refusal.MISSING)
 
 
-def check_email(address: str) -> str:
-    """An address mail can go to, normalised (email-validator, without a DNS lookup); an AccountError otherwise."""
+SMTP_UTF8 = "OFFERDESK_SMTP_UTF8"
+"""Set to 1 where addresses are set to say the mail server offers SMTPUTF8 (it takes international addresses)."""
+
+
+def international_addresses_allowed(env: Mapping[str, str] | None = None) -> bool:
+    """Whether an address with characters beyond ASCII before the @ may be set: when OFFERDESK_SMTP_UTF8=1 says the
+    mail server takes them, or no mail server is configured (OFFERDESK_SMTP_URL unset: nothing is mailed)."""
+    e = os.environ if env is None else env
+    said = e.get(SMTP_UTF8, "").strip().lower() in ("1", "true", "yes", "on")
+    return said or not e.get("OFFERDESK_SMTP_URL")
+
+
+def check_email(address: str, international: bool | None = None) -> str:
+    """An address mail can go to, normalised (email-validator, without a DNS lookup); an AccountError otherwise.
+
+    A domain in another script is kept as written (it goes as punycode); a local part beyond ASCII (grâce@...) is
+    refused unless `international` (by default: `international_addresses_allowed()`), since a mail server without
+    SMTPUTF8 cannot take it and every notice would fail.
+    """
     from email_validator import EmailNotValidError, validate_email  # 40 ms of import that few commands need
 
+    address = address.strip()
     try:
-        return str(validate_email(address.strip(), check_deliverability=False).normalized)
+        valid = validate_email(address, check_deliverability=False)
     except EmailNotValidError as e:
-        raise AccountError(f"'{address.strip()}' is not a usable e-mail address: {e}") from None
+        raise AccountError(f"'{address}' is not a usable e-mail address: {e}") from None
+    allowed = international_addresses_allowed() if international is None else international
+    if valid.ascii_email is None and not allowed:
+        raise AccountError(
+            f"'{address}' has letters beyond ASCII before the @, and the mail server is not known to take such "
+            f"addresses: give one with plain ASCII before the @ (the domain may stay), or set {SMTP_UTF8}=1 if the "
+            "server offers SMTPUTF8"
+        )
+    return str(valid.normalized)
 
 
 def _check_password(password: str) -> None:

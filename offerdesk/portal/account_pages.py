@@ -12,6 +12,7 @@ from starlette.responses import Response
 from offerdesk.people.sessions import SESSION_LIFETIME
 from offerdesk.people.throttle import Throttled
 from offerdesk.people.users import AccountError
+from offerdesk.portal.access import ALLOWED, Action
 from offerdesk.portal.auth import SESSION_COOKIE, SIGNIN_CSRF_COOKIE, SignInRequired, client_address, same
 from offerdesk.portal.forms import LINE, LONG, limit
 from offerdesk.portal.params import Person, Poster, TheDesk
@@ -164,7 +165,10 @@ async def notifications_page(request: Request, who: Person, d: TheDesk) -> Respo
     me = await d.me(who)
     if me is None:  # removed while signed in: the session is gone with the user, so this is a race at most
         raise SignInRequired(request.url.path)
-    return await render(request, "notifications.html", who, me=me, entries=await d.notifications(who))
+    entries = await d.notifications(who)
+    staff = Action.MANAGE_ACCESS in ALLOWED[who.role]  # they see everyone's notices that mail did not deliver
+    unmailed = await d.unmailed(who) if staff else None
+    return await render(request, "notifications.html", who, me=me, entries=entries, unmailed=unmailed)
 
 
 @router.post("/notifications/reminders")

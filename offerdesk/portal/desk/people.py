@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 
+from activities.notify import PORTAL_ONLY
 from offerdesk.people.audit import Entry
 from offerdesk.people.principal import Principal
 from offerdesk.people.sessions import NewSession
@@ -18,6 +20,16 @@ from schemas.portal import USER_NAME_PATTERN, AuditRecord, NewUser, TokenCreated
 
 UNKNOWN = "(unknown)"
 """The actor of a record whose caller is no user: a name that cannot be one, or a token that is not known."""
+
+
+@dataclass(frozen=True)
+class Unmailed:
+    """A notice mail did not deliver, as staff see it: whose, the address it was for, and the entry (what, why,
+    when)."""
+
+    user: str
+    email: str | None
+    entry: InboxEntry
 
 
 def email_detail(user: UserInfo) -> str:
@@ -114,6 +126,22 @@ class PeopleDesk(DeskBase):
         """The caller's own notices, newest first: never anyone else's."""
         work = in_thread(self.people.notices.inbox, who.name, limit)
         return await self._audited(who, Action.NOTIFICATIONS, work, quiet=True)
+
+    async def unmailed(self, who: Principal, limit: int = 100) -> list[Unmailed]:
+        """Everyone's notices that mail did not deliver (staff), newest first, with the reason. Those on the portal
+        only by choice or configuration (no address, reminders off, no mail server) are not failures: left out."""
+
+        def gather() -> list[Unmailed]:
+            notices = self.people.notices
+            found = [
+                Unmailed(user.name, user.email, entry)
+                for user in self.people.users.all()
+                for entry in notices.inbox(user.name)
+                if entry.mailed_at is None and entry.mail_error and entry.mail_error not in PORTAL_ONLY
+            ]
+            return sorted(found, key=lambda u: u.entry.created_at, reverse=True)[:limit]
+
+        return await self._audited(who, Action.MANAGE_ACCESS, in_thread(gather), quiet=True)
 
     async def set_reminders(self, who: Principal, on: bool) -> UserInfo:
         """The caller's own reminders, on or off; notices about decisions on their own offers come either way."""
