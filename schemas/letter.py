@@ -12,8 +12,8 @@ from schemas.offer import OfferDocument
 from schemas.validation import ValidationReport
 
 
-class LetterInput(BaseModel):
-    """Everything a letter shows, the document included: what the renderer takes, inside the activity."""
+class LetterHeading(BaseModel):
+    """Whom a letter is to, its reference and date, and the version it answers."""
 
     round_id: str
     partner: str
@@ -21,36 +21,26 @@ class LetterInput(BaseModel):
     reference: str
     letter_date: date
     offer_version: int
+
+
+class LetterInput(LetterHeading):
+    """Everything a letter shows, the document included: what the renderer takes, inside the activity."""
+
     offer: OfferDocument
     report: ValidationReport
     terms: AgreedTerms
 
 
-class LetterRequest(BaseModel):
+class LetterRequest(LetterHeading):
     """What the workflow sends the letter activity: the document and its report by reference."""
 
-    round_id: str
-    partner: str
-    partner_name: str
-    reference: str
-    letter_date: date
-    offer_version: int
     offer: DocumentRef
     report_digest: str | None
     terms: AgreedTerms
 
     def with_content(self, offer: OfferDocument, report: ValidationReport) -> LetterInput:
-        return LetterInput(
-            round_id=self.round_id,
-            partner=self.partner,
-            partner_name=self.partner_name,
-            reference=self.reference,
-            letter_date=self.letter_date,
-            offer_version=self.offer_version,
-            offer=offer,
-            report=report,
-            terms=self.terms,
-        )
+        heading = self.model_dump(include=set(LetterHeading.model_fields))
+        return LetterInput(**heading, offer=offer, report=report, terms=self.terms)
 
 
 class LetterRef(BaseModel):

@@ -86,29 +86,29 @@ class OfferVersion(BaseModel):
     """The account that sent this version (see SubmitOffer.by); None for versions received before it was kept."""
 
 
-class SubmissionReceipt(BaseModel):
+class Submission(BaseModel):
+    """Which version a submission or amendment became, and the state it left the offer in."""
+
+    round_id: str
+    partner: str
+    version: int
+    duplicate: bool
+    state: OfferState
+
+
+class SubmissionReceipt(Submission):
     """The workflow's answer to a submission or amendment: the version, the state, what validation found.
 
     At most FINDINGS_IN_ANSWER findings ride in the answer; the full report is in the store.
     """
 
-    round_id: str
-    partner: str
-    version: int
-    duplicate: bool
-    state: OfferState
     report: ReportSummary | None
     findings: list[Finding] = []
 
 
-class SubmissionResult(BaseModel):
+class SubmissionResult(Submission):
     """A submission as the caller sees it: the receipt with every finding, read back from the store."""
 
-    round_id: str
-    partner: str
-    version: int
-    duplicate: bool
-    state: OfferState
     report: ValidationReport | None
 
 
@@ -125,8 +125,9 @@ class OfferAnswer(BaseModel):
     amend_until: datetime
 
 
-class OfferCard(BaseModel):
-    """The offer as the workflow keeps and publishes it (memo `card`): no documents, no findings, no events."""
+class OfferView(BaseModel):
+    """What the card and the full view both show of an offer; `report` is a summary on one, the findings on the
+    other."""
 
     round_id: str
     partner: str
@@ -137,13 +138,19 @@ class OfferCard(BaseModel):
     review_deadline: datetime | None
     approvals_required: int
     versions: list[OfferVersion]
-    report: ReportSummary | None
+    report: ReportSummary | ValidationReport | None
     landing_zone: LandingZone | None
     approvals: list[Approval]
     changes_requested: list[str]
     terms: AgreedTerms | None
     letter: LetterRef | None
     letter_failure: str | None = None
+
+
+class OfferCard(OfferView):
+    """The offer as the workflow keeps and publishes it (memo `card`): no documents, no findings, no events."""
+
+    report: ReportSummary | None
     audit_chunks: list[str] = []
     """The audit trail written to the store when the offer continued as new, oldest first."""
     run: int = 1
@@ -242,25 +249,10 @@ class ClosedRun(BaseModel):
     reason: str
 
 
-class OfferStatus(BaseModel):
+class OfferStatus(OfferView):
     """The full view of one offer: the card, the full findings, the audit trail, and Temporal's status."""
 
-    round_id: str
-    partner: str
-    partner_name: str
-    state: OfferState
-    deadline: datetime
-    amend_until: datetime
-    review_deadline: datetime | None
-    approvals_required: int
-    versions: list[OfferVersion]
     report: ValidationReport | None
-    landing_zone: LandingZone | None
-    approvals: list[Approval]
-    changes_requested: list[str]
-    terms: AgreedTerms | None
-    letter: LetterRef | None
-    letter_failure: str | None = None
     events: list[AuditEvent]
     closed: ClosedRun | None = None
     notes: list[str] = Field(default_factory=list)

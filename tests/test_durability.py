@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities import offer_activities
@@ -333,3 +334,22 @@ async def test_an_update_refused_without_a_worker_is_not_applied_when_one_return
             await asyncio.sleep(1.5)
             status = await engine.offer_status(rid, "PH")
     assert "sent while no worker ran" not in [e.detail for e in status.events]
+
+
+async def test_more_requests_than_temporal_takes_at_once_are_told_to_send_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temporal holds at most 10 updates of one workflow in flight and refuses more with RESOURCE_EXHAUSTED (seen
+    when many comments met an offer continuing as new): the caller is told to send again, never a raw RPC error."""
+
+    class Crowded:
+        async def execute_update(self, *_: object) -> None:
+            raise RPCError(
+                "limit on number of concurrent in-flight updates has been reached (10)",
+                RPCStatusCode.RESOURCE_EXHAUSTED,
+                b"",
+            )
+
+    monkeypatch.setattr(engine, "_offer", lambda *_: Crowded())
+    with pytest.raises(EngineUnavailable, match="as many requests as Temporal allows at once.*send it again"):
+        await engine.comment("r", "MU", Comment(reviewer="Ada", text="a note"))

@@ -16,6 +16,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows.offer import OfferWorkflow
 
 
+OFFER_TERMS = {
+    "round_id",
+    "deadline",
+    "review_window",
+    "approvals_required",
+    "letter_attempts",
+    "letter_first_retry",
+    "remind_before",
+}
+"""What each offer takes from its round's spec, fixed when the partner is invited."""
+
+
 @workflow.defn
 class RoundWorkflow:
     @workflow.init
@@ -31,16 +43,7 @@ class RoundWorkflow:
         for partner in spec.partners:
             handle = await workflow.start_child_workflow(
                 OfferWorkflow.run,
-                OfferInput(
-                    round_id=spec.round_id,
-                    partner=partner,
-                    deadline=spec.deadline,
-                    review_window=spec.review_window,
-                    approvals_required=spec.approvals_required,
-                    letter_attempts=spec.letter_attempts,
-                    letter_first_retry=spec.letter_first_retry,
-                    remind_before=spec.remind_before,
-                ),
+                OfferInput(partner=partner, **spec.model_dump(include=OFFER_TERMS)),
                 id=offer_workflow_id(spec.round_id, partner.code),
                 search_attributes=TypedSearchAttributes(
                     [

@@ -60,12 +60,13 @@ class FolderStore(ObjectStore):
             raise StoreUnavailableError(f"cannot write to the store at {self.location}: {exc}; {_HINT}") from exc
         return digest
 
-    def get(self, kind: Kind, digest: str) -> bytes:
-        candidates = [self.path(kind, digest)]
+    def _candidates(self, kind: Kind, digest: str) -> list[Path]:
+        """Where an object may be: its path, then where an older layout kept it."""
         legacy = self._legacy_path(kind, digest)
-        if legacy is not None:
-            candidates.append(legacy)
-        for path in candidates:
+        return [self.path(kind, digest), *([legacy] if legacy is not None else [])]
+
+    def get(self, kind: Kind, digest: str) -> bytes:
+        for path in self._candidates(kind, digest):
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
@@ -76,11 +77,7 @@ class FolderStore(ObjectStore):
         raise NotInStoreError(f"there is no {kind.value} object {digest} in the store at {self.location}")
 
     def exists(self, kind: Kind, digest: str) -> bool:
-        candidates = [self.path(kind, digest)]
-        legacy = self._legacy_path(kind, digest)
-        if legacy is not None:
-            candidates.append(legacy)
-        for path in candidates:
+        for path in self._candidates(kind, digest):
             try:
                 path.stat()
             except FileNotFoundError:

@@ -44,6 +44,7 @@ from schemas.offer_state import (
     OfferState,
     OfferStatus,
     OfferVersion,
+    Submission,
     SubmissionReceipt,
     SubmissionResult,
     SubmitOffer,
@@ -214,14 +215,8 @@ class Engine:
         update = OfferWorkflow.amend if amend else OfferWorkflow.submit
         request = SubmitOffer(ref=reference_for(document, data), by=by)
         receipt = await self._update(document.round_id, document.partner, update, request, SubmissionReceipt)
-        return SubmissionResult(
-            round_id=receipt.round_id,
-            partner=receipt.partner,
-            version=receipt.version,
-            duplicate=receipt.duplicate,
-            state=receipt.state,
-            report=await self._full_report(receipt) if receipt.report else None,
-        )
+        submission = receipt.model_dump(include=set(Submission.model_fields))
+        return SubmissionResult(**submission, report=await self._full_report(receipt) if receipt.report else None)
 
     async def _full_report(self, receipt: SubmissionReceipt) -> ValidationReport:
         summary = receipt.report
@@ -280,6 +275,11 @@ class Engine:
                 raise Refused(cause.message, Refusal.of(cause.type)) from None
             raise
         except RPCError as e:
+            if e.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+                raise EngineUnavailable(
+                    f"the offer of {partner} in round {round_id} is answering as many requests as Temporal allows "
+                    "at once; the request was not applied: send it again in a moment"
+                ) from None
             if e.status == RPCStatusCode.NOT_FOUND and "not found" in e.message.lower():
                 raise await self._why_not_found(round_id, partner) from None
             if "already completed" in e.message.lower() or "aborted by closing workflow" in e.message.lower():
