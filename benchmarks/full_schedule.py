@@ -36,10 +36,10 @@ async def full_schedule(engine: Engine, lines: int, procs: dict[str, psutil.Proc
     cpu1 = {name: cpu_seconds(p) for name, p in procs.items()}
 
     begin = time.perf_counter()
-    await engine.approve(round_id, partner.code, Approve(reviewer=REVIEWERS[0]))
+    await engine.approve(round_id, partner.code, Approve(reviewer=REVIEWERS[0], version=receipt.version))
     first_approval = time.perf_counter() - begin
     start = time.perf_counter()
-    await engine.approve(round_id, partner.code, Approve(reviewer=REVIEWERS[1]))
+    await engine.approve(round_id, partner.code, Approve(reviewer=REVIEWERS[1], version=receipt.version))
     quorum_approval = time.perf_counter() - start
     card = await engine.wait_for(round_id, partner.code, {OfferState.LETTER_ISSUED}, timeout=wait)
     letter_s = time.perf_counter() - start

@@ -110,7 +110,7 @@ async def temporal_batch(
         assert receipt.state.value == "UNDER_REVIEW", receipt
         floor = engine.client.get_workflow_handle(floor_workflow_id(round_id, doc.partner))
         for n, reviewer in enumerate(REVIEWERS):
-            request = Approve(reviewer=reviewer)
+            request = Approve(reviewer=reviewer, version=receipt.version)
             async with desk:
                 await asyncio.sleep(args.review_s)
                 phase = "submitting" if arrived < len(docs) else "rendering"

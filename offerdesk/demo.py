@@ -45,8 +45,9 @@ async def _one_partner(engine: Engine, round_id: str, code: str, progress: Progr
         )
         progress.update(task, description=f"{code} amended: {receipt.state.value}")
     if code == "IN":
+        note = "Please add a staging plan for dairy lines."
         await engine.request_changes(
-            round_id, code, RequestChanges(reviewer=REVIEWERS[0], note="Please add a staging plan for dairy lines.")
+            round_id, code, RequestChanges(reviewer=REVIEWERS[0], version=receipt.version, note=note)
         )
         receipt = await engine.submit(
             sample_offer(round_id, code, lines=14, seed=8, received=today), amend=True, by="demo"
@@ -56,14 +57,14 @@ async def _one_partner(engine: Engine, round_id: str, code: str, progress: Progr
     card, _ = await engine.offer_card(round_id, code)
     zone = card.landing_zone
     assert zone is not None
+    version = len(card.versions)  # the version the reviewers read: each decision names it
     if code == "EU":
         rate = max(zone.baseline_rate_pct, min(zone.announced_rate_pct, 15.0))
-        await engine.approve(
-            round_id, code, Approve(reviewer=REVIEWERS[0], rate_pct=rate, reason="in line with the July framework")
-        )
+        why = "in line with the July framework"
+        await engine.approve(round_id, code, Approve(reviewer=REVIEWERS[0], version=version, rate_pct=rate, reason=why))
     else:
-        await engine.approve(round_id, code, Approve(reviewer=REVIEWERS[0]))
-    await engine.approve(round_id, code, Approve(reviewer=REVIEWERS[1]))
+        await engine.approve(round_id, code, Approve(reviewer=REVIEWERS[0], version=version))
+    await engine.approve(round_id, code, Approve(reviewer=REVIEWERS[1], version=version))
     progress.update(task, advance=1, description=f"{code} APPROVED")
     await engine.wait_for(round_id, code, {OfferState.LETTER_ISSUED}, timeout=timedelta(minutes=5))
     progress.update(task, advance=1, description=f"{code} LETTER_ISSUED")

@@ -41,6 +41,8 @@ class Approval(BaseModel):
     rate_pct: float | None = None
     reason: str | None = None
     by_staff: bool = False
+    version: int | None = None
+    """The version approved; None in approvals recorded before approvals named their version."""
 
 
 class AgreedTerms(BaseModel):

@@ -22,6 +22,7 @@ from schemas.review import (
     ExtendFields,
     RequestChangesFields,
     RetryLetterFields,
+    VersionFields,
     WithdrawFields,
 )
 from schemas.round import MAX_PARTNERS, RoundStatus, RoundTerms
@@ -51,11 +52,11 @@ class WithdrawBody(WithdrawFields, _Body):
     pass
 
 
-class ApproveBody(ApproveFields, _Body):
+class ApproveBody(ApproveFields, VersionFields, _Body):
     pass
 
 
-class RequestChangesBody(RequestChangesFields, _Body):
+class RequestChangesBody(RequestChangesFields, VersionFields, _Body):
     pass
 
 
@@ -67,7 +68,7 @@ class ExtendBody(ExtendFields, _Body):
     pass
 
 
-class DecideBody(DecideFields, _Body):
+class DecideBody(DecideFields, VersionFields, _Body):
     pass
 
 

@@ -58,6 +58,8 @@ class Refusal(StrEnum):
     BUSY = "Busy"
     STALE = "Stale"
     """The request reached the offer after its caller stopped waiting for the answer."""
+    STALE_VERSION = "StaleVersion"
+    """A decision made on a version of the offer that is no longer the latest: read the new one, decide again."""
     REFUSED = "Refused"
     """A refusal from an older worker whose kind this version does not know."""
 

@@ -25,6 +25,8 @@ Rate = Annotated[float, Field(ge=0, le=MAX_RATE_PCT, allow_inf_nan=False)]
 """A reciprocal tariff rate in percent: finite, 0 to 100."""
 Text = Annotated[str, Field(max_length=5000)]
 Reason = Annotated[str, Field(min_length=1, max_length=5000), AfterValidator(_not_blank)]
+Version = Annotated[int, Field(ge=1, le=1_000_000)]
+"""An offer's version number, as the offer's page, the API and the CLI show it: 1 for the first submission."""
 
 
 class Request(BaseModel):
@@ -40,6 +42,14 @@ class Request(BaseModel):
 
 
 # ---- field sets shared with the portal's request bodies ------------------------------------------
+
+
+class VersionFields(BaseModel):
+    """What every decision body of the portal carries: the version the decision was made on (required)."""
+
+    version: Version
+    """The version the page showed or the API read. A decision on a version that is no longer the latest is
+    refused (409, StaleVersion): read the new one and decide again."""
 
 
 class ApproveFields(BaseModel):
@@ -86,11 +96,25 @@ class RetryLetterFields(BaseModel):
 # ---- the engine's requests: the fields, who acts, and when the caller stops waiting ---------------
 
 
-class Approve(ApproveFields, Request):
+class Decision(Request):
+    """A decision on an offer (approve, request changes, a staff decision): made on one version of it.
+
+    `version` is the version its maker read. The offer refuses the decision once a later version has arrived
+    (StaleVersion), in the update's validator and again in its handler, so an amendment and a decision racing
+    each other are settled by the offer alone. Today's callers always name it (the portal's bodies require it,
+    the CLI reads it or takes --version). None is only for decisions recorded in histories from before
+    decisions named their version, and from older clients: they were made on whatever version was the latest
+    when they arrived, and replay so.
+    """
+
+    version: Version | None = None
+
+
+class Approve(ApproveFields, Decision):
     reviewer: str = Name
 
 
-class RequestChanges(RequestChangesFields, Request):
+class RequestChanges(RequestChangesFields, Decision):
     reviewer: str = Name
 
 
@@ -102,7 +126,7 @@ class ExtendReview(ExtendFields, Request):
     by: str = Name
 
 
-class StaffDecision(DecideFields, Request):
+class StaffDecision(DecideFields, Decision):
     by: str = Name
 
 

@@ -122,6 +122,6 @@ async def offer_in(engine: Engine, state: str, partners: list[str], approvals: i
         await engine.submit(sample_offer(rid, code, lines=6, seed=3), by="negotiator")
         if state == "LETTER_ISSUED":
             for reviewer in ("Prep One", "Prep Two")[:approvals]:
-                await engine.approve(rid, code, Approve(reviewer=reviewer))
+                await engine.approve(rid, code, Approve(reviewer=reviewer, version=1))
             await engine.wait_for(rid, code, {OfferState.LETTER_ISSUED}, timeout=timedelta(minutes=2))
     return rid

@@ -84,13 +84,13 @@ async def scene(portal: Portal, engine: Engine) -> Scene:
     await engine.submit(first, by=negotiator.name)
     await engine.submit(second, amend=True, by=negotiator.name)
     await engine.wait_for(rid, "KR", {OfferState.UNDER_REVIEW}, timeout=timedelta(minutes=2))
-    await engine.approve(rid, "KR", Approve(reviewer="Prep One", rate_pct=None, reason=None))
+    await engine.approve(rid, "KR", Approve(reviewer="Prep One", version=2, rate_pct=None, reason=None))
     await engine.comment(rid, "KR", Comment(reviewer="Prep Two", text="The car lines need a second look."))
     await engine.extend_review(rid, "KR", ExtendReview(by=staff.name, extend_by=timedelta(days=2), reason="more time"))
 
     await engine.submit(sample_offer(rid, "JP", lines=12, seed=3, received=today), by="negotiator")
     for name in ("Prep One", "Prep Two"):
-        await engine.approve(rid, "JP", Approve(reviewer=name))
+        await engine.approve(rid, "JP", Approve(reviewer=name, version=1))
     await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timeout=timedelta(minutes=2))
 
     # Staff have no notice from this round (an escalation would take days): one as the worker files it.

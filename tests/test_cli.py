@@ -51,7 +51,7 @@ async def test_open_submit_approve_twice_and_download_the_letter(
     code, out, err = await cli(
         env, settings, "review", "approve", rid, "JP", "--rate", "15", "--reason", "July deal", OFFERDESK_OPERATOR="Ada"
     )
-    assert code == 0 and "Approved by Ada: 1/2 approvals" in out, err
+    assert code == 0 and f"Approved version 1 of JP in round {rid} as Ada: 1/2 approvals" in out, err
     code, out, err = await cli(env, settings, "review", "approve", rid, "JP", OFFERDESK_OPERATOR="Ada")
     assert code == 1 and "Ada has already approved" in err
     code, out, err = await cli(env, settings, "review", "approve", rid, "JP", OFFERDESK_OPERATOR="Grace")

@@ -96,7 +96,9 @@ async def test_a_canary_is_in_neither_the_history_the_ui_nor_the_database(settin
                 await engine.open_round(spec)
                 await engine.submit(document, by="negotiator")
                 await engine.comment(rid, "JP", Comment(reviewer="Ada", text=f"internal note {canary}"))
-                await engine.approve(rid, "JP", Approve(reviewer="Ada", rate_pct=15, reason=f"because {canary}"))
+                await engine.approve(
+                    rid, "JP", Approve(reviewer="Ada", version=1, rate_pct=15, reason=f"because {canary}")
+                )
                 status = await engine.offer_status(rid, "JP")
         assert canary in " ".join(e.detail for e in status.events)  # the key holder reads it all
 
@@ -138,7 +140,7 @@ async def test_a_client_without_the_key_can_neither_read_nor_act(engine: Engine,
         stranger = await Client.connect(target, data_converter=converter)
         handle = stranger.get_workflow_handle(wid)
         with pytest.raises(WorkflowUpdateFailedError, match="update"):
-            await handle.execute_update(OfferWorkflow.approve, Approve(reviewer="mallory"))
+            await handle.execute_update(OfferWorkflow.approve, Approve(reviewer="mallory", version=1))
         with pytest.raises(Exception):  # noqa: B017 - the memo does not decode into a card either
             await (await handle.describe()).memo_value("card")
     card, _ = await engine.offer_card(rid, "GB")
@@ -220,7 +222,7 @@ async def test_after_rotation_old_offers_are_still_read_and_moved_with_the_new_k
             status = await after.offer_status(rid, "AU")  # payloads sealed with the old key still decrypt
             assert status.state is OfferState.UNDER_REVIEW and len(status.versions) == 1
             assert "written under the old key" in [e.detail for e in status.events]
-            answer = await after.approve(rid, "AU", Approve(reviewer="Grace"))
+            answer = await after.approve(rid, "AU", Approve(reviewer="Grace", version=1))
             assert answer.approvals == 1
     history = await client.get_workflow_handle(offer_workflow_id(rid, "AU")).fetch_history()
     key_ids = {

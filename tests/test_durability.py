@@ -35,7 +35,7 @@ from workflows.names import offer_workflow_id, round_workflow_id
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 OFFERDESK = str(Path(sys.executable).parent / "offerdesk")
 WAIT = timedelta(seconds=60)
-ADA, GRACE = Approve(reviewer="Ada"), Approve(reviewer="Grace")
+ADA, GRACE = Approve(reviewer="Ada", version=1), Approve(reviewer="Grace", version=1)
 
 
 async def cli(env: WorkflowEnvironment, home: Path, *args: str, **extra: str) -> tuple[int, str, str, float]:

@@ -36,11 +36,11 @@ async def test_the_conflict_is_the_submitting_account_not_the_documents_contact(
     assert receipt.state is OfferState.UNDER_REVIEW
 
     with pytest.raises(Refused, match=r"^Kim submitted this offer and cannot review it$") as refused:
-        await engine.approve(rid, "KR", Approve(reviewer="Kim"))
+        await engine.approve(rid, "KR", Approve(reviewer="Kim", version=1))
     assert refused.value.kind == "Conflict"
     with pytest.raises(Refused, match="kim submitted this offer and cannot review it"):
-        await engine.request_changes(rid, "KR", RequestChanges(reviewer=" kim ", note="looks fine to me"))
-    assert (await engine.approve(rid, "KR", Approve(reviewer="Ada"))).approvals == 1
+        await engine.request_changes(rid, "KR", RequestChanges(reviewer=" kim ", version=1, note="looks fine to me"))
+    assert (await engine.approve(rid, "KR", Approve(reviewer="Ada", version=1))).approvals == 1
 
     status = await engine.offer_status(rid, "KR")
     assert [v.submitted_by for v in status.versions] == ["kim"]
@@ -51,8 +51,8 @@ async def test_the_conflict_is_the_submitting_account_not_the_documents_contact(
     await engine.submit(sample_offer(rid, "KR", negotiator="Ada", seed=4), amend=True, by="lee")
     for account in ("kim", "LEE"):
         with pytest.raises(Refused, match="submitted this offer and cannot review it"):
-            await engine.approve(rid, "KR", Approve(reviewer=account))
-    answer = await engine.approve(rid, "KR", Approve(reviewer="Ada"))  # the amendment reset the approvals
+            await engine.approve(rid, "KR", Approve(reviewer=account, version=2))
+    answer = await engine.approve(rid, "KR", Approve(reviewer="Ada", version=2))  # the amendment reset the approvals
     assert answer.approvals == 1
     status = await engine.offer_status(rid, "KR")
     assert [v.submitted_by for v in status.versions] == ["kim", "lee"]
@@ -70,12 +70,16 @@ async def test_staff_who_submitted_an_offer_cannot_decide_it(engine: Engine) -> 
 
     for decision in ("approve", "request_changes"):
         with pytest.raises(Refused, match=r"^Sam submitted this offer and cannot decide it$") as refused:
-            await engine.decide(rid, "AU", StaffDecision(by="Sam", decision=decision, reason="the partner agreed"))
+            await engine.decide(
+                rid, "AU", StaffDecision(by="Sam", version=1, decision=decision, reason="the partner agreed")
+            )
         assert refused.value.kind == "Conflict"
     card, _ = await engine.offer_card(rid, "AU")
     assert card.state is OfferState.ESCALATED and card.terms is None
 
-    decided = await engine.decide(rid, "AU", StaffDecision(by="tess", decision="approve", reason="the partner agreed"))
+    decided = await engine.decide(
+        rid, "AU", StaffDecision(by="tess", version=1, decision="approve", reason="the partner agreed")
+    )
     assert decided.state is OfferState.APPROVED
 
 
@@ -92,11 +96,13 @@ async def test_through_the_portal_the_signed_in_account_is_the_submitter(portal:
         assert sent.status_code == 201, sent.text
         assert sent.json()["state"] == "UNDER_REVIEW"
 
-        approve = await api.post(url + "/approve", json={})
+        approve = await api.post(url + "/approve", json={"version": 1})
         assert approve.status_code == 409, approve.text
         assert approve.json()["error"] == "Conflict"
         assert approve.json()["message"] == f"{sam.name} submitted this offer and cannot review it"
-        decide = await api.post(url + "/decide", json={"decision": "approve", "reason": "the partner agreed"})
+        decide = await api.post(
+            url + "/decide", json={"version": 1, "decision": "approve", "reason": "the partner agreed"}
+        )
         assert decide.status_code == 409, decide.text
         assert decide.json()["error"] == "Conflict"
         assert decide.json()["message"] == f"{sam.name} submitted this offer and cannot decide it"
@@ -107,10 +113,12 @@ async def test_through_the_portal_the_signed_in_account_is_the_submitter(portal:
         assert submitted["actor"] == sam.name and f"contact: {reviewer.name} <" in submitted["detail"]
 
     async with reviewer.api() as api:  # named in the document, but did not submit it
-        approved = await api.post(url + "/approve", json={})
+        approved = await api.post(url + "/approve", json={"version": 1})
         assert approved.status_code == 200, approved.text
     async with tess.api() as api:
-        decided = await api.post(url + "/decide", json={"decision": "approve", "reason": "the partner agreed"})
+        decided = await api.post(
+            url + "/decide", json={"version": 1, "decision": "approve", "reason": "the partner agreed"}
+        )
         assert decided.status_code == 200, decided.text
         assert decided.json()["state"] == "APPROVED"
 

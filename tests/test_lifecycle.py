@@ -18,7 +18,8 @@ from tests.conftest import round_spec
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 WAIT = timedelta(seconds=60)
-ADA, GRACE = Approve(reviewer="Ada"), Approve(reviewer="Grace")
+ADA, GRACE = Approve(reviewer="Ada", version=1), Approve(reviewer="Grace", version=1)
+"""Approvals of the first version: every decision names the version it was made on."""
 
 
 async def test_a_clean_offer_goes_from_submission_to_a_stored_letter(engine: Engine, store) -> None:  # type: ignore[no-untyped-def]
@@ -31,7 +32,9 @@ async def test_a_clean_offer_goes_from_submission_to_a_stored_letter(engine: Eng
     assert (receipt.version, receipt.duplicate, receipt.state) == (1, False, OfferState.UNDER_REVIEW)
     assert receipt.report is not None and receipt.report.clean
 
-    status = await engine.approve(rid, "JP", Approve(reviewer="Ada", rate_pct=15, reason="matches the July deal"))
+    status = await engine.approve(
+        rid, "JP", Approve(reviewer="Ada", version=1, rate_pct=15, reason="matches the July deal")
+    )
     assert status.state is OfferState.UNDER_REVIEW and status.approvals == 1
     await engine.approve(rid, "JP", GRACE)
     await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, WAIT)
@@ -114,19 +117,19 @@ async def test_reviewer_refusals(engine: Engine) -> None:
     # The conflict is the account that submitted (any version), compared case-blind; not the document's contact.
     await engine.submit(sample_offer(rid, "KR", negotiator="Kim Negotiator"), by="kim")
     with pytest.raises(Refused, match="KIM submitted this offer and cannot review it") as refused:
-        await engine.approve(rid, "KR", Approve(reviewer=" KIM "))
+        await engine.approve(rid, "KR", Approve(reviewer=" KIM ", version=1))
     assert refused.value.kind == "Conflict"
     with pytest.raises(Refused, match="kim submitted this offer and cannot review it"):
-        await engine.request_changes(rid, "KR", RequestChanges(reviewer="kim", note="self-review"))
+        await engine.request_changes(rid, "KR", RequestChanges(reviewer="kim", version=1, note="self-review"))
     with pytest.raises(Refused, match=r"between 10% and 25%.*30% is outside"):
-        await engine.approve(rid, "KR", Approve(reviewer="Ada", rate_pct=30, reason="too high"))
+        await engine.approve(rid, "KR", Approve(reviewer="Ada", version=1, rate_pct=30, reason="too high"))
     with pytest.raises(Refused, match=r"between 10% and 25%"):
-        await engine.approve(rid, "KR", Approve(reviewer="Ada", rate_pct=9, reason="too low"))
+        await engine.approve(rid, "KR", Approve(reviewer="Ada", version=1, rate_pct=9, reason="too low"))
     with pytest.raises(Refused, match="needs a reason"):
-        await engine.approve(rid, "KR", Approve(reviewer="Ada", rate_pct=12))
+        await engine.approve(rid, "KR", Approve(reviewer="Ada", version=1, rate_pct=12))
     await engine.approve(rid, "KR", ADA)
     with pytest.raises(Refused, match="Ada has already approved"):
-        await engine.approve(rid, "KR", Approve(reviewer=" ada "))
+        await engine.approve(rid, "KR", Approve(reviewer=" ada ", version=1))
     status = await engine.offer_status(rid, "KR")
     assert len(status.approvals) == 1 and status.state is OfferState.UNDER_REVIEW
 
@@ -137,7 +140,9 @@ async def test_request_changes_then_amend_returns_to_review(engine: Engine) -> N
     rid = spec.round_id
     await engine.submit(sample_offer(rid, "TH"), by="negotiator")
     await engine.approve(rid, "TH", ADA)
-    back = await engine.request_changes(rid, "TH", RequestChanges(reviewer="Grace", note="Stage dairy over 3 years."))
+    back = await engine.request_changes(
+        rid, "TH", RequestChanges(reviewer="Grace", version=1, note="Stage dairy over 3 years.")
+    )
     assert back.state is OfferState.DEFICIENT
     assert back.approvals == 0
     assert (await engine.offer_status(rid, "TH")).changes_requested == ["Stage dairy over 3 years."]
@@ -145,8 +150,9 @@ async def test_request_changes_then_amend_returns_to_review(engine: Engine) -> N
 
     receipt = await engine.submit(sample_offer(rid, "TH", seed=5), amend=True, by="negotiator")
     assert (receipt.version, receipt.state) == (2, OfferState.UNDER_REVIEW)
-    await engine.approve(rid, "TH", ADA)  # Ada's earlier approval was of version 1; she approves again.
-    await engine.approve(rid, "TH", GRACE)
+    # Ada's earlier approval was of version 1; she approves version 2 again.
+    await engine.approve(rid, "TH", Approve(reviewer="Ada", version=2))
+    await engine.approve(rid, "TH", Approve(reviewer="Grace", version=2))
     await engine.wait_for(rid, "TH", {OfferState.LETTER_ISSUED}, WAIT)
     done = await engine.offer_status(rid, "TH")
     assert done.letter is not None and done.letter.filename.endswith("-v2.pdf")
@@ -216,7 +222,9 @@ async def test_review_window_passing_escalates_and_staff_extend_or_decide(engine
 
     await engine.wait_for(rid, "RS", {OfferState.ESCALATED}, WAIT)
     decided = await engine.decide(
-        rid, "RS", StaffDecision(by="Staff Sam", decision="approve", rate_pct=40, reason="security carve-out")
+        rid,
+        "RS",
+        StaffDecision(by="Staff Sam", version=1, decision="approve", rate_pct=40, reason="security carve-out"),
     )
     assert decided.state in (OfferState.APPROVED, OfferState.LETTER_ISSUED)
     done = await engine.wait_for(rid, "RS", {OfferState.LETTER_ISSUED}, WAIT)

@@ -114,19 +114,23 @@ async def test_a_full_schedule_lives_through_ten_versions_and_3000_decisions_to_
     assert (receipt.version, receipt.state) == (1, OfferState.UNDER_REVIEW)
     for version in range(1, VERSIONS):
         await comments(version, per_version)
-        ada = await bounded(engine.approve(rid, partner, Approve(reviewer="Ada")))
+        ada = await bounded(engine.approve(rid, partner, Approve(reviewer="Ada", version=version)))
         assert (ada.state, ada.approvals) == (OfferState.UNDER_REVIEW, 1)
         if version in SENT_BACK:
             back = await bounded(
-                engine.request_changes(rid, partner, RequestChanges(reviewer="Grace", note=f"Rework v{version}."))
+                engine.request_changes(
+                    rid, partner, RequestChanges(reviewer="Grace", version=version, note=f"Rework v{version}.")
+                )
             )
             assert (back.state, back.approvals) == (OfferState.DEFICIENT, 0)
         document = sample_offer(rid, partner, lines=LINES, seed=version)
         receipt = await bounded(engine.submit(document, amend=True, by="negotiator"))
         assert (receipt.version, receipt.duplicate, receipt.state) == (version + 1, False, OfferState.UNDER_REVIEW)
     await comments(VERSIONS, COMMENTS - len(sent))
-    await bounded(engine.approve(rid, partner, Approve(reviewer="Ada", rate_pct=15, reason="as agreed in July")))
-    last = await bounded(engine.approve(rid, partner, Approve(reviewer="Grace")))
+    await bounded(
+        engine.approve(rid, partner, Approve(reviewer="Ada", version=VERSIONS, rate_pct=15, reason="as agreed in July"))
+    )
+    last = await bounded(engine.approve(rid, partner, Approve(reviewer="Grace", version=VERSIONS)))
     assert last.state in (OfferState.APPROVED, OfferState.LETTER_ISSUED)
     assert updates == COMMENTS + VERSIONS + (VERSIONS - 1) + len(SENT_BACK) + 2 >= 3_000
     decided = time.monotonic()
@@ -230,7 +234,7 @@ async def test_history_grows_the_same_per_update_for_20_and_15000_lines(
         for _ in range(comments):
             text = "Please confirm the staging of chapter 87."
             await engine.comment(rid, partner, Comment(reviewer="Ada", text=text))
-        answer = await engine.approve(rid, partner, Approve(reviewer="Ada"))
+        answer = await engine.approve(rid, partner, Approve(reviewer="Ada", version=1))
         assert (answer.state, answer.approvals) == (OfferState.UNDER_REVIEW, 1)
         decided = await settled(env, wid)
         assert invited.run_id == submitted.run_id == decided.run_id, "no continue-as-new inside the measurement"

@@ -43,8 +43,8 @@ from tests.smtpserver import Mailbox, eventually, smtp_server
 
 PUBLIC = "http://portal.example.org/"
 PASSWORD = "correct horse battery"
-ADA = Approve(reviewer="ada")
-GRACE = Approve(reviewer="grace")
+ADA = Approve(reviewer="ada", version=1)
+GRACE = Approve(reviewer="grace", version=1)
 WAIT = timedelta(seconds=60)
 
 
@@ -185,10 +185,12 @@ async def test_each_event_reaches_the_right_people_once(
             await engine.submit(sample_offer(rid, "VN", deficient=True), by="neg-vn")
             await engine.submit(sample_offer(rid, "JP"), by="neg-jp")
             await engine.submit(sample_offer(rid, "KR"), by="neg-kr")
-            await engine.request_changes(rid, "JP", RequestChanges(reviewer="ada", note="More on quotas, please."))
+            await engine.request_changes(
+                rid, "JP", RequestChanges(reviewer="ada", version=1, note="More on quotas, please.")
+            )
             await engine.submit(sample_offer(rid, "JP", seed=2), amend=True, by="neg-jp")
-            await engine.approve(rid, "JP", ADA)
-            await engine.approve(rid, "JP", GRACE)
+            await engine.approve(rid, "JP", ADA.model_copy(update={"version": 2}))  # the amended version
+            await engine.approve(rid, "JP", GRACE.model_copy(update={"version": 2}))
             await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, WAIT)
             await engine.wait_for(rid, "KR", {OfferState.ESCALATED}, WAIT)
             await engine.wait_for(rid, "CH", {OfferState.LAPSED}, WAIT)

@@ -24,8 +24,9 @@ from schemas.offer_state import (
     OfferState,
     OfferVersion,
 )
+from schemas.portal import ApproveBody, DecideBody, RequestChangesBody
 from schemas.refusal import Refusal
-from schemas.review import Approve, AuditEvent, ExtendReview, StaffDecision
+from schemas.review import Approve, AuditEvent, ExtendReview, RequestChanges, StaffDecision
 from workflows import offer_rules as rules
 from workflows.offer_notices import reminder_at, reminder_key
 
@@ -177,23 +178,71 @@ def test_submissions() -> None:
 
 def test_reviewers() -> None:
     inp, memory = offer_input(), under_review()
-    rules.check_approve(inp, memory, Approve(reviewer="Ada"))
-    refused(Refusal.CONFLICT, rules.check_approve, inp, memory, Approve(reviewer=" NADIA "))
+    rules.check_approve(inp, memory, Approve(reviewer="Ada", version=1))
+    refused(Refusal.CONFLICT, rules.check_approve, inp, memory, Approve(reviewer=" NADIA ", version=1))
     memory.approvals.append(Approval(reviewer="Ada", at=NOW))
-    refused(Refusal.ALREADY_APPROVED, rules.check_approve, inp, memory, Approve(reviewer="ada"))
-    rules.check_approve(inp, memory, Approve(reviewer="Grace", rate_pct=24, reason="the announced rate"))
-    refused(Refusal.RATE_OUT_OF_BOUNDS, rules.check_approve, inp, memory, Approve(reviewer="Grace", rate_pct=9.5))
-    refused(Refusal.REASON_REQUIRED, rules.check_approve, inp, memory, Approve(reviewer="Grace", rate_pct=12))
+    refused(Refusal.ALREADY_APPROVED, rules.check_approve, inp, memory, Approve(reviewer="ada", version=1))
+    rules.check_approve(inp, memory, Approve(reviewer="Grace", version=1, rate_pct=24, reason="the announced rate"))
+    refused(
+        Refusal.RATE_OUT_OF_BOUNDS, rules.check_approve, inp, memory, Approve(reviewer="Grace", version=1, rate_pct=9.5)
+    )
+    refused(
+        Refusal.REASON_REQUIRED, rules.check_approve, inp, memory, Approve(reviewer="Grace", version=1, rate_pct=12)
+    )
     escalated = memory.model_copy(update={"state": S.ESCALATED})
-    refused(Refusal.WRONG_STATE, rules.check_approve, inp, escalated, Approve(reviewer="Grace"))
-    rules.check_decide(inp, escalated, StaffDecision(by="sam", decision="approve", reason="as agreed"))
+    refused(Refusal.WRONG_STATE, rules.check_approve, inp, escalated, Approve(reviewer="Grace", version=1))
+    rules.check_decide(inp, escalated, StaffDecision(by="sam", version=1, decision="approve", reason="as agreed"))
     refused(
         Refusal.CONFLICT,
         rules.check_decide,
         inp,
         escalated,
-        StaffDecision(by="nadia", decision="approve", reason="mine"),
+        StaffDecision(by="nadia", version=1, decision="approve", reason="mine"),
     )
+
+
+def test_a_decision_counts_for_the_version_it_names_only() -> None:
+    inp = offer_input()
+    memory = under_review(versions=[version(1), version(2, seed=1), version(3, seed=2)])
+    rules.check_approve(inp, memory, Approve(reviewer="Ada", version=3))
+    for stale in (
+        lambda: rules.check_approve(inp, memory, Approve(reviewer="Ada", version=2)),
+        lambda: rules.check_request_changes(inp, memory, RequestChanges(reviewer="Ada", version=2, note="more")),
+        lambda: rules.check_decide(inp, memory, StaffDecision(by="sam", version=2, decision="approve", reason="ok")),
+    ):
+        message = refused(Refusal.STALE_VERSION, stale)
+        assert message == "Japan sent version 3 after you opened version 2; read it and decide again"
+    # Stale is said first: the reviewer learns why before anything else (here: the offer is being validated).
+    validating = memory.model_copy(update={"state": S.VALIDATING})
+    refused(Refusal.STALE_VERSION, rules.check_approve, inp, validating, Approve(reviewer="Ada", version=1))
+    refused(Refusal.WRONG_STATE, rules.check_approve, inp, validating, Approve(reviewer="Ada", version=3))
+    message = refused(Refusal.INVALID_REQUEST, rules.check_approve, inp, memory, Approve(reviewer="Ada", version=4))
+    assert message.endswith("has no version 4; its latest is version 3")
+    # A decision recorded before decisions named their version (an old history, an older client): the latest.
+    rules.check_approve(inp, memory, Approve(reviewer="Ada"))
+    rules.check_decide(inp, memory, StaffDecision(by="sam", decision="approve", reason="ok"))
+    given = rules.approval(Approve(reviewer="Ada", version=3), memory, NOW)
+    assert (given.reviewer, given.version, given.by_staff) == ("Ada", 3, False)
+    staff = rules.approval(StaffDecision(by="sam", version=3, decision="approve", reason="ok"), memory, NOW)
+    assert (staff.reviewer, staff.version, staff.by_staff) == ("sam", 3, True)
+
+
+def test_old_decisions_read_without_a_version_and_the_portal_requires_one() -> None:
+    """Updates recorded in histories lack the field: they read as None. The API's bodies require it (≥ 1)."""
+    assert Approve.model_validate_json('{"reviewer": "Ada", "expires_at": null}').version is None
+    assert RequestChanges.model_validate_json('{"reviewer": "Ada", "note": "x"}').version is None
+    assert StaffDecision.model_validate_json('{"by": "s", "decision": "approve", "reason": "r"}').version is None
+    assert Approval.model_validate_json('{"reviewer": "Ada", "at": "2026-12-01T12:00:00Z"}').version is None
+    for body, fields in (
+        (ApproveBody, {}),
+        (RequestChangesBody, {"note": "x"}),
+        (DecideBody, {"decision": "approve", "reason": "x"}),
+    ):
+        with pytest.raises(ValueError, match="version"):
+            body.model_validate(fields)
+        with pytest.raises(ValueError, match="greater than or equal to 1"):
+            body.model_validate(fields | {"version": 0})
+        assert body.model_validate(fields | {"version": 2}).version == 2
 
 
 def test_only_recorded_accounts_count_as_the_submitter() -> None:

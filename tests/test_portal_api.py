@@ -81,18 +81,20 @@ async def test_the_whole_lifecycle_through_the_api(portal: Portal) -> None:
         zone = offer["landing_zone"]
         rate = zone["baseline_rate_pct"] + 1
         out_of_bounds = await api.post(
-            OFFER.format(r=rid, p="JP") + "/approve", json={"rate_pct": zone["announced_rate_pct"] + 5, "reason": "x"}
+            OFFER.format(r=rid, p="JP") + "/approve",
+            json={"version": 2, "rate_pct": zone["announced_rate_pct"] + 5, "reason": "x"},
         )
         assert out_of_bounds.status_code == 422 and out_of_bounds.json()["error"] == "RateOutOfBounds"
         approved = await api.post(
-            OFFER.format(r=rid, p="JP") + "/approve", json={"rate_pct": rate, "reason": "strong industrial offer"}
+            OFFER.format(r=rid, p="JP") + "/approve",
+            json={"version": 2, "rate_pct": rate, "reason": "strong industrial offer"},
         )
         assert approved.status_code == 200, approved.text
-        twice = await api.post(OFFER.format(r=rid, p="JP") + "/approve", json={})
+        twice = await api.post(OFFER.format(r=rid, p="JP") + "/approve", json={"version": 2})
         assert twice.status_code == 409 and twice.json()["error"] == "AlreadyApproved"
 
     async with grace.api() as api:
-        assert (await api.post(OFFER.format(r=rid, p="JP") + "/approve", json={})).status_code == 200
+        assert (await api.post(OFFER.format(r=rid, p="JP") + "/approve", json={"version": 2})).status_code == 200
 
     issued = await wait_state(negotiator, rid, "JP", "LETTER_ISSUED")
     assert issued["terms"]["agreed_rate_pct"] == rate
@@ -141,15 +143,27 @@ MATRIX: dict[str, tuple[str, str, Any, str | None, set[Role]]] = {
     "withdraw": ("POST", OFFER + "/withdraw", lambda r: {"reason": "x"}, "UNDER_REVIEW", {N, S}),
     "download letter": ("GET", OFFER + "/letter", None, "LETTER_ISSUED", {N, S}),
     "review queue": ("GET", "/api/queue", None, None, {R, S}),
-    "approve": ("POST", OFFER + "/approve", lambda r: {}, "UNDER_REVIEW", {R, S}),
-    "request changes": ("POST", OFFER + "/request-changes", lambda r: {"note": "more"}, "UNDER_REVIEW", {R, S}),
+    "approve": ("POST", OFFER + "/approve", lambda r: {"version": 1}, "UNDER_REVIEW", {R, S}),
+    "request changes": (
+        "POST",
+        OFFER + "/request-changes",
+        lambda r: {"version": 1, "note": "more"},
+        "UNDER_REVIEW",
+        {R, S},
+    ),
     "comment": ("POST", OFFER + "/comments", lambda r: {"text": "noted"}, "UNDER_REVIEW", {R, S}),
     "open a round": ("POST", "/api/rounds", _open_body, None, {S}),
     "list rounds": ("GET", "/api/rounds", None, None, {S}),
     "dashboard": ("GET", "/api/rounds/{r}", None, "INVITED", {S}),
     "round letters": ("GET", "/api/rounds/{r}/letters.zip", None, "LETTER_ISSUED", {S}),
     "extend": ("POST", OFFER + "/extend", lambda r: {"extend_by": "PT1H"}, "UNDER_REVIEW", {S}),
-    "decide": ("POST", OFFER + "/decide", lambda r: {"decision": "approve", "reason": "x"}, "UNDER_REVIEW", {S}),
+    "decide": (
+        "POST",
+        OFFER + "/decide",
+        lambda r: {"version": 1, "decision": "approve", "reason": "x"},
+        "UNDER_REVIEW",
+        {S},
+    ),
     "audit": ("GET", "/api/audit", None, None, {S}),
     "users": ("GET", "/api/users", None, None, {S}),
     "tokens": ("GET", "/api/tokens", None, None, {S}),
@@ -187,11 +201,11 @@ OFFER_ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/versions/upload", "file"),
     ("POST", "/withdraw", {}),
     ("GET", "/letter", None),
-    ("POST", "/approve", {}),
-    ("POST", "/request-changes", {"note": "x"}),
+    ("POST", "/approve", {"version": 1}),
+    ("POST", "/request-changes", {"version": 1, "note": "x"}),
     ("POST", "/comments", {"text": "x"}),
     ("POST", "/extend", {"extend_by": "PT1H"}),
-    ("POST", "/decide", {"decision": "approve", "reason": "x"}),
+    ("POST", "/decide", {"version": 1, "decision": "approve", "reason": "x"}),
 ]
 
 
@@ -293,10 +307,10 @@ async def test_browser_sessions_need_csrf_for_changes(portal: Portal, engine: En
         assert no_token.status_code == 403 and "CSRF" in no_token.json()["message"]
         assert (await client.post(url, json={"text": "hello"}, headers={"X-CSRF-Token": csrf})).status_code == 200
         # The same for forms: without the hidden field, nothing happens.
-        form = await client.post(f"/rounds/{rid}/offers/ID/approve", data={"rate_pct": ""})
+        form = await client.post(f"/rounds/{rid}/offers/ID/approve", data={"version": "1", "rate_pct": ""})
         assert form.status_code == 403
         assert (await engine.offer_status(rid, "ID")).approvals == []
-        form = await client.post(f"/rounds/{rid}/offers/ID/approve", data={"csrf": csrf})
+        form = await client.post(f"/rounds/{rid}/offers/ID/approve", data={"csrf": csrf, "version": "1"})
         assert form.status_code == 303
         assert [a.reviewer for a in (await engine.offer_status(rid, "ID")).approvals] == [reviewer.name]
     finally:
@@ -335,6 +349,9 @@ async def test_openapi_document_names_the_models(portal: Portal) -> None:
     body = spec["paths"]["/api/rounds/{round_id}/offers/{partner}/versions"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OfferDocument"}
     assert "/api/rounds/{round_id}/offers/{partner}/approve" in spec["paths"]
+    for decision in ("ApproveBody", "RequestChangesBody", "DecideBody"):  # every decision names its version
+        assert "version" in schemas[decision]["required"], decision
+        assert schemas[decision]["properties"]["version"]["minimum"] == 1
 
 
 # ---- the pages' decision forms: one handler, the models' bounds -----------------------------------
@@ -358,9 +375,12 @@ async def test_decision_forms_flash_what_happened_and_keep_their_bounds(portal: 
         assert "comment added (reviewers and staff only)" in await flashed("/comment", text="y" * 5000)
         assert "soon&#34; is not a duration" in await flashed("/extend", extend_by="soon", reason="")
         assert "the review window now closes" in await flashed("/extend", extend_by="2d", reason="more time")
-        assert "rate_pct: Input should be a valid number" in await flashed("/approve", rate_pct="low", reason="x")
-        assert "decided: request changes; the offer is " in await flashed(
-            "/decide", decision="request_changes", reason="  stage the dairy lines  "
+        assert "rate_pct: Input should be a valid number" in await flashed(
+            "/approve", version="1", rate_pct="low", reason="x"
+        )
+        assert "version: Input should be a valid integer" in await flashed("/approve", reason="x")  # no version
+        assert "decided: request changes on version 1; the offer is " in await flashed(
+            "/decide", version="1", decision="request_changes", reason="  stage the dairy lines  "
         )
     finally:
         await client.aclose()

@@ -344,7 +344,7 @@ def test_refusals_in_the_portal_name_its_buttons(engine_says: str, portal_says: 
 async def _reviewed_round(engine: Engine) -> str:
     """JP agreed at 15% (letter issued), PH under review, and the rest as they come."""
     rid = await offer_in(engine, "UNDER_REVIEW", ["JP", "PH"], approvals=1)
-    await engine.approve(rid, "JP", Approve(reviewer="Rev One", rate_pct=15, reason="the industrial cuts"))
+    await engine.approve(rid, "JP", Approve(reviewer="Rev One", version=1, rate_pct=15, reason="the industrial cuts"))
     await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timeout=timedelta(minutes=2))
     return rid
 
@@ -478,7 +478,7 @@ async def test_a_missing_reason_is_asked_for_in_the_portals_words(portal: Portal
 
     rid = await offer_in(engine, "UNDER_REVIEW", ["TN"], approvals=1)
     async with portal.user(Role.REVIEWER).api() as api:
-        answer = await api.post(f"/api/rounds/{rid}/offers/TN/approve", json={"rate_pct": 10})
+        answer = await api.post(f"/api/rounds/{rid}/offers/TN/approve", json={"version": 1, "rate_pct": 10})
     assert answer.status_code == 422 and answer.json()["error"] == "ReasonRequired"
     assert "give a reason" in answer.json()["message"] and "--reason" not in answer.json()["message"]
 

@@ -26,7 +26,7 @@ async def test_staff_open_the_round_report_and_see_one_mark_per_partner(
 ) -> None:
     partners = ["JP", "PH", "KR"]
     rid = await offer_in(engine, "UNDER_REVIEW", partners, approvals=1)
-    await engine.approve(rid, "JP", Approve(reviewer="Rev One", rate_pct=15, reason="the industrial cuts"))
+    await engine.approve(rid, "JP", Approve(reviewer="Rev One", version=1, rate_pct=15, reason="the industrial cuts"))
     await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timeout=timedelta(minutes=2))
     for _ in range(100):  # the report reads visibility, a moment behind the workflows
         if {o.partner: o.state for o in await engine.list_offers(round_id=rid)}.get("JP") == "LETTER_ISSUED":

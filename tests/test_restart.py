@@ -41,12 +41,12 @@ async def test_a_restarted_worker_carries_on_and_applies_nothing_its_caller_gave
             await engine.open_round(spec)
             await engine.submit(sample_offer(rid, "JP"), by="negotiator")
             await engine.submit(sample_offer(rid, "EU", deficient=True), by="negotiator")
-            await engine.approve(rid, "JP", Approve(reviewer="Ada"))
+            await engine.approve(rid, "JP", Approve(reviewer="Ada", version=1))
 
     # No worker now: the approval is answered within the update timeout, and it is not applied later either.
     started = asyncio.get_running_loop().time()
     with pytest.raises(EngineUnavailable, match=r"no worker .*not applied|no worker is running"):
-        await engine.approve(rid, "JP", Approve(reviewer="Grace"))
+        await engine.approve(rid, "JP", Approve(reviewer="Grace", version=1))
     assert asyncio.get_running_loop().time() - started < 6  # the timeout is 3 s; a loaded machine adds a little
     # Reads need no worker: the offer's card, the round, the listing.
     card, _ = await engine.offer_card(rid, "JP")
@@ -58,7 +58,7 @@ async def test_a_restarted_worker_carries_on_and_applies_nothing_its_caller_gave
             await asyncio.sleep(1.0)  # the stale approval reaches the workflow now, and is refused there
             card, _ = await engine.offer_card(rid, "JP")
             assert [a.reviewer for a in card.approvals] == ["Ada"], "a request its sender gave up on was applied"
-            approved = await engine.approve(rid, "JP", Approve(reviewer="Grace"))
+            approved = await engine.approve(rid, "JP", Approve(reviewer="Grace", version=1))
             assert approved.approvals == 2 or approved.state is OfferState.APPROVED
             done = await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timeout=timedelta(seconds=60))
             eu, _ = await engine.offer_card(rid, "EU")
@@ -111,7 +111,7 @@ async def test_a_worker_takes_no_more_letters_than_it_has_render_processes(
             await engine.open_round(spec)
             for p in partners:
                 await engine.submit(sample_offer(rid, p, lines=40, seed=7), by="negotiator")
-            await asyncio.gather(*(engine.approve(rid, p, Approve(reviewer="Ada")) for p in partners))
+            await asyncio.gather(*(engine.approve(rid, p, Approve(reviewer="Ada", version=1)) for p in partners))
             for p in partners:
                 await engine.wait_for(rid, p, {OfferState.LETTER_ISSUED}, timeout=timedelta(seconds=120))
     spans = sorted([await _render_span(env, rid, p) for p in partners])

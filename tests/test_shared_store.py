@@ -66,8 +66,8 @@ async def test_an_offer_goes_to_a_letter_with_documents_and_letters_in_s3(
             await engine.open_round(spec)
             receipt = await engine.submit(document, by="negotiator")
             assert receipt.state.value == "UNDER_REVIEW"
-            await engine.approve(rid, "LK", Approve(reviewer="Ada"))
-            await engine.approve(rid, "LK", Approve(reviewer="Grace"))
+            await engine.approve(rid, "LK", Approve(reviewer="Ada", version=1))
+            await engine.approve(rid, "LK", Approve(reviewer="Grace", version=1))
             card = await engine.wait_for(rid, "LK", {OfferState.LETTER_ISSUED}, timedelta(seconds=90))
     assert card.letter is not None and card.report is not None and card.report.digest is not None
 

@@ -51,8 +51,8 @@ from workflows.offer_rules import (
     check_extend,
     check_fresh,
     check_open,
+    check_request_changes,
     check_retry_letter,
-    check_reviewer,
     check_submission,
     document_ref,
 )
@@ -191,14 +191,14 @@ class OfferWorkflow:
     def request_changes(self, request: RequestChanges) -> OfferAnswer:
         o = self._offer
         o.updates += 1
-        check_reviewer(o.inp, o.memory, request.reviewer)
+        check_request_changes(o.inp, o.memory, request)
         o.send_back(request.reviewer, request.note)
         return o.answer()
 
     @request_changes.validator
     def _validate_request_changes(self, request: RequestChanges) -> None:
         self._check_fresh(request)
-        check_reviewer(self._offer.inp, self._offer.memory, request.reviewer)
+        check_request_changes(self._offer.inp, self._offer.memory, request)
 
     @workflow.update
     def comment(self, request: Comment) -> OfferAnswer:

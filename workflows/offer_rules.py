@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.landing import AgreedTerms, Approval, LandingZone
     from schemas.offer_state import OfferInput, OfferMemory, OfferState, SubmitOffer
     from schemas.refusal import Refusal
-    from schemas.review import Approve, ExtendReview, Request, StaffDecision
+    from schemas.review import Approve, Decision, ExtendReview, Request, RequestChanges, StaffDecision
 
 S = OfferState
 OPEN_STATES = frozenset({S.INVITED, S.VALIDATING, S.DEFICIENT, S.UNDER_REVIEW, S.ESCALATED})
@@ -127,6 +127,35 @@ def check_open(inp: OfferInput, memory: OfferMemory, verb: str) -> None:
         raise refuse(f"{who(inp)} is {memory.state.value}: there is nothing left to {verb}", Refusal.OFFER_CLOSED)
 
 
+def check_version(inp: OfferInput, memory: OfferMemory, request: Decision) -> None:
+    """A decision counts for the version its maker read, never for a later one.
+
+    Approvals are of one version: a new version starts the review afresh (Offer.add_version), and a decision
+    made on an earlier one is refused here, in the validator and again in the handler, so that a decision racing
+    an amendment is settled by the offer itself. A decision that names no version (recorded before decisions
+    named theirs, or from an older client) is taken as made on the latest.
+    """
+    if request.version is None:
+        return
+    latest = len(memory.versions)
+    if request.version < latest:
+        raise refuse(
+            f"{inp.partner.name} sent version {latest} after you opened version {request.version}; "
+            "read it and decide again",
+            Refusal.STALE_VERSION,
+        )
+
+
+def check_version_exists(inp: OfferInput, memory: OfferMemory, request: Decision) -> None:
+    """After the state's checks: a decision on a version that was never received (a typo, a wrong offer)."""
+    latest = len(memory.versions)
+    if request.version is not None and request.version > latest:
+        raise refuse(
+            f"{who(inp)} has no version {request.version}; its latest is version {latest}",
+            Refusal.INVALID_REQUEST,
+        )
+
+
 def check_reviewer(inp: OfferInput, memory: OfferMemory, reviewer: str) -> None:
     if memory.state is not S.UNDER_REVIEW:
         raise refuse(
@@ -142,8 +171,16 @@ def rate_bounds(zone: LandingZone) -> tuple[float, float]:
     return zone.baseline_rate_pct, max(zone.baseline_rate_pct, zone.announced_rate_pct)
 
 
-def check_approve(inp: OfferInput, memory: OfferMemory, request: Approve) -> None:
+def check_request_changes(inp: OfferInput, memory: OfferMemory, request: RequestChanges) -> None:
+    check_version(inp, memory, request)
     check_reviewer(inp, memory, request.reviewer)
+    check_version_exists(inp, memory, request)
+
+
+def check_approve(inp: OfferInput, memory: OfferMemory, request: Approve) -> None:
+    check_version(inp, memory, request)
+    check_reviewer(inp, memory, request.reviewer)
+    check_version_exists(inp, memory, request)
     earlier = next((a for a in memory.approvals if same_person(a.reviewer, request.reviewer)), None)
     if earlier is not None:
         raise refuse(
@@ -173,6 +210,7 @@ def check_extend(inp: OfferInput, memory: OfferMemory, request: ExtendReview) ->
 
 
 def check_decide(inp: OfferInput, memory: OfferMemory, request: StaffDecision) -> None:
+    check_version(inp, memory, request)
     if memory.state not in (S.UNDER_REVIEW, S.ESCALATED):
         raise refuse(
             f"{who(inp)} is {memory.state.value}; staff decide offers UNDER_REVIEW or ESCALATED",
@@ -180,6 +218,7 @@ def check_decide(inp: OfferInput, memory: OfferMemory, request: StaffDecision) -
         )
     if submitted(memory, request.by):
         raise refuse(f"{request.by.strip()} submitted this offer and cannot decide it", Refusal.CONFLICT)
+    check_version_exists(inp, memory, request)
 
 
 def check_retry_letter(inp: OfferInput, memory: OfferMemory) -> None:
@@ -225,7 +264,14 @@ def agreed_terms(memory: OfferMemory, now: datetime) -> AgreedTerms:
     )
 
 
-def approval(request: Approve | StaffDecision, now: datetime) -> Approval:
-    if isinstance(request, StaffDecision):
-        return Approval(reviewer=request.by, at=now, rate_pct=request.rate_pct, reason=request.reason, by_staff=True)
-    return Approval(reviewer=request.reviewer, at=now, rate_pct=request.rate_pct, reason=request.reason)
+def approval(request: Approve | StaffDecision, memory: OfferMemory, now: datetime) -> Approval:
+    """The approval of the latest version: the only one a decision is accepted on (check_version)."""
+    staff = isinstance(request, StaffDecision)
+    return Approval(
+        reviewer=request.by if isinstance(request, StaffDecision) else request.reviewer,
+        at=now,
+        rate_pct=request.rate_pct,
+        reason=request.reason,
+        by_staff=staff,
+        version=len(memory.versions),
+    )

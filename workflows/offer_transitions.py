@@ -243,9 +243,12 @@ class Offer:
         self.set_state(S.WITHDRAWN)
 
     def approve(self, request: Approve) -> None:
-        self.memory.approvals.append(approval(request, workflow.now()))
-        detail = f"rate {request.rate_pct:g}%: {request.reason}" if request.rate_pct is not None else ""
-        self.record(request.reviewer, "approved", detail, rate_pct=request.rate_pct)
+        """An approval of the latest version (the rules refused one of an earlier version); the quorum counts
+        approvals of this version only, since a new version starts with none (add_version)."""
+        given = approval(request, self.memory, workflow.now())
+        self.memory.approvals.append(given)
+        rate = f", rate {request.rate_pct:g}%: {request.reason}" if request.rate_pct is not None else ""
+        self.record(request.reviewer, "approved", f"version {given.version}{rate}", rate_pct=request.rate_pct)
         if len(self.memory.approvals) >= self.inp.approvals_required:
             self.agree()
         else:
@@ -266,8 +269,9 @@ class Offer:
         if request.decision == "request_changes":
             self.send_back(request.by, request.reason)
         else:
-            self.memory.approvals.append(approval(request, workflow.now()))
-            self.record(request.by, "decided: approve", request.reason, rate_pct=request.rate_pct)
+            given = approval(request, self.memory, workflow.now())
+            self.memory.approvals.append(given)
+            self.record(request.by, "decided: approve", f"version {given.version}: {request.reason}", request.rate_pct)
             self.agree()
 
     def retry_letter(self, request: RetryLetter) -> None:

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from offerdesk.cli.common import call, operator, out, parse_input
+from offerdesk.cli.review import VersionOpt, on_version
 from offerdesk.durations import parse_duration
+from offerdesk.engine import Engine
 from schemas.review import ExtendReview, RetryLetter, StaffDecision
 
 staff_app = typer.Typer(
@@ -40,14 +42,18 @@ def staff_decide(
     rate: Annotated[
         float | None, typer.Option(help="The reciprocal rate, 0-100; staff may go outside the reviewers' bounds.")
     ] = None,
+    version: VersionOpt = None,
 ) -> None:
-    """Decide an escalated offer as OFFERDESK_OPERATOR; refused if the operator submitted any version of it."""
+    """Decide a version of an escalated offer as OFFERDESK_OPERATOR.
+
+    Refused if the operator submitted any version of it, or if the partner sent a later version than the one decided.
+    """
     by = operator()
     request = parse_input(
-        lambda: StaffDecision(by=by, decision=decision.replace("-", "_"), rate_pct=rate, reason=reason)
+        lambda: StaffDecision(by=by, version=version, decision=decision.replace("-", "_"), rate_pct=rate, reason=reason)
     )
-    answer = call(lambda e: e.decide(round_id, partner.upper(), request))
-    out.print(f"Decided: {answer.state.value}.")
+    sent, answer = call(lambda e: on_version(e, round_id, partner.upper(), request, Engine.decide))
+    out.print(f"Decided version {sent.version}: {answer.state.value}.", highlight=False)
 
 
 @staff_app.command("retry-letter")

@@ -55,6 +55,7 @@ KIND_STATUS: dict[Refusal, int] = {
     Refusal.NO_LETTER_YET: 409,
     Refusal.BUSY: 409,
     Refusal.STALE: 409,
+    Refusal.STALE_VERSION: 409,
     Refusal.REFUSED: 409,
     Refusal.UNREADABLE: 409,
     # something behind the request is missing or slow: try again

@@ -134,14 +134,15 @@ OFFER_FORMS: tuple[OfferForm[Any], ...] = (
         bodies.ApproveBody,
         Desk.approve,
         lambda body, answer: (
-            f"approved: {answer.approvals} of {answer.approvals_required}; the offer is {answer.state.value}"
+            f"approved version {body.version}: {answer.approvals} of {answer.approvals_required}; "
+            f"the offer is {answer.state.value}"
         ),
     ),
     OfferForm(
         "/request-changes",
         bodies.RequestChangesBody,
         Desk.request_changes,
-        lambda body, answer: "sent back to the negotiator with your note",
+        lambda body, answer: f"version {body.version} sent back to the negotiator with your note",
     ),
     OfferForm(
         "/comment", bodies.CommentBody, Desk.comment, lambda body, answer: "comment added (reviewers and staff only)"
@@ -157,7 +158,9 @@ OFFER_FORMS: tuple[OfferForm[Any], ...] = (
         "/decide",
         bodies.DecideBody,
         Desk.decide,
-        lambda body, answer: f"decided: {body.decision.replace('_', ' ')}; the offer is {answer.state.value}",
+        lambda body, answer: (
+            f"decided: {body.decision.replace('_', ' ')} on version {body.version}; the offer is {answer.state.value}"
+        ),
     ),
     OfferForm(
         "/retry-letter",

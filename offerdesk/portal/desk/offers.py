@@ -94,16 +94,18 @@ class OfferDesk(DeskBase):
     # ---- reviewers ---------------------------------------------------------------------------
 
     async def approve(self, who: Principal, round_id: str, partner: str, body: ApproveBody) -> OfferAnswer:
-        request = Approve(reviewer=who.name, rate_pct=body.rate_pct, reason=body.reason)
-        detail = f"rate {body.rate_pct:g}%: {body.reason}" if body.rate_pct is not None else ""
+        request = Approve(reviewer=who.name, version=body.version, rate_pct=body.rate_pct, reason=body.reason)
+        rate = f", rate {body.rate_pct:g}%: {body.reason}" if body.rate_pct is not None else ""
+        detail = f"version {body.version}{rate}"
         return await self._update(who, Action.APPROVE, round_id, partner, self.engine.approve, request, detail)
 
     async def request_changes(
         self, who: Principal, round_id: str, partner: str, body: RequestChangesBody
     ) -> OfferAnswer:
-        request = RequestChanges(reviewer=who.name, note=body.note)
+        request = RequestChanges(reviewer=who.name, version=body.version, note=body.note)
         changes = self.engine.request_changes
-        return await self._update(who, Action.REQUEST_CHANGES, round_id, partner, changes, request, body.note)
+        detail = f"version {body.version}: {body.note}"
+        return await self._update(who, Action.REQUEST_CHANGES, round_id, partner, changes, request, detail)
 
     async def comment(self, who: Principal, round_id: str, partner: str, body: CommentBody) -> OfferAnswer:
         request = Comment(reviewer=who.name, text=body.text)
@@ -117,9 +119,11 @@ class OfferDesk(DeskBase):
         return await self._update(who, Action.EXTEND, round_id, partner, self.engine.extend_review, request, detail)
 
     async def decide(self, who: Principal, round_id: str, partner: str, body: DecideBody) -> OfferAnswer:
-        request = StaffDecision(by=who.name, decision=body.decision, rate_pct=body.rate_pct, reason=body.reason)
+        request = StaffDecision(
+            by=who.name, version=body.version, decision=body.decision, rate_pct=body.rate_pct, reason=body.reason
+        )
         rate = f" at {body.rate_pct:g}%" if body.rate_pct is not None else ""
-        detail = f"{body.decision}{rate}: {body.reason}"
+        detail = f"{body.decision} version {body.version}{rate}: {body.reason}"
         return await self._update(who, Action.DECIDE, round_id, partner, self.engine.decide, request, detail)
 
     async def retry_letter(self, who: Principal, round_id: str, partner: str, body: RetryLetterBody) -> OfferAnswer:
