@@ -207,9 +207,20 @@ def test_broken_xml_is_refused_naming_where_and_a_part_cut_short_says_so() -> No
     assert _refused(core).startswith("x.xlsx: docProps/core.xml: the part is cut short at line 1")
 
 
-def test_elements_are_bounded_in_all(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_elements_are_bounded_in_all_and_in_a_part_loaded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bounds, "MAX_XML_ELEMENTS", 100)
     assert "the workbook's XML goes on past 100 elements" in _refused(wb.template())
+    monkeypatch.setattr(bounds, "MAX_XML_ELEMENTS", 2_000_000)
+    # The theme aside (200 elements), the largest part loaded whole is the styles (104): a sheet may have more.
+    data = wb.with_parts(
+        _sheet(b"".join(wb.tariff_row(n) for n in range(2, 40))), {"xl/theme/theme1.xml": b"<a:theme xmlns:a='x'/>"}
+    )
+    monkeypatch.setattr(bounds, "MAX_PART_ELEMENTS", 104)
+    check_workbook(data, "x.xlsx")
+    monkeypatch.setattr(bounds, "MAX_PART_ELEMENTS", 100)
+    assert _refused(data).startswith(
+        "x.xlsx: xl/styles.xml: the part goes on past 100 XML elements, the most a part other than a sheet may have"
+    )
 
 
 # ---- shared strings, rows, columns, cells ------------------------------------------------------
@@ -375,7 +386,11 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
     ),
     "half a million cells": (
         wb.too_many_cells,
-        "bomb.xlsx: Tariffs!B79996: the offer's sheets go on past 400,000 cells",
+        "bomb.xlsx: Tariffs!B59996: the offer's sheets go on past 300,000 cells",
+    ),
+    "90,000 cell formats": (
+        wb.many_styles,
+        "bomb.xlsx: xl/styles.xml: the part goes on past 50,000 XML elements, the most a part other than a sheet",
     ),
     "25,001 tariff lines": (
         wb.too_many_lines,

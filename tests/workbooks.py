@@ -266,3 +266,22 @@ def declaring(data: bytes, name: str, size: int) -> bytes:
 def lying_shared_strings() -> bytes:
     """The 12 million texts, their header saying 40 MB: within the size a part may take and its packing ratio."""
     return declaring(many_shared_strings(), "xl/sharedStrings.xml", 40_000_000)
+
+
+def many_styles(formats: int = 90_000) -> bytes:
+    """A styles part of 90,000 different cell formats (each an object openpyxl builds, slowly): 0.4 MB."""
+    import os
+
+    styles = zipfile.ZipFile(io.BytesIO(template())).read("xl/styles.xml")
+    at = styles.index(b">", styles.index(b"<cellXfs")) + 1
+
+    def chunks() -> Iterator[bytes]:
+        yield styles[:at]
+        noise = os.urandom(2 * formats)
+        yield b"".join(
+            b'<xf numFmtId="%d" fontId="0" fillId="0" borderId="0" applyAlignment="%d"/>' % (a, b)
+            for a, b in zip(noise[::2], noise[1::2], strict=True)
+        )
+        yield styles[at:]
+
+    return with_parts(template(), {"xl/styles.xml": chunks})

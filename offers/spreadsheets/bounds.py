@@ -11,7 +11,8 @@ and the limit:
   can lie) at most `MAX_PART_BYTES`, all parts together at most `MAX_UNPACKED_BYTES`, and no part unpacking to
   more than `MAX_RATIO` times its packed size (past the first `RATIO_GRACE_BYTES`);
 - every XML part: well-formed (a part cut short is named), no document type declaration (DTD), so no entities
-  and no external entities; at most `MAX_XML_ELEMENTS` elements in all;
+  and no external entities; at most `MAX_XML_ELEMENTS` elements in all, and `MAX_PART_ELEMENTS` in a part that
+  openpyxl loads whole (all but the sheets and the shared strings);
 - the shared strings: at most `MAX_SHARED_STRINGS` texts;
 - the sheets an offer is read from (Offer and one per category): rows up to `MAX_SHEET_ROWS` (the Offer sheet
   `MAX_HEADER_ROWS`), cells in columns up to `MAX_COLUMNS`, at most `MAX_COLUMNS` cells in a row, and at most
@@ -45,8 +46,10 @@ MAX_RATIO = 100
 """How many times its packed size a part may unpack to (Apache POI's bound too); sheets pack about 8 to 1."""
 RATIO_GRACE_BYTES = 1 << 20
 """Bytes a part may unpack to before the ratio counts: tiny parts pack at any ratio."""
-MAX_XML_ELEMENTS = 4_000_000
+MAX_XML_ELEMENTS = 2_000_000
 """Elements in all XML parts; a 25,000-line workbook has about 400,000."""
+MAX_PART_ELEMENTS = 50_000
+"""Elements in a part openpyxl loads whole (styles, the workbook, relationships...): it builds an object of each."""
 MAX_SHARED_STRINGS = 200_000
 """Texts in the shared strings; openpyxl loads them all before reading a cell."""
 MAX_SHEET_ROWS = 100_000
@@ -55,7 +58,7 @@ MAX_HEADER_ROWS = 1_000
 """Rows of the Offer sheet, which takes one row per field."""
 MAX_COLUMNS = 64
 """Columns (and cells in a row) of a sheet an offer is read from; the widest takes 5."""
-MAX_CELLS = 400_000
+MAX_CELLS = 300_000
 """Cells in all the sheets an offer is read from."""
 LARGEST_OFFER_CELLS = sum((s.max_rows + 1) * len(s.columns) for s in SHEETS)
 """The cells of an offer with every list full (about 131,000)."""
@@ -251,20 +254,32 @@ class _Scan:
 
     # ---- XML ----
 
-    def xml(self, info: zipfile.ZipInfo, on_start: Callable[[str, dict[str, str]], None] | None = None) -> None:
+    def xml(
+        self, info: zipfile.ZipInfo, on_start: Callable[[str, dict[str, str]], None] | None = None, whole: bool = True
+    ) -> None:
         """Parse the part as a stream: well-formed, no DTD, every element counted (and handed to `on_start` by its
-        local name)."""
+        local name). A part openpyxl loads `whole` (every part but the sheets and the shared strings, which have
+        bounds of their own) may have at most `MAX_PART_ELEMENTS`."""
         part = info.filename
         parser = expat.ParserCreate(namespace_separator=" ")
         parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        elements = 0
 
         def start(name: str, attrs: dict[str, str]) -> None:
+            nonlocal elements
             self.elements += 1
+            elements += 1
             if self.elements > MAX_XML_ELEMENTS:
                 raise self.refuse(
                     part,
                     f"the workbook's XML goes on past {MAX_XML_ELEMENTS:,} elements (a full schedule of 25,000 tariff "
                     "lines has about 400,000); delete what is not part of the offer, or send its JSON document",
+                )
+            if whole and elements > MAX_PART_ELEMENTS:
+                raise self.refuse(
+                    part,
+                    f"the part goes on past {MAX_PART_ELEMENTS:,} XML elements, the most a part other than a sheet may "
+                    "have (a workbook's styles, say, have a few hundred): " + _SAVE_AGAIN,
                 )
             if on_start is not None:
                 on_start(name.rsplit(" ", 1)[-1], attrs)
@@ -345,7 +360,7 @@ class _Scan:
                 if count > MAX_SHARED_STRINGS:
                     raise too_many(f"number {count:,} and more")
 
-        self.xml(info, start)
+        self.xml(info, start, whole=False)
 
     def sheet(self, info: zipfile.ZipInfo, title: str, max_rows: int) -> None:
         row = 0
@@ -400,7 +415,7 @@ class _Scan:
                         f"{LARGEST_OFFER_CELLS:,}); delete what is not part of the offer",
                     )
 
-        self.xml(info, start)
+        self.xml(info, start, whole=False)
 
 
 _CUT_SHORT = {
@@ -493,6 +508,6 @@ def check_workbook(data: bytes, source: str) -> None:
             elif part in read and by_name[part] is info:
                 scan.sheet(info, scan.titles[part], read[part])
             elif manifest.is_xml(part) or part in scan.titles:
-                scan.xml(info)
+                scan.xml(info, whole=part not in scan.titles)
             else:
                 scan.unpack(info)

@@ -11,11 +11,14 @@ strings, the rows and cells of the sheets read) and only then lets openpyxl read
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from pydantic import ValidationError
 
 from offers.inputs import MAX_OFFER_BYTES, UnusableInputError, field_path
@@ -89,7 +92,8 @@ def read_workbook_here(data: bytes, source: str = "offer.xlsx") -> OfferDocument
         )
     check_workbook(data, source)
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        with _unsized():
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except MemoryError:
         raise
     except Exception as e:  # a hostile file can make openpyxl raise anything: KeyError, ParseError, TypeError...
@@ -106,6 +110,20 @@ def read_workbook_here(data: bytes, source: str = "offer.xlsx") -> OfferDocument
     except ValidationError as e:
         found = [_schema_error(err, where) for err in e.errors()]
         raise _error(source, found) from None
+
+
+@contextmanager
+def _unsized() -> Iterator[None]:
+    """openpyxl's read-only mode parses each sheet that has no <dimension> in full as it opens the workbook, just to
+    size it, sheets never read included; the reading resets the size anyway (`reset_dimensions`), as a <dimension>
+    can lie. So the sheets are not sized: a sheet is parsed once, when read. (This process's other read-only
+    workbooks opened meanwhile go unsized too, as if they had no <dimension>: in the reading child there are none.)"""
+    sized = ReadOnlyWorksheet._get_size
+    ReadOnlyWorksheet._get_size = lambda self: None
+    try:
+        yield
+    finally:
+        ReadOnlyWorksheet._get_size = sized
 
 
 def _reason(e: Exception) -> str:
