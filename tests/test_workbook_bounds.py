@@ -416,6 +416,12 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
 }
 
 
+def _unless_busy(message: str) -> None:
+    """Skip a timing when the machine is so busy that the reading had under half its time on a processor."""
+    if "as the server is busy" in message:
+        pytest.skip(f"the machine is too busy to time a reading: {message}")
+
+
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_workbook_is_refused_in_time_and_memory(name: str) -> None:
     build, says = HOSTILE[name]
@@ -423,6 +429,7 @@ def test_a_hostile_workbook_is_refused_in_time_and_memory(name: str) -> None:
     assert len(data) < 16 * MiB
     with watched() as took, pytest.raises(UnusableInputError) as e:
         parse_offer_file(data, "bomb.xlsx")  # as the portal's upload and the CLI read it
+    _unless_busy(str(e.value))
     print(
         f"{name} ({len(data):,} bytes): {took.seconds:.2f} s, caller +{took.caller_growth / MiB:.0f} MiB, "
         f"child {took.child_peak / MiB:.0f} MiB"
@@ -438,7 +445,11 @@ def test_a_full_schedule_in_excel_s_form_reads_quickly_in_little_memory() -> Non
     document = sample_offer("r-big", "KZ", lines=15_000, seed=4)
     data = wb.with_shared_strings(write_workbook(document))
     with watched() as took:
-        again = read_workbook(data, "schedule.xlsx")
+        try:
+            again = read_workbook(data, "schedule.xlsx")
+        except UnusableInputError as e:
+            _unless_busy(str(e))
+            raise
     print(
         f"15,000 lines, shared strings ({len(data):,} bytes): {took.seconds:.2f} s, "
         f"caller +{took.caller_growth / MiB:.0f} MiB, child {took.child_peak / MiB:.0f} MiB"
@@ -450,12 +461,22 @@ def test_a_full_schedule_in_excel_s_form_reads_quickly_in_little_memory() -> Non
 def test_a_workbook_past_the_time_or_memory_limit_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     data = wb.with_shared_strings(write_workbook(sample_offer("r-big", "KZ", lines=15_000, seed=4)))
     monkeypatch.setattr(sandbox, "WORKBOOK_SECONDS", 0.3)
+    monkeypatch.setattr(sandbox, "_cpu_seconds", lambda pid: 0.29)  # the reading had the processor all along
     started = time.perf_counter()
     with pytest.raises(UnusableInputError) as e:
         read_workbook(data, "slow.xlsx")
     assert time.perf_counter() - started < 2
     assert str(e.value).startswith("slow.xlsx: took more than 0.3 s to read, the most a workbook may take")
-    monkeypatch.setattr(sandbox, "WORKBOOK_SECONDS", 12.0)
+    # When the reading waited for the processor more than it used it, the file is not to blame.
+    monkeypatch.setattr(sandbox, "_cpu_seconds", lambda pid: 0.1)
+    with pytest.raises(UnusableInputError) as e:
+        read_workbook(data, "slow.xlsx")
+    assert str(e.value) == (
+        "slow.xlsx: could not be read within 0.3 s as the server is busy (the reading had 0.1 s of processor "
+        "time); send it again in a few minutes"
+    )
+    monkeypatch.undo()
+    assert sandbox._cpu_seconds(os.getpid()) is not None and sandbox._cpu_seconds(-1) is None
     monkeypatch.setattr(sandbox, "WORKBOOK_MEMORY", 80 * MiB)
     with pytest.raises(UnusableInputError) as e:
         read_workbook(data, "big.xlsx")

@@ -1,13 +1,13 @@
 """Reading a workbook in a process of its own, under a memory and a time limit.
 
 A workbook is hostile until read: whatever `offers.spreadsheets.bounds` does not foresee, openpyxl may take
-gigabytes or minutes over. So the caller (the portal's upload, the CLI) never reads one itself: `read_in_child`
-starts a fresh Python (`sys.executable -I`, no fork of the caller's threads), hands it the bytes on stdin, and
-waits. The child limits its own address space (`WORKBOOK_MEMORY`), CPU time and file writes, dies with its
-caller (PR_SET_PDEATHSIG), checks the bounds, reads the workbook and answers on stdout: the offer as JSON, or the
-refusal's sentence and fields. The caller kills it after `WORKBOOK_SECONDS`. Either way the caller gets an offer or
-an `UnusableInputError` naming the limit, its own memory grows only by the file and the offer, and it holds no
-lock while it waits (the GIL included), so a portal goes on answering other requests.
+gigabytes or minutes over. So the caller (the portal's upload, the CLI) never reads one itself:
+`read_in_child` starts a fresh Python (`sys.executable -I`, not a fork of the caller and its threads), hands it
+the bytes on stdin, and waits. The child limits its own address space (`WORKBOOK_MEMORY`), CPU time and file
+writes, dies with its caller (PR_SET_PDEATHSIG), checks the bounds, reads the workbook and answers on stdout: the
+offer as JSON, or the refusal's sentence and fields. The caller kills it after `WORKBOOK_SECONDS`. Either way
+the caller gets an offer or an `UnusableInputError` naming the limit, its own memory grows only by the file and
+the offer, and it holds no lock while it waits (the GIL included), so a portal goes on answering other requests.
 
 The child answers as JSON, never pickle: what comes back from a process that read a hostile file is parsed as data.
 """
@@ -35,17 +35,38 @@ WORKBOOK_MEMORY = 512 << 20
 reading a 25,000-line workbook needs about 120 MiB."""
 
 _ROOT = str(Path(__file__).resolve().parents[2])
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from offers.spreadsheets.sandbox import child; child()"
+"""Where this `offers` package is: the child imports the same one."""
+_BOOT = (
+    "import json, sys; sys.path[:0] = json.loads(sys.argv[1]); from offers.spreadsheets.sandbox import child; child()"
+)
+"""The child's program: `-I` keeps the environment's PYTHON* variables out; the caller's own import path (this
+package's folder first) comes in, so that the child imports what the caller does, wherever it is installed."""
+MAX_SOURCE = 1_000
+"""Characters of the file's name passed on to the child, which names it in its refusals."""
 _OUT_OF_MEMORY = 3
 _PR_SET_PDEATHSIG = 1
 log = logging.getLogger(__name__)
 
 
-def _too_slow(source: str, seconds: float) -> UnusableInputError:
+def _too_slow(source: str, seconds: float, cpu: float | None = None) -> UnusableInputError:
+    if cpu is not None and cpu < seconds / 2:  # the reading waited for the processor more than it used it
+        return UnusableInputError(
+            f"{source}: could not be read within {seconds:g} s as the server is busy (the reading had {cpu:.1f} s "
+            "of processor time); send it again in a few minutes"
+        )
     return UnusableInputError(
         f"{source}: took more than {seconds:g} s to read, the most a workbook may take (a full schedule of "
         "25,000 tariff lines reads in about 2 s); delete what is not part of the offer, or send its JSON document"
     )
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The processor time a running process has had (Linux), or None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _too_big(source: str, memory: int) -> UnusableInputError:
@@ -60,36 +81,43 @@ def read_in_child(data: bytes, source: str) -> OfferDocument:
     """The workbook's offer, read in a child process under `WORKBOOK_MEMORY` and `WORKBOOK_SECONDS`; or
     `UnusableInputError` saying why not. Nothing else is raised for anything in `data`."""
     seconds, memory = WORKBOOK_SECONDS, WORKBOOK_MEMORY
+    if len(source) > MAX_SOURCE:
+        source = source[: MAX_SOURCE - 3] + "..."
     limits = {"source": source, "parent": os.getpid(), "memory": memory, "cpu": int(seconds) + 2}
     header = json.dumps(limits).encode() + b"\n"
-    try:
-        done = subprocess.run(
-            [sys.executable, "-I", "-c", _BOOT, _ROOT],
-            input=header + data,
-            capture_output=True,
-            timeout=seconds,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:  # run() has killed the child and reaped it
-        raise _too_slow(source, seconds) from None
-    kind, _, body = done.stdout.partition(b"\n")
-    if done.returncode == 0 and kind == b"document":
+    path = [_ROOT, *(os.path.abspath(p) for p in sys.path if p and p != _ROOT)]
+    command = [sys.executable, "-I", "-B", "-c", _BOOT, json.dumps(path)]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=pipe) as child:
+        try:
+            out, err = child.communicate(header + data, timeout=seconds)
+        except subprocess.TimeoutExpired:
+            cpu = _cpu_seconds(child.pid)
+            child.kill()
+            child.communicate()
+            raise _too_slow(source, seconds, cpu) from None
+        except BaseException:
+            child.kill()
+            raise
+    status = child.returncode
+    kind, _, body = out.partition(b"\n")
+    if status == 0 and kind == b"document":
         return OfferDocument.model_validate_json(body)
-    if done.returncode == 0 and kind == b"refused":
+    if status == 0 and kind == b"refused":
         answer = json.loads(body)
         raise UnusableInputError(answer["message"], [(str(p), str(m)) for p, m in answer["fields"]])
-    if done.returncode == _OUT_OF_MEMORY or b"MemoryError" in done.stderr[-4000:]:
+    if status == _OUT_OF_MEMORY or b"MemoryError" in err[-4000:]:
         raise _too_big(source, memory)
-    if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+    if status in (-signal.SIGXCPU, -signal.SIGKILL):
         raise _too_slow(source, seconds)
     log.warning(
         "reading workbook %r: the child stopped with status %s: %s",
         source,
-        done.returncode,
-        done.stderr[-2000:].decode("utf-8", "replace"),
+        status,
+        err[-2000:].decode(errors="replace"),
     )
     raise UnusableInputError(
-        f"{source}: could not be read (the reader stopped with status {done.returncode}); save it again from your "
+        f"{source}: could not be read (the reader stopped with status {status}); save it again from your "
         "spreadsheet as Excel workbook (.xlsx), or send the offer's JSON document"
     )
 
@@ -115,7 +143,7 @@ def child() -> None:
     answer = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answer
     warnings.simplefilter("ignore")
-    header = json.loads(sys.stdin.buffer.readline(1 << 20))
+    header = json.loads(sys.stdin.buffer.readline(64 * 1024))
     _limit_self(int(header["parent"]), int(header["memory"]), int(header["cpu"]))
     source = str(header["source"])
     data = sys.stdin.buffer.read(MAX_OFFER_BYTES + 1)
