@@ -111,12 +111,15 @@ class _Manifest:
 
     defaults: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, str] = field(default_factory=dict)
+    listed: list[tuple[str, str]] = field(default_factory=list)  # every override, in order
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         if name == "Default":
-            self.defaults[attrs.get("Extension", "").lower()] = attrs.get("ContentType", "")
+            self.defaults.setdefault(attrs.get("Extension", "").lower(), attrs.get("ContentType", ""))
         elif name == "Override":
-            self.overrides[attrs.get("PartName", "").lstrip("/")] = attrs.get("ContentType", "")
+            part, kind = attrs.get("PartName", "").lstrip("/"), attrs.get("ContentType", "")
+            self.overrides.setdefault(part, kind)
+            self.listed.append((part, kind))
 
     def content_type(self, part: str) -> str:
         if part in self.overrides:
@@ -131,7 +134,7 @@ class _Manifest:
     def find(self, *types: str) -> str | None:
         """The first part of the first of `types` that has one, as openpyxl finds it."""
         for wanted in types:
-            for part, kind in self.overrides.items():
+            for part, kind in self.listed:
                 if kind == wanted:
                     return part
         return None
