@@ -483,10 +483,27 @@ def test_a_workbook_past_the_time_or_memory_limit_is_refused_naming_it(monkeypat
     assert str(e.value).startswith("big.xlsx: needed more than 80 MiB of memory to read, the most a workbook may take")
 
 
-def test_a_reader_that_stops_short_is_a_refusal_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_reader_that_stops_short_or_answers_nonsense_is_a_refusal_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(sandbox, "_BOOT", "import os; os._exit(7)")
     with pytest.raises(UnusableInputError, match=r"^x.xlsx: could not be read \(the reader stopped with status 7\)"):
         read_workbook(wb.template(), "x.xlsx")
+    for nonsense in ("document\\n{", "refused\\n[]", "refused\\n{}", "hello"):
+        monkeypatch.setattr(sandbox, "_BOOT", f"import sys; sys.stdin.read(); sys.stdout.write('{nonsense}')")
+        with pytest.raises(UnusableInputError, match=r"^x.xlsx: could not be read \(the reader gave no answer\)"):
+            read_workbook(wb.template(), "x.xlsx")
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    with pytest.raises(UnusableInputError) as e:
+        read_workbook(wb.template(), "x.xlsx")
+    assert str(e.value) == (
+        "x.xlsx: could not be read now, as the server cannot start a reader (Resource temporarily unavailable); "
+        "send it again in a few minutes"
+    )
 
 
 def test_the_reading_child_ends_with_its_caller(tmp_path: Path) -> None:

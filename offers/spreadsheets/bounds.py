@@ -252,7 +252,7 @@ class _Scan:
         except Exception as e:  # zlib.error, BadZipFile (CRC), EOFError: a damaged or cut-short archive
             raise self.refuse(
                 part,
-                f"the part cannot be unpacked ({_reason(e)}); the file may be cut short or damaged: " + _SAVE_AGAIN,
+                f"the part cannot be unpacked ({reason(e)}); the file may be cut short or damaged: " + _SAVE_AGAIN,
             ) from None
 
     # ---- XML ----
@@ -436,8 +436,9 @@ def _size(n: int) -> str:
     return f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n:,} bytes"
 
 
-def _reason(e: Exception) -> str:
-    text = str(e).splitlines()[0][:120] if str(e) else ""
+def reason(e: Exception) -> str:
+    """An exception as a few words for a refusal: its type and the first line of its message."""
+    text = str(e).splitlines()[0][:160] if str(e) else ""
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 

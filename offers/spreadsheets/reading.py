@@ -22,7 +22,7 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from pydantic import ValidationError
 
 from offers.inputs import MAX_OFFER_BYTES, UnusableInputError, field_path
-from offers.spreadsheets.bounds import MAX_SHEET_ROWS, check_workbook, sheet_ref
+from offers.spreadsheets.bounds import MAX_SHEET_ROWS, check_workbook, reason, sheet_ref
 from offers.spreadsheets.cells import Unreadable, blank, convert, shown
 from offers.spreadsheets.layout import HEADER_FIELDS, HEADER_SHEET, SHEETS, Column, Kind, Sheet, norm
 from offers.spreadsheets.sandbox import read_in_child
@@ -98,7 +98,7 @@ def read_workbook_here(data: bytes, source: str = "offer.xlsx") -> OfferDocument
         raise
     except Exception as e:  # a hostile file can make openpyxl raise anything: KeyError, ParseError, TypeError...
         raise UnusableInputError(
-            f"{source}: is not an .xlsx workbook that can be read ({_reason(e)}); save it from your spreadsheet "
+            f"{source}: is not an .xlsx workbook that can be read ({reason(e)}); save it from your spreadsheet "
             "as Excel workbook (.xlsx), or send the offer's JSON document"
         ) from None
     try:
@@ -126,15 +126,10 @@ def _unsized() -> Iterator[None]:
         ReadOnlyWorksheet._get_size = sized
 
 
-def _reason(e: Exception) -> str:
-    text = str(e).splitlines()[0][:160] if str(e) else ""
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
 def _unreadable(source: str, title: str, e: Exception) -> UnusableInputError:
     where = _title(title)
     message = (
-        f"the sheet cannot be read ({_reason(e)}); save it again from your spreadsheet as Excel workbook (.xlsx), "
+        f"the sheet cannot be read ({reason(e)}); save it again from your spreadsheet as Excel workbook (.xlsx), "
         "or send the offer's JSON document"
     )
     return UnusableInputError(f"{source}: {where}: {message}", [(where, message)])

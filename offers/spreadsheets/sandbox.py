@@ -88,7 +88,15 @@ def read_in_child(data: bytes, source: str) -> OfferDocument:
     path = [_ROOT, *(os.path.abspath(p) for p in sys.path if p and p != _ROOT)]
     command = [sys.executable, "-I", "-B", "-c", _BOOT, json.dumps(path)]
     pipe = subprocess.PIPE
-    with subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=pipe) as child:
+    try:
+        child = subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=pipe)
+    except OSError as e:  # no process to be had (EAGAIN, ENOMEM): the file is not to blame
+        log.warning("reading workbook %r: cannot start the reader: %s", source, e)
+        raise UnusableInputError(
+            f"{source}: could not be read now, as the server cannot start a reader ({e.strerror}); send it again in "
+            "a few minutes"
+        ) from None
+    with child:
         try:
             out, err = child.communicate(header + data, timeout=seconds)
         except subprocess.TimeoutExpired:
@@ -100,12 +108,11 @@ def read_in_child(data: bytes, source: str) -> OfferDocument:
             child.kill()
             raise
     status = child.returncode
-    kind, _, body = out.partition(b"\n")
-    if status == 0 and kind == b"document":
-        return OfferDocument.model_validate_json(body)
-    if status == 0 and kind == b"refused":
-        answer = json.loads(body)
-        raise UnusableInputError(answer["message"], [(str(p), str(m)) for p, m in answer["fields"]])
+    answer = _answer(status, out, source)
+    if isinstance(answer, OfferDocument):
+        return answer
+    if answer is not None:
+        raise answer
     if status == _OUT_OF_MEMORY or b"MemoryError" in err[-4000:]:
         raise _too_big(source, memory)
     if status in (-signal.SIGXCPU, -signal.SIGKILL):
@@ -116,10 +123,27 @@ def read_in_child(data: bytes, source: str) -> OfferDocument:
         status,
         err[-2000:].decode(errors="replace"),
     )
+    stopped = f"stopped with status {status}" if status else "gave no answer"
     raise UnusableInputError(
-        f"{source}: could not be read (the reader stopped with status {status}); save it again from your "
-        "spreadsheet as Excel workbook (.xlsx), or send the offer's JSON document"
+        f"{source}: could not be read (the reader {stopped}); save it again from your spreadsheet as Excel workbook "
+        "(.xlsx), or send the offer's JSON document"
     )
+
+
+def _answer(status: int, out: bytes, source: str) -> OfferDocument | UnusableInputError | None:
+    """What the child answered: the offer, or its refusal; None if it gave no answer that can be read."""
+    if status != 0:
+        return None
+    kind, _, body = out.partition(b"\n")
+    try:
+        if kind == b"document":
+            return OfferDocument.model_validate_json(body)
+        if kind == b"refused":
+            answer = json.loads(body)
+            return UnusableInputError(str(answer["message"]), [(str(p), str(m)) for p, m in answer["fields"]])
+    except (ValueError, KeyError, TypeError) as e:  # not what the child writes: logged, never raised on
+        log.warning("reading workbook %r: the child's answer cannot be read: %s", source, e)
+    return None
 
 
 def _limit_self(parent: int, memory: int, cpu: int) -> None:
