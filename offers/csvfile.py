@@ -16,11 +16,17 @@ The dialect:
   when it is whole: 12, 12.5, -0.25, 0.30000000000000004; numbers that are not finite are refused;
 - None is an empty cell.
 
-The guard (OWASP, "CSV Injection"): a text cell that starts with "=", "+", "-", "@", a tab or a carriage return
-is written with an apostrophe in front of it, so that a spreadsheet shows it as text and never runs it as a
-formula (`=HYPERLINK(...)` becomes `'=HYPERLINK(...)`). Numbers are not guarded: -3 is a number, not a formula,
-and stays a number. A program reading the file back gets the apostrophe too: the exact text of an offer is in
-its JSON, not in a CSV.
+The guard (OWASP, "CSV Injection"): a text cell that a spreadsheet could take for a formula is written with an
+apostrophe in front of it, so that the spreadsheet shows it as text and never runs it (`=HYPERLINK(...)` becomes
+`'=HYPERLINK(...)`). That is a cell that starts with
+
+- "=", "+", "-" or "@", or their fullwidth forms "＝", "＋", "－", "＠" (U+FF1D, U+FF0B, U+FF0D, U+FF20), which
+  spreadsheets set up for East Asian input take as the same;
+- a tab, a carriage return or a line feed (a spreadsheet may drop them, and what follows is then the start);
+- spaces (or any other whitespace) before any of these: spreadsheets trim them on import, so " =1+2" runs as well.
+
+Numbers are not guarded: -3 is a number, not a formula, and stays a number. A program reading the file back gets
+the apostrophe too: the exact text of an offer is in its JSON, not in a CSV.
 """
 
 from __future__ import annotations
@@ -34,14 +40,17 @@ a date) is the caller's to turn into one of these, as it wants it shown."""
 
 BYTE_ORDER_MARK = "\ufeff"
 LINE_END = "\n"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""How a cell starts that a spreadsheet would take for a formula (OWASP's list)."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\t", "\r", "\n")
+"""How a cell starts that a spreadsheet would take for a formula: OWASP's list, the fullwidth forms of its signs,
+and a line feed."""
 _NEEDS_QUOTES = frozenset(',"\r\n')
 
 
 def formula_safe(text: str) -> str:
-    """`text`, with an apostrophe in front if a spreadsheet would take it for a formula."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """`text`, with an apostrophe in front if a spreadsheet would take it for a formula, even after trimming the
+    whitespace it starts with."""
+    trimmed = text.lstrip() if text[:1].isspace() else text
+    return "'" + text if text.startswith(FORMULA_STARTS) or trimmed.startswith(FORMULA_STARTS) else text
 
 
 def _number(value: float) -> str:

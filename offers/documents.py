@@ -144,7 +144,9 @@ def is_workbook(data: bytes, name: str = "") -> bool:
 
 
 def parse_offer_file(data: bytes, source: str = "offer") -> OfferDocument:
-    """A file's bytes as an offer: a JSON document, or an .xlsx workbook filled in from the template."""
+    """A file's bytes as an offer: a JSON document, or an .xlsx workbook filled in from the template (read in a
+    process of its own, under a memory and a time limit: `offers.spreadsheets.sandbox`). Anything in the bytes that
+    cannot be an offer raises `UnusableInputError`, with a sentence saying why."""
     if is_workbook(data, source):
         from offers.spreadsheets.reading import read_workbook  # openpyxl only when a workbook comes
 

@@ -33,7 +33,25 @@ def _read(text: str) -> list[list[str]]:
         "@SUM(A1:A2)",
         "\t=1+2",
         "\r=1+2",
+        "\tplain after a tab",
+        "\rplain after a carriage return",
+        "\nplain after a line feed",
         "=cmd|' /C calc'!A0",
+        # Spreadsheets trim leading whitespace on import, then run what follows.
+        " =1+2",
+        "   +1",
+        " -1+2",
+        "  @SUM(A1:A2)",
+        " \t=1+2",
+        "\n=1+2",
+        "\u00a0=1+2",
+        "\u3000=1+2",
+        # The fullwidth signs (U+FF1D, U+FF0B, U+FF0D, U+FF20), which East Asian input takes as the same.
+        "＝1+2",
+        "＋1",
+        "－1+2",
+        "＠SUM(A1:A2)",
+        ' ＝HYPERLINK("http://evil.example")',
     ],
 )
 def test_text_a_spreadsheet_would_run_gets_an_apostrophe(text: str) -> None:
@@ -42,7 +60,24 @@ def test_text_a_spreadsheet_would_run_gets_an_apostrophe(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "Cheese, other", "0201.30", "10% fat", " =1+2", "'=1+2", "a=b", "Crème fraîche", "≤ 1 kg", "1-2"]
+    "text",
+    [
+        "",
+        "Cheese, other",
+        "0201.30",
+        "10% fat",
+        "'=1+2",
+        "a=b",
+        "Crème fraîche",
+        "≤ 1 kg",
+        "1-2",
+        " leading space",
+        "   ",
+        " 1-2",
+        "a＝b",
+        "１２",  # fullwidth digits are text, not a formula
+        "trailing =",
+    ],
 )
 def test_other_text_is_written_as_it_is(text: str) -> None:
     assert formula_safe(text) == text
@@ -75,6 +110,13 @@ def test_the_dialect_bom_commas_lf_and_quotes_only_where_needed() -> None:
     assert "\r\n" not in text  # one line ending throughout
     assert _read(text) == [[str(c) if c is not None else "" for c in row] for row in rows]
     assert text.encode("utf-8").startswith(b"\xef\xbb\xbf")
+
+
+def test_the_guard_is_written_once_and_line_breaks_are_quoted() -> None:
+    rows: list[list[Cell]] = [["\n=1+2", " ＝1", "a\rb", "a\r\nb", "'=already"]]
+    text = csv_text(rows)
+    assert text == BYTE_ORDER_MARK + '"\'\n=1+2",\' ＝1,"a\rb","a\r\nb",\'=already\n'
+    assert _read(text) == [["'\n=1+2", "' ＝1", "a\rb", "a\r\nb", "'=already"]]
 
 
 def test_a_guarded_cell_is_quoted_when_it_must_be() -> None:

@@ -398,13 +398,17 @@ def test_the_csv_attachment_keeps_formulas_from_running_and_numbers_as_numbers()
             "offered_rate_pct": -12.0,
         }
     )
-    doc = doc.model_copy(update={"tariff_commitments": [hostile, *rest]})
+    # Leading spaces, a fullwidth sign, a line break first or inside: guarded or quoted, never a formula or a row.
+    sly = rest[0].model_copy(update={"hs_code": " ＝1+2", "description": "\n-1+2 and a lone\rcarriage return"})
+    doc = doc.model_copy(update={"tariff_commitments": [hostile, sly, *rest[1:]]})
     pdf, _ = render_letter_pdf(letter_input(doc))
     data, lines = _tariff_csv(pdf)
     assert lines[0].hs_code == "'@SUM(1+1)" and lines[0].description.startswith("'=HYPERLINK(")
     assert (lines[0].current_rate_pct, lines[0].offered_rate_pct) == (-0.5, -12.0)
     assert b",-0.5,-12," in data  # numbers stay numbers, unguarded
-    assert lines[1:] == rest
+    assert (lines[1].hs_code, lines[1].description) == ("' ＝1+2", "'\n-1+2 and a lone\rcarriage return")
+    assert b'"\'\n-1+2 and a lone\rcarriage return"' in data
+    assert len(lines) == len(doc.tariff_commitments) and lines[2:] == rest[1:]
 
 
 def test_a_letter_of_15000_lines_sums_them_up_by_chapter_and_attaches_every_line() -> None:

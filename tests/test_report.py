@@ -294,9 +294,18 @@ def test_spreadsheet_formulas_in_names_stay_text() -> None:
     report.rows[0].partner_name = '=HYPERLINK("http://x")'
     report.rows[1].partner_name = "@SUM(1)"
     report.rows[2].partner_name = "-1+1"
+    report.rows[3].partner_name = " ＝1+2"  # spaces first, a fullwidth sign: spreadsheets run these too
+    report.rows[4].partner_name = "\n+1\nsplit"
     assert report_table(report)[1][1].startswith("'=")
     rows = _csv_rows(report_csv(report))
-    assert [r["name"] for r in rows[:3]] == ['\'=HYPERLINK("http://x")', "'@SUM(1)", "'-1+1"]
+    assert [r["name"] for r in rows[:5]] == [
+        '\'=HYPERLINK("http://x")',
+        "'@SUM(1)",
+        "'-1+1",
+        "' ＝1+2",
+        "'\n+1\nsplit",
+    ]
+    assert len(rows) == len(report.rows)  # a line break inside a name is quoted, never a new row
     assert rows[0]["agreed_rate_pct"] == "15"  # a number stays a number
 
 

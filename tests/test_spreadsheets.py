@@ -425,17 +425,20 @@ def test_text_a_spreadsheet_cannot_hold_is_refused_on_export(example_path: Path)
 
 def test_the_csv_export_keeps_formulas_from_running_and_numbers_as_numbers(example_path: Path) -> None:
     document = load_offer(example_path)
-    first, *rest = document.tariff_commitments
+    first, second, *rest = document.tariff_commitments
     hostile = first.model_copy(
         update={"hs_code": "-2+3", "description": "=1+2, then more", "current_rate_pct": -0.5, "staging_years": -1}
     )
-    document = document.model_copy(update={"tariff_commitments": [hostile, *rest]})
+    # Spaces before a sign, a fullwidth sign, a line feed first: spreadsheets run these too.
+    sly = second.model_copy(update={"hs_code": "  +1", "description": "＠SUM(1)\nand a second line"})
+    document = document.model_copy(update={"tariff_commitments": [hostile, sly, *rest]})
     data = export_offer(document, "csv")
     assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" not in data  # UTF-8 with a BOM, lines end in LF
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     assert (rows[0]["hs_code"], rows[0]["description"]) == ("'-2+3", "'=1+2, then more")
     assert (rows[0]["current_rate_pct"], rows[0]["staging_years"]) == ("-0.5", "-1")  # numbers, unguarded
-    assert [r["hs_code"] for r in rows[1:]] == [t.hs_code for t in rest]
+    assert (rows[1]["hs_code"], rows[1]["description"]) == ("'  +1", "'＠SUM(1)\nand a second line")
+    assert [r["hs_code"] for r in rows[2:]] == [t.hs_code for t in rest]
     assert [float(r["offered_rate_pct"]) for r in rows] == [t.offered_rate_pct for t in document.tariff_commitments]
     # The workbook keeps the exact text, as a text cell: never a formula, no apostrophe needed.
     assert read_workbook(export_offer(document, "xlsx")) == document

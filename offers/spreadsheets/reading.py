@@ -1,32 +1,33 @@
 """Reading a filled-in offer workbook: every cell it cannot use named by its sheet, row and column.
 
 `Tariffs!D14: offered rate 'three' is not a number`; the schema's errors are mapped back to cells too, so a
-negotiator fixes the workbook, not a JSON path. Bounded against hostile files: the bytes, what they unpack to,
-and the rows read from a sheet.
+negotiator fixes the workbook, not a JSON path.
+
+Bounded against hostile files: `read_workbook` reads in a child process under a memory and a time limit
+(`sandbox`), which first checks the workbook's bounds (`bounds`: what its parts unpack to, their XML, the shared
+strings, the rows and cells of the sheets read) and only then lets openpyxl read it.
 """
 
 from __future__ import annotations
 
 import io
-import re
-import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from pydantic import ValidationError
 
 from offers.inputs import MAX_OFFER_BYTES, UnusableInputError, field_path
+from offers.spreadsheets.bounds import MAX_SHEET_ROWS, check_workbook, reason, sheet_ref
 from offers.spreadsheets.cells import Unreadable, blank, convert, shown
 from offers.spreadsheets.layout import HEADER_FIELDS, HEADER_SHEET, SHEETS, Column, Kind, Sheet, norm
+from offers.spreadsheets.sandbox import read_in_child
 from schemas.offer import OfferDocument
 
-MAX_UNPACKED_BYTES = 256 * 1024 * 1024
-"""A 25,000-line workbook unpacks to about 10 MB; far more is a ZIP bomb, not an offer."""
-MAX_SHEET_ROWS = 100_000
-"""Rows read from one sheet, blank ones included, before it is refused: bounds the time a hostile file takes."""
 MAX_REPORTED = 200
 """Unusable cells listed in `fields`; the message itself lists the first few."""
 SHOWN_IN_MESSAGE = 20
@@ -54,9 +55,7 @@ def _error(source: str, found: list[tuple[str, str]]) -> UnusableInputError:
     return UnusableInputError("\n".join(lines), found[:MAX_REPORTED])
 
 
-def _title(sheet: str) -> str:
-    """A sheet's name as a formula writes it: quoted when it has spaces or dashes."""
-    return f"'{sheet}'" if re.search(r"[^A-Za-z0-9_]", sheet) else sheet
+_title = sheet_ref
 
 
 def _ref(sheet: str, column: int, row: int) -> str:
@@ -73,17 +72,33 @@ class _Where:
 
 
 def read_workbook(data: bytes, source: str = "offer.xlsx") -> OfferDocument:
-    """A filled-in workbook as an offer document, validated as a JSON document is."""
+    """A filled-in workbook as an offer document, validated as a JSON document is; read in a process of its own
+    under a memory and a time limit (`offers.spreadsheets.sandbox`), so a hostile file costs the caller nothing.
+    Raises `UnusableInputError`, and nothing else, for anything in `data`."""
     if len(data) > MAX_OFFER_BYTES:
         raise UnusableInputError(
             f"{source}: {len(data):,} bytes is over the {MAX_OFFER_BYTES >> 20} MiB an offer may take"
         )
-    _check_archive(data, source)
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as e:
+    return read_in_child(data, source)
+
+
+def read_workbook_here(data: bytes, source: str = "offer.xlsx") -> OfferDocument:
+    """`read_workbook` in this process, without its limits: the child's side, and tests'. The bounds are checked
+    first (`offers.spreadsheets.bounds`), then openpyxl reads the sheets; whatever openpyxl raises on a hostile
+    file becomes an `UnusableInputError` naming the sheet."""
+    if len(data) > MAX_OFFER_BYTES:
         raise UnusableInputError(
-            f"{source}: is not an .xlsx workbook that can be read ({type(e).__name__}); save it from your spreadsheet "
+            f"{source}: {len(data):,} bytes is over the {MAX_OFFER_BYTES >> 20} MiB an offer may take"
+        )
+    check_workbook(data, source)
+    try:
+        with _unsized():
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except MemoryError:
+        raise
+    except Exception as e:  # a hostile file can make openpyxl raise anything: KeyError, ParseError, TypeError...
+        raise UnusableInputError(
+            f"{source}: is not an .xlsx workbook that can be read ({reason(e)}); save it from your spreadsheet "
             "as Excel workbook (.xlsx), or send the offer's JSON document"
         ) from None
     try:
@@ -97,19 +112,27 @@ def read_workbook(data: bytes, source: str = "offer.xlsx") -> OfferDocument:
         raise _error(source, found) from None
 
 
-def _check_archive(data: bytes, source: str) -> None:
+@contextmanager
+def _unsized() -> Iterator[None]:
+    """openpyxl's read-only mode parses each sheet that has no <dimension> in full as it opens the workbook, just to
+    size it, sheets never read included; the reading resets the size anyway (`reset_dimensions`), as a <dimension>
+    can lie. So the sheets are not sized: a sheet is parsed once, when read. (This process's other read-only
+    workbooks opened meanwhile go unsized too, as if they had no <dimension>: in the reading child there are none.)"""
+    sized = ReadOnlyWorksheet._get_size
+    ReadOnlyWorksheet._get_size = lambda self: None
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(i.file_size for i in archive.infolist())
-    except zipfile.BadZipFile:
-        raise UnusableInputError(
-            f"{source}: is not an .xlsx workbook (not a ZIP archive); save it as Excel workbook (.xlsx), or send the "
-            "offer's JSON document"
-        ) from None
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise UnusableInputError(
-            f"{source}: unpacks to {unpacked:,} bytes, over the {MAX_UNPACKED_BYTES >> 20} MiB a workbook may take"
-        )
+        yield
+    finally:
+        ReadOnlyWorksheet._get_size = sized
+
+
+def _unreadable(source: str, title: str, e: Exception) -> UnusableInputError:
+    where = _title(title)
+    message = (
+        f"the sheet cannot be read ({reason(e)}); save it again from your spreadsheet as Excel workbook (.xlsx), "
+        "or send the offer's JSON document"
+    )
+    return UnusableInputError(f"{source}: {where}: {message}", [(where, message)])
 
 
 def _read(wb: Any, source: str) -> tuple[dict[str, Any], _Where]:
@@ -119,10 +142,17 @@ def _read(wb: Any, source: str) -> tuple[dict[str, Any], _Where]:
         problems.add(HEADER_SHEET, f"the workbook has no sheet '{HEADER_SHEET}'; start from 'offerdesk offer template'")
         problems.raise_if_any()
     where = _Where({}, {}, {})
-    raw = _read_header(wb[titles[norm(HEADER_SHEET)]], problems, where)
-    for sheet in SHEETS:
-        if norm(sheet.title) in titles:
-            raw[sheet.field] = _read_sheet(wb[titles[norm(sheet.title)]], sheet, problems, where)
+    title = titles[norm(HEADER_SHEET)]
+    try:
+        raw = _read_header(wb[title], problems, where)
+        for sheet in SHEETS:
+            if norm(sheet.title) in titles:
+                title = titles[norm(sheet.title)]
+                raw[sheet.field] = _read_sheet(wb[title], sheet, problems, where)
+    except MemoryError:
+        raise
+    except Exception as e:  # openpyxl on a hostile sheet: a number of 5,000 digits, a style that is not there...
+        raise _unreadable(source, title, e) from None
     problems.raise_if_any()
     return raw, where
 

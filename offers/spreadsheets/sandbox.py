@@ -1,0 +1,183 @@
+"""Reading a workbook in a process of its own, under a memory and a time limit.
+
+A workbook is hostile until read: whatever `offers.spreadsheets.bounds` does not foresee, openpyxl may take
+gigabytes or minutes over. So the caller (the portal's upload, the CLI) never reads one itself:
+`read_in_child` starts a fresh Python (`sys.executable -I`, not a fork of the caller and its threads), hands it
+the bytes on stdin, and waits. The child limits its own address space (`WORKBOOK_MEMORY`), CPU time and file
+writes, dies with its caller (PR_SET_PDEATHSIG), checks the bounds, reads the workbook and answers on stdout: the
+offer as JSON, or the refusal's sentence and fields. The caller kills it after `WORKBOOK_SECONDS`. Either way
+the caller gets an offer or an `UnusableInputError` naming the limit, its own memory grows only by the file and
+the offer, and it holds no lock while it waits (the GIL included), so a portal goes on answering other requests.
+
+The child answers as JSON, never pickle: what comes back from a process that read a hostile file is parsed as data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import resource
+import signal
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+from offers.inputs import MAX_OFFER_BYTES, UnusableInputError
+from schemas.offer import OfferDocument
+
+WORKBOOK_SECONDS = 12.0
+"""Wall-clock time the child may take; a full schedule of 25,000 tariff lines takes 1 to 2 s."""
+WORKBOOK_MEMORY = 512 << 20
+"""Address space the child may map (RLIMIT_AS), its interpreter and libraries included (about 60 MiB of it);
+reading a 25,000-line workbook needs about 120 MiB."""
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+"""Where this `offers` package is: the child imports the same one."""
+_BOOT = (
+    "import json, sys; sys.path[:0] = json.loads(sys.argv[1]); from offers.spreadsheets.sandbox import child; child()"
+)
+"""The child's program: `-I` keeps the environment's PYTHON* variables out; the caller's own import path (this
+package's folder first) comes in, so that the child imports what the caller does, wherever it is installed."""
+MAX_SOURCE = 1_000
+"""Characters of the file's name passed on to the child, which names it in its refusals."""
+_OUT_OF_MEMORY = 3
+_PR_SET_PDEATHSIG = 1
+log = logging.getLogger(__name__)
+
+
+def _too_slow(source: str, seconds: float, cpu: float | None = None) -> UnusableInputError:
+    if cpu is not None and cpu < seconds / 2:  # the reading waited for the processor more than it used it
+        return UnusableInputError(
+            f"{source}: could not be read within {seconds:g} s as the server is busy (the reading had {cpu:.1f} s "
+            "of processor time); send it again in a few minutes"
+        )
+    return UnusableInputError(
+        f"{source}: took more than {seconds:g} s to read, the most a workbook may take (a full schedule of "
+        "25,000 tariff lines reads in about 2 s); delete what is not part of the offer, or send its JSON document"
+    )
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The processor time a running process has had (Linux), or None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _too_big(source: str, memory: int) -> UnusableInputError:
+    return UnusableInputError(
+        f"{source}: needed more than {memory >> 20} MiB of memory to read, the most a workbook may take (a "
+        "full schedule of 25,000 tariff lines needs far less); delete what is not part of the offer, or send its "
+        "JSON document"
+    )
+
+
+def read_in_child(data: bytes, source: str) -> OfferDocument:
+    """The workbook's offer, read in a child process under `WORKBOOK_MEMORY` and `WORKBOOK_SECONDS`; or
+    `UnusableInputError` saying why not. Nothing else is raised for anything in `data`."""
+    seconds, memory = WORKBOOK_SECONDS, WORKBOOK_MEMORY
+    if len(source) > MAX_SOURCE:
+        source = source[: MAX_SOURCE - 3] + "..."
+    limits = {"source": source, "parent": os.getpid(), "memory": memory, "cpu": int(seconds) + 2}
+    header = json.dumps(limits).encode() + b"\n"
+    path = [_ROOT, *(os.path.abspath(p) for p in sys.path if p and p != _ROOT)]
+    command = [sys.executable, "-I", "-B", "-c", _BOOT, json.dumps(path)]
+    pipe = subprocess.PIPE
+    try:
+        child = subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=pipe)
+    except OSError as e:  # no process to be had (EAGAIN, ENOMEM): the file is not to blame
+        log.warning("reading workbook %r: cannot start the reader: %s", source, e)
+        raise UnusableInputError(
+            f"{source}: could not be read now, as the server cannot start a reader ({e.strerror}); send it again in "
+            "a few minutes"
+        ) from None
+    with child:
+        try:
+            out, err = child.communicate(header + data, timeout=seconds)
+        except subprocess.TimeoutExpired:
+            cpu = _cpu_seconds(child.pid)
+            child.kill()
+            child.communicate()
+            raise _too_slow(source, seconds, cpu) from None
+        except BaseException:
+            child.kill()
+            raise
+    status = child.returncode
+    answer = _answer(status, out, source)
+    if isinstance(answer, OfferDocument):
+        return answer
+    if answer is not None:
+        raise answer
+    if status == _OUT_OF_MEMORY or b"MemoryError" in err[-4000:]:
+        raise _too_big(source, memory)
+    if status in (-signal.SIGXCPU, -signal.SIGKILL):
+        raise _too_slow(source, seconds)
+    log.warning(
+        "reading workbook %r: the child stopped with status %s: %s",
+        source,
+        status,
+        err[-2000:].decode(errors="replace"),
+    )
+    stopped = f"stopped with status {status}" if status else "gave no answer"
+    raise UnusableInputError(
+        f"{source}: could not be read (the reader {stopped}); save it again from your spreadsheet as Excel workbook "
+        "(.xlsx), or send the offer's JSON document"
+    )
+
+
+def _answer(status: int, out: bytes, source: str) -> OfferDocument | UnusableInputError | None:
+    """What the child answered: the offer, or its refusal; None if it gave no answer that can be read."""
+    if status != 0:
+        return None
+    kind, _, body = out.partition(b"\n")
+    try:
+        if kind == b"document":
+            return OfferDocument.model_validate_json(body)
+        if kind == b"refused":
+            answer = json.loads(body)
+            return UnusableInputError(str(answer["message"]), [(str(p), str(m)) for p, m in answer["fields"]])
+    except (ValueError, KeyError, TypeError) as e:  # not what the child writes: logged, never raised on
+        log.warning("reading workbook %r: the child's answer cannot be read: %s", source, e)
+    return None
+
+
+def _limit_self(parent: int, memory: int, cpu: int) -> None:
+    """Bound this process: memory, CPU (a backstop to the caller's clock), no files written, no core dumps; and end
+    it when its caller ends, even by SIGKILL."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if sys.platform == "linux":
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):  # a libc without prctl: the CPU limit still ends it
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the caller ended before the signal was asked for
+        os._exit(1)
+
+
+def child() -> None:
+    """The child's side: read the bytes from stdin, answer on stdout (see the module)."""
+    answer = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answer
+    warnings.simplefilter("ignore")
+    header = json.loads(sys.stdin.buffer.readline(64 * 1024))
+    _limit_self(int(header["parent"]), int(header["memory"]), int(header["cpu"]))
+    source = str(header["source"])
+    data = sys.stdin.buffer.read(MAX_OFFER_BYTES + 1)
+    from offers.spreadsheets.reading import read_workbook_here
+
+    try:
+        document = read_workbook_here(data, source)
+        answer.write(b"document\n" + document.model_dump_json().encode())
+    except UnusableInputError as e:
+        answer.write(b"refused\n" + json.dumps({"message": str(e), "fields": e.fields}).encode())
+    except MemoryError:
+        os._exit(_OUT_OF_MEMORY)
+    answer.flush()
