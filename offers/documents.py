@@ -148,7 +148,7 @@ def parse_offer_file(data: bytes, source: str = "offer") -> OfferDocument:
     process of its own, under a memory and a time limit: `offers.spreadsheets.sandbox`). Anything in the bytes that
     cannot be an offer raises `UnusableInputError`, with a sentence saying why."""
     if is_workbook(data, source):
-        from offers.spreadsheets.reading import read_workbook  # openpyxl only when a workbook comes
+        from offers.spreadsheets.sandbox import read_workbook  # openpyxl only when a workbook comes
 
         return read_workbook(data, source)
     return parse_offer(data, source)

@@ -351,5 +351,5 @@ async def test_more_requests_than_temporal_takes_at_once_are_told_to_send_again(
             )
 
     monkeypatch.setattr(engine, "_offer", lambda *_: Crowded())
-    with pytest.raises(EngineUnavailable, match="as many requests as Temporal allows at once.*send it again"):
+    with pytest.raises(EngineUnavailable, match=r"as many requests as Temporal allows at once.*send it again"):
         await engine.comment("r", "MU", Comment(reviewer="Ada", text="a note"))

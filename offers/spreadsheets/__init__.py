@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from offers.spreadsheets.export import export_offer
     from offers.spreadsheets.layout import XLSX_MEDIA_TYPE
-    from offers.spreadsheets.reading import read_workbook
+    from offers.spreadsheets.sandbox import read_workbook
     from offers.spreadsheets.writing import write_workbook
 
 __all__ = ["XLSX_MEDIA_TYPE", "export_offer", "read_workbook", "write_workbook"]
@@ -29,7 +29,7 @@ __all__ = ["XLSX_MEDIA_TYPE", "export_offer", "read_workbook", "write_workbook"]
 _FROM = {
     "XLSX_MEDIA_TYPE": "layout",
     "export_offer": "export",
-    "read_workbook": "reading",
+    "read_workbook": "sandbox",
     "write_workbook": "writing",
 }
 

@@ -35,33 +35,27 @@ from xml.parsers import expat
 
 from offers.inputs import UnusableInputError
 from offers.spreadsheets.layout import HEADER_SHEET, SHEETS, norm
-
-MAX_PARTS = 1_000
-"""Parts in the archive; a workbook has a few dozen."""
-MAX_PART_BYTES = 64 << 20
-"""One part, unpacked. A 25,000-line Tariffs sheet is about 7 MB."""
-MAX_UNPACKED_BYTES = 128 << 20
-"""All parts, unpacked. A full national schedule's workbook unpacks to about 10 MB."""
-MAX_RATIO = 100
-"""How many times its packed size a part may unpack to (Apache POI's bound too); sheets pack about 8 to 1."""
-RATIO_GRACE_BYTES = 1 << 20
-"""Bytes a part may unpack to before the ratio counts: tiny parts pack at any ratio."""
-MAX_XML_ELEMENTS = 2_000_000
-"""Elements in all XML parts; a 25,000-line workbook has about 400,000."""
-MAX_PART_ELEMENTS = 50_000
-"""Elements in a part openpyxl loads whole (styles, the workbook, relationships...): it builds an object of each."""
-MAX_SHARED_STRINGS = 200_000
-"""Texts in the shared strings; openpyxl loads them all before reading a cell."""
-MAX_SHEET_ROWS = 100_000
-"""Rows of a category sheet, blank ones included."""
-MAX_HEADER_ROWS = 1_000
-"""Rows of the Offer sheet, which takes one row per field."""
-MAX_COLUMNS = 64
-"""Columns (and cells in a row) of a sheet an offer is read from; the widest takes 5."""
-MAX_CELLS = 300_000
-"""Cells in all the sheets an offer is read from."""
-LARGEST_OFFER_CELLS = sum((s.max_rows + 1) * len(s.columns) for s in SHEETS)
-"""The cells of an offer with every list full (about 131,000)."""
+from offers.spreadsheets.limits import (
+    LARGEST_OFFER_CELLS,
+    MAX_CELLS,
+    MAX_COLUMNS,
+    MAX_HEADER_ROWS,
+    MAX_PART_BYTES,
+    MAX_PART_ELEMENTS,
+    MAX_PARTS,
+    MAX_RATIO,
+    MAX_SHARED_STRINGS,
+    MAX_SHEET_ROWS,
+    MAX_UNPACKED_BYTES,
+    MAX_XML_ELEMENTS,
+    RATIO_GRACE_BYTES,
+    column_index,
+    column_letter,
+    reason,
+    refusal,
+    sheet_ref,
+    size_text,
+)
 
 CHUNK = 1 << 16
 WORKBOOK_TYPES = tuple(
@@ -78,31 +72,6 @@ SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheet
 XML_SUFFIXES = (".xml", ".rels", ".vml")
 _CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
 _SAVE_AGAIN = "save it again from your spreadsheet as Excel workbook (.xlsx), or send the offer's JSON document"
-
-
-def refusal(source: str, where: str, message: str) -> UnusableInputError:
-    """`source: where: message`, with (where, message) as the field at fault."""
-    return UnusableInputError(f"{source}: {where}: {message}", [(where, message)])
-
-
-def column_letter(index: int) -> str:
-    letters = ""
-    while index > 0:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def column_index(letters: str) -> int:
-    index = 0
-    for letter in letters:
-        index = index * 26 + ord(letter) - 64
-    return index
-
-
-def sheet_ref(title: str) -> str:
-    """A sheet's name as a formula writes it: quoted when it has spaces or dashes."""
-    return f"'{title}'" if re.search(r"[^A-Za-z0-9_]", title) else title
 
 
 @dataclass
@@ -211,12 +180,12 @@ class _Scan:
 
     @staticmethod
     def _too_large(says: str) -> str:
-        return f"the part {says}, over the {_size(MAX_PART_BYTES)} one part of a workbook may take; " + _SAVE_AGAIN
+        return f"the part {says}, over the {size_text(MAX_PART_BYTES)} one part of a workbook may take; " + _SAVE_AGAIN
 
     @staticmethod
     def _all_too_large(says: str) -> str:
         return (
-            f"the workbook {says}, over the {_size(MAX_UNPACKED_BYTES)} a workbook may take (a full schedule of "
+            f"the workbook {says}, over the {size_text(MAX_UNPACKED_BYTES)} a workbook may take (a full schedule of "
             "25,000 tariff lines takes about 10 MiB); delete what is not part of the offer, or send its JSON document"
         )
 
@@ -430,16 +399,6 @@ _CUT_SHORT = {
         expat.errors.XML_ERROR_UNCLOSED_CDATA_SECTION,
     )
 }
-
-
-def _size(n: int) -> str:
-    return f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n:,} bytes"
-
-
-def reason(e: Exception) -> str:
-    """An exception as a few words for a refusal: its type and the first line of its message."""
-    text = str(e).splitlines()[0][:160] if str(e) else ""
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def _rels_path(part: str) -> str:

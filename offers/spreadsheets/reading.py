@@ -3,7 +3,7 @@
 `Tariffs!D14: offered rate 'three' is not a number`; the schema's errors are mapped back to cells too, so a
 negotiator fixes the workbook, not a JSON path.
 
-Bounded against hostile files: `read_workbook` reads in a child process under a memory and a time limit
+Bounded against hostile files: `sandbox.read_workbook` reads in a child process under a memory and a time limit
 (`sandbox`), which first checks the workbook's bounds (`bounds`: what its parts unpack to, their XML, the shared
 strings, the rows and cells of the sheets read) and only then lets openpyxl read it.
 """
@@ -22,10 +22,10 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from pydantic import ValidationError
 
 from offers.inputs import MAX_OFFER_BYTES, UnusableInputError, field_path
-from offers.spreadsheets.bounds import MAX_SHEET_ROWS, check_workbook, reason, sheet_ref
+from offers.spreadsheets.bounds import check_workbook
 from offers.spreadsheets.cells import Unreadable, blank, convert, shown
 from offers.spreadsheets.layout import HEADER_FIELDS, HEADER_SHEET, SHEETS, Column, Kind, Sheet, norm
-from offers.spreadsheets.sandbox import read_in_child
+from offers.spreadsheets.limits import MAX_SHEET_ROWS, reason, sheet_ref
 from schemas.offer import OfferDocument
 
 MAX_REPORTED = 200
@@ -69,17 +69,6 @@ class _Where:
     header_rows: dict[str, int]
     rows: dict[str, list[int]]
     columns: dict[str, dict[str, int]]
-
-
-def read_workbook(data: bytes, source: str = "offer.xlsx") -> OfferDocument:
-    """A filled-in workbook as an offer document, validated as a JSON document is; read in a process of its own
-    under a memory and a time limit (`offers.spreadsheets.sandbox`), so a hostile file costs the caller nothing.
-    Raises `UnusableInputError`, and nothing else, for anything in `data`."""
-    if len(data) > MAX_OFFER_BYTES:
-        raise UnusableInputError(
-            f"{source}: {len(data):,} bytes is over the {MAX_OFFER_BYTES >> 20} MiB an offer may take"
-        )
-    return read_in_child(data, source)
 
 
 def read_workbook_here(data: bytes, source: str = "offer.xlsx") -> OfferDocument:

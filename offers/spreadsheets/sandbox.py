@@ -29,7 +29,11 @@ from offers.inputs import MAX_OFFER_BYTES, UnusableInputError
 from schemas.offer import OfferDocument
 
 WORKBOOK_SECONDS = 12.0
-"""Wall-clock time the child may take; a full schedule of 25,000 tariff lines takes 1 to 2 s."""
+"""Processor time the child may use (RLIMIT_CPU): what bounds a hostile file. A full schedule of 25,000 tariff
+lines takes 1 to 2 s."""
+WORKBOOK_WAIT_SECONDS = 60.0
+"""Wall-clock time the caller waits for the child: more than its processor time, so that a busy machine slows a
+real schedule down but does not refuse it."""
 WORKBOOK_MEMORY = 512 << 20
 """Address space the child may map (RLIMIT_AS), its interpreter and libraries included (about 60 MiB of it);
 reading a 25,000-line workbook needs about 120 MiB."""
@@ -49,14 +53,17 @@ log = logging.getLogger(__name__)
 
 
 def _too_slow(source: str, seconds: float, cpu: float | None = None) -> UnusableInputError:
-    if cpu is not None and cpu < seconds / 2:  # the reading waited for the processor more than it used it
+    """The reading ran out of processor time (`cpu` None: the file's fault), or the wait ran out first (`cpu` the
+    processor time it had: the machine was busy)."""
+    if cpu is not None:  # the caller's wait ran out first: the reading waited for the processor, not the file
         return UnusableInputError(
             f"{source}: could not be read within {seconds:g} s as the server is busy (the reading had {cpu:.1f} s "
             "of processor time); send it again in a few minutes"
         )
     return UnusableInputError(
-        f"{source}: took more than {seconds:g} s to read, the most a workbook may take (a full schedule of "
-        "25,000 tariff lines reads in about 2 s); delete what is not part of the offer, or send its JSON document"
+        f"{source}: took more than {seconds:g} s of processor time to read, the most a workbook may take (a full "
+        "schedule of 25,000 tariff lines reads in about 2 s); delete what is not part of the offer, or send its "
+        "JSON document"
     )
 
 
@@ -77,13 +84,24 @@ def _too_big(source: str, memory: int) -> UnusableInputError:
     )
 
 
+def read_workbook(data: bytes, source: str = "offer.xlsx") -> OfferDocument:
+    """A filled-in workbook as an offer document, validated as a JSON document is; read in a process of its own
+    under a memory and a time limit, so a hostile file costs the caller nothing (`reading.read_workbook_here` is
+    what the child runs). Raises `UnusableInputError`, and nothing else, for anything in `data`."""
+    if len(data) > MAX_OFFER_BYTES:
+        raise UnusableInputError(
+            f"{source}: {len(data):,} bytes is over the {MAX_OFFER_BYTES >> 20} MiB an offer may take"
+        )
+    return read_in_child(data, source)
+
+
 def read_in_child(data: bytes, source: str) -> OfferDocument:
     """The workbook's offer, read in a child process under `WORKBOOK_MEMORY` and `WORKBOOK_SECONDS`; or
     `UnusableInputError` saying why not. Nothing else is raised for anything in `data`."""
     seconds, memory = WORKBOOK_SECONDS, WORKBOOK_MEMORY
     if len(source) > MAX_SOURCE:
         source = source[: MAX_SOURCE - 3] + "..."
-    limits = {"source": source, "parent": os.getpid(), "memory": memory, "cpu": int(seconds) + 2}
+    limits = {"source": source, "parent": os.getpid(), "memory": memory, "cpu": max(1, round(seconds))}
     header = json.dumps(limits).encode() + b"\n"
     path = [_ROOT, *(os.path.abspath(p) for p in sys.path if p and p != _ROOT)]
     command = [sys.executable, "-I", "-B", "-c", _BOOT, json.dumps(path)]
@@ -98,12 +116,12 @@ def read_in_child(data: bytes, source: str) -> OfferDocument:
         ) from None
     with child:
         try:
-            out, err = child.communicate(header + data, timeout=seconds)
+            out, err = child.communicate(header + data, timeout=max(seconds, WORKBOOK_WAIT_SECONDS))
         except subprocess.TimeoutExpired:
             cpu = _cpu_seconds(child.pid)
             child.kill()
             child.communicate()
-            raise _too_slow(source, seconds, cpu) from None
+            raise _too_slow(source, max(seconds, WORKBOOK_WAIT_SECONDS), cpu if cpu is not None else 0.0) from None
         except BaseException:
             child.kill()
             raise
