@@ -44,10 +44,10 @@ def _count(value: str | None, default: int, name: str, most: int = 1024) -> int:
 
 
 DRAIN_S = 60.0
-"""How long a stopping worker lets the letters and notices it runs finish. The longest letter is the 25,000-line
-one (the most an offer holds): measured at 1 to 2 s in a warm render process and 4.4 s in a fresh one, on a
-shared 2-core machine at load 4 (README: Deploy on several machines). A minute is over ten times that; a notice's
-mail conversation gives up after 20 s of silence."""
+"""How long a stopping worker lets the letters and notices it runs finish. The longest letter is a 25,000-line
+offer's (the most an offer holds), measured on a shared 2-core machine: 0.7 to 2.2 s at normal priority, 1.9 to
+6.6 s in a warm render process (SCHED_IDLE, at load 4 to 11), 4.4 to 12.2 s in a fresh one including its start.
+A minute is five times the worst of those; a notice's SMTP conversation gives up after 20 s of silence."""
 
 
 def _drain(value: str | None) -> float:
