@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-import psutil
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -113,4 +112,30 @@ async def test_render_processes_end_with_their_worker_even_one_killed_with_sigki
         for orphan in running(worker.seen):
             orphan.kill()
         await worker.stop()
-    assert all(not psutil.pid_exists(p.pid) or not running([p]) for p in family)
+
+
+async def test_a_second_sigterm_stops_a_draining_worker_at_once_and_its_render_processes_with_it(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+) -> None:
+    queue = f"impatient-{tmp_path.name}"
+    engine = Engine(env.client, replace(settings, home=tmp_path).store(), task_queue=queue)
+    spec = round_spec(["JP"], approvals=1)
+    closing.append(spec)
+    worker = await start_worker(
+        env.client, _environ(env, tmp_path, queue, OFFERDESK_RENDER_PROCESSES="1"), tmp_path / "worker"
+    )
+    try:
+        await _approved(engine, spec)
+        await eventually(lambda: len(worker.started()) == 1, 60, "a letter rendering")
+        family = worker.descendants()
+        worker.signal(signal.SIGTERM)
+        await asyncio.sleep(1.0)
+        assert worker.process.returncode is None  # draining
+        worker.signal(signal.SIGTERM)
+        assert await asyncio.wait_for(worker.process.wait(), 10) == -signal.SIGTERM
+        await eventually(lambda: not running(family), 5, f"the render processes ending: {running(family)}")
+    finally:
+        for orphan in running(worker.seen):
+            orphan.kill()
+        await worker.stop()
+    assert "Stopping at once" in worker.log.read_text()
