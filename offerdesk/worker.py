@@ -43,7 +43,7 @@ class Workers:
     ) -> None:
         # Both stop polling at once and drain side by side: a notice being mailed does not wait for the letters'
         # drain to end before its own begins.
-        await asyncio.gather(self.main.shutdown(), self.mail.shutdown())
+        await asyncio.gather(self.main.shutdown(), self.mail.shutdown(), return_exceptions=True)
         await self._stack.aclose()
 
 
