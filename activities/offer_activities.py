@@ -13,7 +13,10 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import select
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,6 +25,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.capacity import usable_cpus
 from activities.names import (
     DAMAGED_OBJECT,
     LETTER_ERROR,
@@ -68,7 +72,43 @@ def yield_to_interactive_work() -> None:
             os.nice(19)
 
 
-def _start_render_process() -> None:
+PARENT_POLL_S = 0.5
+"""Where a process cannot watch its parent through a pidfd, how often it asks whether the parent is still there."""
+
+
+def _end_with(parent: int) -> None:
+    """End this process as soon as `parent` (the worker that spawned it) ends, however it ends: SIGKILL included.
+
+    A daemon thread waits on a pidfd of the parent, which becomes readable when the parent process exits (not a
+    thread of it, as prctl's PR_SET_PDEATHSIG would: a pool started from a thread that later ends would lose its
+    processes mid-letter). Without pidfds (a kernel before 5.3, or a sandbox that refuses them), the thread asks
+    every half-second whether this process has been handed to another parent. Either way the process ends at once
+    (os._exit): whatever it was rendering belongs to a worker that no longer exists, and Temporal gives the letter
+    to another worker after the heartbeat timeout. Once the render processes are gone, the pool's resource tracker
+    sees the last of its pipe closed and ends too.
+    """
+    try:
+        watch = os.pidfd_open(parent)
+    except ProcessLookupError:
+        os._exit(1)  # the worker is gone already
+    except (AttributeError, OSError):
+        watch = -1
+    if os.getppid() != parent:  # it ended before the pidfd was opened (and its pid may be someone else's now)
+        os._exit(1)
+
+    def wait_for_parent() -> None:
+        if watch >= 0:
+            select.select([watch], [], [])
+        else:
+            while os.getppid() == parent:
+                time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=wait_for_parent, name="offerdesk-parent-watch", daemon=True).start()
+
+
+def _start_render_process(parent: int) -> None:
+    _end_with(parent)
     # Ctrl-C reaches the whole process group; the worker shuts its pool down, so a render process ignores it
     # rather than print a KeyboardInterrupt traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -77,20 +117,22 @@ def _start_render_process() -> None:
 
 
 def render_processes(workers: int | None = None) -> int:
-    """How many render processes a worker runs: as asked, else one per core."""
-    return workers or os.cpu_count() or 1
+    """How many render processes a worker runs: as asked, else one per CPU this process may use (capacity)."""
+    return workers or usable_cpus()
 
 
 def make_render_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """Processes for WeasyPrint, one per core: rendering is CPU-bound and holds the GIL.
+    """Processes for WeasyPrint, one per usable CPU by default: rendering is CPU-bound and holds the GIL.
 
     Spawned, not forked: the worker process runs Temporal's threads, which a fork would copy half-alive.
-    They run at the lowest priority (yield_to_interactive_work).
+    They run at the lowest priority (yield_to_interactive_work), and end with the worker that made them, even one
+    killed with SIGKILL (_end_with).
     """
     return ProcessPoolExecutor(
         max_workers=render_processes(workers),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_render_process,
+        initargs=(os.getpid(),),
     )
 
 

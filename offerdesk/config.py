@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.converter import DataConverter
 
+from activities.capacity import usable_cpus
 from activities.store import ObjectStore, open_store
 from offerdesk.converter import Keyring, data_converter
 from workflows.names import TASK_QUEUE
@@ -28,6 +29,44 @@ def _seconds(value: str | None, default: float, name: str) -> float:
     if not 2 <= seconds <= 3600:
         raise ValueError(f"{name} must be between 2 and 3600 seconds; {value} is not")
     return seconds
+
+
+def _count(value: str | None, default: int, name: str, most: int = 1024) -> int:
+    if not value or not value.strip():
+        return default
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{name} is a whole number, such as 4; not {value!r}") from None
+    if not 1 <= count <= most:
+        raise ValueError(f"{name} must be between 1 and {most}; {value} is not")
+    return count
+
+
+DRAIN_S = 60.0
+"""How long a stopping worker lets the letters and notices it runs finish. The longest letter is a 25,000-line
+offer's (the most an offer holds), measured on a shared 2-core machine: 0.7 to 2.2 s at normal priority, 1.9 to
+6.6 s in a warm render process (SCHED_IDLE, at load 4 to 11), 4.4 to 12.2 s in a fresh one including its start.
+A minute is five times the worst of those; a notice's SMTP conversation gives up after 20 s of silence."""
+
+
+def _drain(value: str | None) -> float:
+    name = "OFFERDESK_WORKER_DRAIN_S"
+    if not value or not value.strip():
+        return DRAIN_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{name} is a number of seconds, such as 60; not {value!r}") from None
+    if not 0 <= seconds <= 3600:
+        raise ValueError(f"{name} must be between 0 and 3600 seconds; {value} is not")
+    return seconds
+
+
+def mail_slots_for(cpus: int) -> int:
+    """Notices sent at once: each is an SMTP conversation, mostly waiting on the network, so four per CPU, at most
+    16 (a mail server takes only so many connections from one client)."""
+    return min(16, 4 * cpus)
 
 
 def _flag(value: str | None) -> bool:
@@ -104,6 +143,16 @@ class Settings:
     the portal's own address (OFFERDESK_PORTAL_HOST and OFFERDESK_PORTAL_PORT)."""
     task_queue: str = TASK_QUEUE
     """OFFERDESK_TASK_QUEUE: the workers' task queue (notices use it with "-mail" appended)."""
+    render_processes: int = field(default_factory=usable_cpus)
+    """OFFERDESK_RENDER_PROCESSES: the worker's processes rendering letters; one per CPU it may use (affinity and
+    cgroup quota, activities/capacity.py)."""
+    activity_slots: int | None = None
+    """OFFERDESK_ACTIVITY_SLOTS: activities (letters, validations, audit chunks) a worker runs at once; unset means
+    as many as it has render processes, so it never holds a letter it has no process for."""
+    mail_slots: int = field(default_factory=lambda: mail_slots_for(usable_cpus()))
+    """OFFERDESK_MAIL_SLOTS: notices a worker mails at once; four per usable CPU, at most 16."""
+    worker_drain_s: float = DRAIN_S
+    """OFFERDESK_WORKER_DRAIN_S: on SIGTERM a worker stops taking work and gives what it runs this long to finish."""
     operator: str = field(default_factory=default_operator)
     """OFFERDESK_OPERATOR: who acts when the CLI submits, reviews or decides; the OS user name by default.
     Offers record it as the account that acted, the same person as the portal user of that name: whoever
@@ -127,6 +176,7 @@ class Settings:
         portal_host = e.get("OFFERDESK_PORTAL_HOST") or "127.0.0.1"
         portal_port = int(e.get("OFFERDESK_PORTAL_PORT") or 8000)
         shown_host = "127.0.0.1" if portal_host in ("0.0.0.0", "::") else portal_host
+        cpus = usable_cpus()
         return cls(
             home=home,
             temporal_address=e.get("TEMPORAL_ADDRESS") or None,
@@ -149,6 +199,10 @@ class Settings:
             cookie_secure=e.get("OFFERDESK_COOKIE_SECURE", "1").strip().lower() not in ("0", "false", "no", "off"),
             update_timeout=_seconds(e.get("OFFERDESK_UPDATE_TIMEOUT"), 10.0, "OFFERDESK_UPDATE_TIMEOUT"),
             operator=_operator(e.get("OFFERDESK_OPERATOR")),
+            render_processes=_count(e.get("OFFERDESK_RENDER_PROCESSES"), cpus, "OFFERDESK_RENDER_PROCESSES", 256),
+            activity_slots=_count(e.get("OFFERDESK_ACTIVITY_SLOTS"), 0, "OFFERDESK_ACTIVITY_SLOTS") or None,
+            mail_slots=_count(e.get("OFFERDESK_MAIL_SLOTS"), mail_slots_for(cpus), "OFFERDESK_MAIL_SLOTS", 256),
+            worker_drain_s=_drain(e.get("OFFERDESK_WORKER_DRAIN_S")),
             keys_file=path("OFFERDESK_KEYS_FILE") or home / "keys.json",
             accept_plaintext=_flag(e.get("OFFERDESK_ACCEPT_PLAINTEXT")),
             trusted_proxies=tuple(p.strip() for p in e.get("OFFERDESK_TRUSTED_PROXIES", "").split(",") if p.strip()),

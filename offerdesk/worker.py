@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, contextmanager
+from datetime import timedelta
 from types import TracebackType
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.notify import NotifyActivities
-from activities.offer_activities import OfferActivities, make_render_pool, render_processes
+from activities.offer_activities import OfferActivities, make_render_pool
 from offerdesk.config import Settings
 from offerdesk.people import open_people
 from workflows.names import mail_queue
@@ -20,8 +22,7 @@ from workflows.offer import OfferWorkflow
 from workflows.round import RoundWorkflow
 
 WORKFLOWS = [RoundWorkflow, OfferWorkflow]
-MAIL_SLOTS = 4
-"""Notices sent at once by one worker: each is one SMTP conversation, mostly waiting on the network."""
+log = logging.getLogger("offerdesk.worker")
 
 
 class Workers:
@@ -40,6 +41,9 @@ class Workers:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
+        # Both stop polling at once and drain side by side: a notice being mailed does not wait for the letters'
+        # drain to end before its own begins.
+        await asyncio.gather(self.main.shutdown(), self.mail.shutdown(), return_exceptions=True)
         await self._stack.aclose()
 
 
@@ -49,17 +53,23 @@ def worker_for(
 ) -> Iterator[Workers]:
     """A worker with its render pool and thread pool, both closed when the block ends.
 
-    It takes no more letters than its pool has processes: the rest wait on the task queue, where another worker
-    may take them, rather than in this worker's memory with their five-minute start-to-close clock running.
-    Notices go on a queue of their own, so a message never waits behind letters for one of those slots.
+    It takes no more letters than its pool has processes (unless OFFERDESK_ACTIVITY_SLOTS says otherwise): the
+    rest wait on the task queue, where another worker may take them, rather than in this worker's memory with
+    their five-minute start-to-close clock running. Notices go on a queue of their own, so a message never waits
+    behind letters for one of those slots. When the block ends, both stop polling and give the letters and notices
+    they run OFFERDESK_WORKER_DRAIN_S to finish (Temporal's graceful shutdown); what is still running then is
+    cancelled, and Temporal gives it to another worker.
     """
     queue = task_queue or settings.task_queue
     mailer = settings.mailer()  # a wrong OFFERDESK_SMTP_URL is said before anything starts
-    renderers = render_processes(render_workers)
+    renderers = render_workers or settings.render_processes
+    slots = settings.activity_slots or renderers
     pool = make_render_pool(renderers)
-    threads = ThreadPoolExecutor(max_workers=16)
+    # Validations, audit chunks and notices run on threads: one for each slot of either worker.
+    threads = ThreadPoolExecutor(max_workers=slots + settings.mail_slots)
     activities = OfferActivities(settings.store(), pool)
     notify = NotifyActivities(open_people(settings.portal_db).notices, mailer, settings.public_url)
+    drain = timedelta(seconds=settings.worker_drain_s)
     try:
         yield Workers(
             Worker(
@@ -68,14 +78,16 @@ def worker_for(
                 workflows=WORKFLOWS,
                 activities=activities.all(),
                 activity_executor=threads,
-                max_concurrent_activities=renderers,
+                max_concurrent_activities=slots,
+                graceful_shutdown_timeout=drain,
             ),
             Worker(
                 client,
                 task_queue=mail_queue(queue),
                 activities=notify.all(),
                 activity_executor=threads,
-                max_concurrent_activities=MAIL_SLOTS,
+                max_concurrent_activities=settings.mail_slots,
+                graceful_shutdown_timeout=drain,
             ),
         )
     finally:
@@ -84,6 +96,8 @@ def worker_for(
 
 
 async def run_worker(client: Client, settings: Settings, stop: asyncio.Event) -> None:
+    """Run until `stop` is set, then drain: no new work, and what runs gets OFFERDESK_WORKER_DRAIN_S to finish."""
     with worker_for(client, settings) as worker:
         async with worker:
             await stop.wait()
+            log.info("stopping: no new work; running letters and notices get %g s to finish", settings.worker_drain_s)

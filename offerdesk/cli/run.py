@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -72,10 +73,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
         update_timeout=settings.update_timeout,
         embedded=settings.embedded,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals(settings)
     worker = asyncio.create_task(run_worker(client, settings, stop))
     out.print(
         f"Worker running on task queue '{settings.task_queue}'; documents and letters are stored in "
@@ -86,6 +84,40 @@ async def _serve(settings: Settings, demo: bool) -> None:
         await _seed_demo(engine, settings)
     out.print(f"Portal: [bold]{_portal_url(settings)}[/]   (Ctrl-C stops everything)")
     await asyncio.gather(worker, portal)
+
+
+def _stop_on_signals(settings: Settings) -> asyncio.Event:
+    """An event set by the first SIGINT or SIGTERM: the worker then drains (takes no new work, and lets the letters
+    and notices it runs finish within OFFERDESK_WORKER_DRAIN_S). A second signal ends the process at once; what it
+    was running goes to another worker after its heartbeat timeout."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            stop.set()
+            out.print(
+                f"Stopping: no new work is taken; letters and notices being run get up to "
+                f"{settings.worker_drain_s:g} s to finish (OFFERDESK_WORKER_DRAIN_S). Again to stop at once."
+            )
+            return
+        err.print("[yellow]Stopping at once:[/] work still running goes to another worker after its heartbeat timeout.")
+        for each in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(each)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)  # ended by the signal, as the second Ctrl-C asks; render processes follow
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    return stop
+
+
+def _capacity_line(settings: Settings) -> str:
+    slots = settings.activity_slots or settings.render_processes
+    return (
+        f"{settings.render_processes} render processes, {slots} activity slots, {settings.mail_slots} mail slots, "
+        f"{settings.worker_drain_s:g} s to drain on stop"
+    )
 
 
 def _mail_line(settings: Settings) -> str:
@@ -152,14 +184,12 @@ def worker() -> None:
 
     async def main() -> None:
         client = await connect(settings, verbose=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals(settings)
         queue = settings.task_queue
         out.print(f"Worker connected to {settings.address}, task queue '{queue}'; {_mail_line(settings)}.")
-        out.print("Ctrl-C stops it.")
+        out.print(f"{_capacity_line(settings)}. Ctrl-C or SIGTERM stops it (after the work it runs).")
         await run_worker(client, settings, stop)
+        out.print("Worker stopped.")
 
     try:
         asyncio.run(main())

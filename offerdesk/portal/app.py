@@ -20,7 +20,7 @@ from starlette.responses import Response
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.people import open_people
-from offerdesk.portal import api, codec, content, files, pages, reports
+from offerdesk.portal import api, codec, content, files, health, pages, reports
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, json_error, refusal
@@ -56,6 +56,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 included, carries the headers
     app.state.ui_origins = settings.ui_origins
+    app.include_router(health.router)
     app.include_router(codec.router)
     app.include_router(files.router)
     app.include_router(content.router)
