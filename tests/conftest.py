@@ -52,7 +52,9 @@ async def env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("offerdesk-home")
-    return Settings.from_env({"OFFERDESK_HOME": str(home)})
+    # In-process workers end with their test: a letter still rendering then gets a few seconds, not a deploy's
+    # drain (tests/test_worker_process.py drains a real `offerdesk worker` with its default).
+    return Settings.from_env({"OFFERDESK_HOME": str(home), "OFFERDESK_WORKER_DRAIN_S": "5"})
 
 
 @pytest.fixture(scope="session")
