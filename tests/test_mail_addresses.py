@@ -43,6 +43,7 @@ from schemas.portal import Role
 from schemas.round import RoundSpec
 from tests.commands import cli
 from tests.conftest import round_spec
+from tests.notices import a_notice
 from tests.portal import PASSWORD, Portal, User, start_portal
 from tests.smtpserver import eventually, smtp_server
 from workflows.names import offer_workflow_id
@@ -54,15 +55,8 @@ on_the_server = pytest.mark.asyncio(loop_scope="session")
 
 
 def _notice(kind: NoticeKind = NoticeKind.IN_REVIEW) -> Notice:
-    return Notice(
-        key=f"offer/r-{uuid.uuid4().hex[:6]}/JP@abcd1234/{kind.value}/1",
-        kind=kind,
-        round_id="r1",
-        partner="JP",
-        partner_name="Japan",
-        at=datetime(2026, 12, 4, 9, 0, tzinfo=UTC),
-        due=datetime(2026, 12, 6, 17, 0, tzinfo=UTC),
-    )
+    """A notice under a key of its own: each test files it anew."""
+    return a_notice(kind, key=f"offer/r-{uuid.uuid4().hex[:6]}/JP@abcd1234/{kind.value}/1")
 
 
 def _reviewers(path: Path) -> People:

@@ -31,7 +31,7 @@ from offerdesk.people import open_people
 from offerdesk.people.users import Users
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
-from schemas.notice import Notice, NoticeKind, Recipient
+from schemas.notice import NoticeKind, Recipient
 from schemas.offer_state import OfferState
 from schemas.portal import Role
 from schemas.review import Approve, RequestChanges
@@ -39,6 +39,7 @@ from schemas.round import RoundSpec
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus, Finding, Severity
 from tests.commands import OFFERDESK
 from tests.conftest import round_spec
+from tests.notices import a_notice
 from tests.smtpserver import Mailbox, eventually, smtp_server
 
 PUBLIC = "http://portal.example.org/"
@@ -78,24 +79,10 @@ def _engine(env: WorkflowEnvironment, local: Settings, queue: str) -> Engine:
 # ---- composing: pure functions ----------------------------------------------------------------
 
 
-def _notice(kind: NoticeKind, **extra: object) -> Notice:
-    return Notice(
-        key=f"offer/r1/JP@abcd1234/{kind.value}/7",
-        kind=kind,
-        round_id="r1",
-        partner="JP",
-        partner_name="Japan",
-        version=2,
-        at=datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
-        due=datetime(2026, 11, 25, 17, 0, tzinfo=UTC),
-        **extra,
-    )
-
-
 def test_every_kind_of_notice_says_what_waits_and_links_to_the_offer() -> None:
     person = Recipient(name="ada", email="ada@example.org")
     for kind in NoticeKind:
-        message = compose(_notice(kind, note="the window closed"), person, PUBLIC)
+        message = compose(a_notice(kind, note="the window closed"), person, PUBLIC)
         assert "Japan" in message.subject and "r1" in message.subject, kind
         assert message.link == "http://portal.example.org/rounds/r1/offers/JP"
         assert message.link in message.text and f'href="{message.link}"' in message.html, kind
@@ -107,7 +94,7 @@ def test_a_deficient_notice_lists_findings_per_category_and_escapes_them_in_html
         Finding(category=Category.QUOTAS, severity=Severity.ERROR, path="quotas[0].volume", message="volume <b>0</b>"),
         Finding(category=None, severity=Severity.ERROR, path="(document)", message="the date is missing"),
     ]
-    notice = _notice(
+    notice = a_notice(
         NoticeKind.DEFICIENT,
         categories={Category.QUOTAS: CategoryStatus.INVALID, Category.DIGITAL_TRADE: CategoryStatus.MET},
         error_count=5,
@@ -122,7 +109,7 @@ def test_a_deficient_notice_lists_findings_per_category_and_escapes_them_in_html
 
 
 def test_a_mail_has_text_and_html_no_attachment_and_a_stable_message_id() -> None:
-    notice = _notice(NoticeKind.LETTER_READY)
+    notice = a_notice(NoticeKind.LETTER_READY)
     person = Recipient(name="neg-jp", email="neg@partner.example")
     message = compose(notice, person, PUBLIC)
     mail = email_message(notice, message, "Offerdesk <od@trade.example.org>", person, notice.key + "/neg-jp")
@@ -147,7 +134,7 @@ def test_smtp_urls_are_read_or_refused_with_the_form_to_use() -> None:
 
 def test_an_entry_is_claimed_by_one_delivery_and_taken_over_only_by_its_later_attempt(tmp_path: Path) -> None:
     postbox = open_people(tmp_path / "portal.db").notices
-    notice = _notice(NoticeKind.IN_REVIEW)
+    notice = a_notice(NoticeKind.IN_REVIEW)
     postbox.file("k/ada", "ada", notice, Message("s", "t", "h", "l"))
     postbox.file("k/ada", "ada", notice, Message("other", "t", "h", "l"))  # filed once
     assert [e.subject for e in postbox.inbox("ada")] == ["s"]
@@ -448,7 +435,7 @@ def test_the_mailer_uses_starttls_when_offered_and_logs_in_with_the_urls_account
     try:
         url = f"smtp://mailer:s3cret%2Fpass@localhost:{port}"
         mailer = Mailer(SmtpSettings.from_url(url, "offerdesk@trade.example.org"), tls=client_tls)
-        notice = _notice(NoticeKind.IN_REVIEW)
+        notice = a_notice(NoticeKind.IN_REVIEW)
         person = Recipient(name="ada", email="ada@trade.example.org")
         smtp = mailer.connect()
         try:
