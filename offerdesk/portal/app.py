@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
@@ -24,12 +25,25 @@ from offerdesk.portal import api, codec, content, files, pages, reports
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, json_error, refusal
-from offerdesk.portal.limits import BodyLimit
+from offerdesk.portal.limits import BodyLimit, JsonDepthLimit
 from offerdesk.portal.security import SecurityHeaders
 from offerdesk.portal.templating import TEMPLATES, render
 from schemas.offer import OfferDocument
 
 log = logging.getLogger("offerdesk.portal")
+
+
+class PortalApp(FastAPI):
+    """FastAPI with the security headers around everything, Starlette's ServerErrorMiddleware included.
+
+    Starlette puts ServerErrorMiddleware outside every middleware added with `add_middleware`, and it answers the
+    500 of an unhandled exception through the `send` it was given: a header middleware added the usual way never
+    sees that answer. Wrapping the built stack instead puts the headers on every answer the app gives, whatever
+    gives it: a route, an exception handler, the 500 handler, a middleware's refusal, the router's 404 or 405.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -42,7 +56,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         app.state.desk = Desk(engine or await Engine.from_settings(settings), people)
         yield
 
-    app = FastAPI(
+    app = PortalApp(
         title="Offerdesk",
         version="1",
         summary="Trade partners' best offers, from intake to a landing-zone letter.",
@@ -53,8 +67,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.cookie_secure = settings.cookie_secure
+    app.add_middleware(JsonDepthLimit)  # inside BodyLimit: it reads the body whole, so only up to the cap
     app.add_middleware(BodyLimit)
-    app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 included, carries the headers
     app.state.ui_origins = settings.ui_origins
     app.include_router(codec.router)
     app.include_router(files.router)
