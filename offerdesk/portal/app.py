@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.people import open_people
-from offerdesk.portal import api, codec, content, files, pages, reports
+from offerdesk.portal import api, apidocs, codec, content, files, pages, reports
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, json_error, refusal
@@ -65,6 +65,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             "with `offerdesk token create`). Every refusal is a JSON body with `error`, `message` and `fields`."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are the portal's own (apidocs), from files it ships
+        redoc_url=None,
     )
     app.state.cookie_secure = settings.cookie_secure
     app.add_middleware(JsonDepthLimit)  # inside BodyLimit: it reads the body whole, so only up to the cap
@@ -76,6 +78,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(apidocs.router)
+    apidocs.mount_assets(app)
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
 
     async def on_error(request: Request, exc: Exception) -> Response:
