@@ -303,6 +303,8 @@ async def test_every_kind_of_refusal_and_framework_error_carries_the_security_he
     assert missing_asset.status_code == 404
     assert_security_headers(missing_asset, no_store=False)
     assert "more than 64 levels deep" in answers["deep JSON to the codec"][1].json()["message"]
+    assert answers["method not allowed"][1].headers["allow"] == "GET"  # RFC 9110: a 405 says what is allowed
+    assert answers["method not allowed on a page"][1].headers["allow"] == "GET, POST"  # every route's, not the first
 
 
 async def streamed(size: int) -> AsyncIterator[bytes]:

@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
@@ -24,7 +25,7 @@ from offerdesk.people import open_people
 from offerdesk.portal import api, apidocs, codec, content, files, pages, reports
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
-from offerdesk.portal.errors import HANDLED, json_error, refusal
+from offerdesk.portal.errors import HANDLED, allowed_methods, json_error, refusal
 from offerdesk.portal.limits import BodyLimit, JsonDepthLimit
 from offerdesk.portal.security import SecurityHeaders
 from offerdesk.portal.templating import TEMPLATES, render
@@ -89,11 +90,17 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         if status >= 500:
             log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         if request.url.path.startswith("/api/") or request.url.path == "/api":
-            return json_error(request, exc)
-        who = None
-        with contextlib.suppress(SignInRequired):
-            who = await page_caller(request)
-        return await render(request, "error.html", who, status, error=body)
+            answer = json_error(request, exc)
+        else:
+            who = None
+            with contextlib.suppress(SignInRequired):
+                who = await page_caller(request)
+            answer = await render(request, "error.html", who, status, error=body)
+        if isinstance(exc, StarletteHTTPException) and exc.headers:
+            answer.headers.update(exc.headers)  # the framework's own
+        if status == 405:
+            answer.headers["Allow"] = allowed_methods(request)  # RFC 9110: what the path takes
+        return answer
 
     for kind in (*HANDLED, SignInRequired, Exception):
         app.add_exception_handler(kind, on_error)
