@@ -23,17 +23,18 @@ CHECKS = (
     "response_headers_conformance",
     "response_schema_conformance",  # bodies, refusals included, as their declared schemas say
     "negative_data_rejection",  # a request the schema rules out is refused (4xx)
-    "missing_required_header",  # no token: 401
-    "ignored_auth",  # a wrong or missing token is never let through
+    "missing_required_header",  # a request without a header the document requires is refused
+    "ignored_auth",  # without the token, or with a wrong one: 401, never served
     "unsupported_method",  # an undeclared method: 405 with Allow
     "allow_header_conformance",
     "use_after_free",
     "ensure_resource_availability",
 )
-"""Every check schemathesis has but one: `positive_data_acceptance` expects a 2xx for any request the schema
-allows, and the portal refuses many of those on rules no schema says (a deadline in the past, a partner with no
-reference figures, an offer document that fails validation, a user who exists already): 422 or 409, each with a
-sentence."""
+"""Every check schemathesis has but two. `positive_data_acceptance` expects a 2xx for any request the schema allows,
+and the portal refuses many of those on rules no schema says (a deadline in the past, a partner with no reference
+figures, an offer document that fails validation, a user who exists already): 422 or 409, each with a sentence.
+`object_level_authorization` replays one identity's reads as its peers, and these runs have one identity each (a
+token in a header): who may read what across roles and partners is tested in test_portal_security.py."""
 FIXED_CHECKS = tuple(c for c in CHECKS if c != "negative_data_rejection")
 """With the path's round and partner fixed to a real offer, schemathesis's own invalid values for them (a partner
 that does not match ^[A-Z]{2}$) are replaced by the valid fixed ones: it would report its own substitution. The
