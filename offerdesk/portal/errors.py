@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from temporalio.service import RPCError
 
 from offerdesk.engine import EngineUnavailable, Refused
@@ -162,6 +163,17 @@ HANDLED: tuple[type[Exception], ...] = (
     RPCError,
     StarletteHTTPException,
 )
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The Allow of a 405: every method some route takes at this path. Starlette's names only the first route's,
+    where the portal has one route per method (GET and POST /api/rounds)."""
+    routes = request.app.router.routes
+    allowed = [m for m in METHODS if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)]
+    return ", ".join(allowed)
 
 
 def json_error(request: Request, exc: Exception) -> Response:
