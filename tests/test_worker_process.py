@@ -113,8 +113,6 @@ async def test_render_processes_end_with_their_worker_even_one_killed_with_sigki
         assert await asyncio.wait_for(worker.process.wait(), 10) == -signal.SIGKILL
         await eventually(lambda: not running(family), 5, f"the render processes ending: {running(family)}")
     finally:
-        for orphan in running(worker.seen):
-            orphan.kill()
         await worker.stop()
 
 
@@ -133,7 +131,5 @@ async def test_a_second_sigterm_stops_a_draining_worker_at_once_and_its_render_p
         assert await asyncio.wait_for(worker.process.wait(), 10) == -signal.SIGTERM
         await eventually(lambda: not running(family), 5, f"the render processes ending: {running(family)}")
     finally:
-        for orphan in running(worker.seen):
-            orphan.kill()
         await worker.stop()
     assert "Stopping at once" in worker.log.read_text()
