@@ -24,6 +24,7 @@ from offerdesk.config import Settings
 from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
 from offerdesk.people import People, open_people
+from offerdesk.people.migrate import upgrade
 from offerdesk.samples import sample_offer
 from offers.reference import load_partners
 from schemas.listing import OfferListing
@@ -75,6 +76,7 @@ class PortalProcess:
 
     @classmethod
     async def start(cls, env: dict[str, str], settings: Settings) -> PortalProcess:
+        upgrade(settings.database)  # a portal refuses a database older than its code
         port = free_port()
         process = await asyncio.create_subprocess_exec(
             OFFERDESK, "portal", "--port", str(port), env=env, stdout=asyncio.subprocess.DEVNULL
@@ -92,7 +94,7 @@ class PortalProcess:
                 await asyncio.sleep(0.1)
             else:
                 raise RuntimeError("the portal did not answer within 120 s")
-        return cls(url, process, open_people(settings.portal_db))
+        return cls(url, process, open_people(settings.database))
 
     @property
     def pid(self) -> int:
@@ -291,7 +293,7 @@ def portal_env(home: Path, settings: Settings, address: str) -> dict[str, str]:
         **os.environ,
         "OFFERDESK_HOME": str(home),
         "OFFERDESK_KEYS_FILE": str(settings.keys_file),
-        "OFFERDESK_PORTAL_DB": str(settings.portal_db),
+        "OFFERDESK_DATABASE_URL": settings.database,
         "TEMPORAL_ADDRESS": address,
         "COLUMNS": "120",
     }

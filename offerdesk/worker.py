@@ -55,11 +55,12 @@ def worker_for(
     """
     queue = task_queue or settings.task_queue
     mailer = settings.mailer()  # a wrong OFFERDESK_SMTP_URL is said before anything starts
+    people = open_people(settings.database, settings.database_pool_size)  # so is a database to upgrade
     renderers = render_processes(render_workers)
     pool = make_render_pool(renderers)
     threads = ThreadPoolExecutor(max_workers=16)
     activities = OfferActivities(settings.store(), pool)
-    notify = NotifyActivities(open_people(settings.portal_db).notices, mailer, settings.public_url)
+    notify = NotifyActivities(people.notices, mailer, settings.public_url)
     try:
         yield Workers(
             Worker(

@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from offerdesk.cli.common import OUTAGE, call, err, fail, load_settings, out
+from offerdesk.cli.common import OUTAGE, UNUSABLE, call, err, fail, load_settings, out
 from offerdesk.config import Settings
 from offerdesk.converter import KeyringError, ensure_keyring
 from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
-from offerdesk.people import open_people
+from offerdesk.people import DatabaseUnavailable, SchemaMismatch, open_people
 from offerdesk.private import make_private
 from schemas.refusal import Refusal
 
@@ -42,6 +42,8 @@ def up(
         else None
     )
     try:
+        if settings.embedded_database:
+            _upgrade_embedded(settings)
         if server:
             server.start()
             out.print(f"Temporal dev server on {settings.address}, database {settings.home / 'temporal.db'}")
@@ -49,8 +51,10 @@ def up(
         else:
             out.print(f"Using Temporal at {settings.address}, namespace {settings.namespace}")
         asyncio.run(_serve(settings, demo))
-    except EngineUnavailable as e:
+    except (EngineUnavailable, DatabaseUnavailable) as e:
         raise fail(str(e), OUTAGE) from None
+    except SchemaMismatch as e:
+        raise fail(e.message, UNUSABLE) from None
     except KeyringError as e:
         raise fail(str(e), 2) from None
     except (RuntimeError, FileNotFoundError) as e:
@@ -58,6 +62,19 @@ def up(
     finally:
         if server:
             server.stop()
+
+
+def _upgrade_embedded(settings: Settings) -> None:
+    """The SQLite file of the people's records is this machine's own: `up` brings it to this code's revision."""
+    from offerdesk.people.db import shown
+    from offerdesk.people.migrate import upgrade
+
+    before, after = upgrade(settings.database)
+    if before.revision != after.revision:
+        out.print(
+            f"Upgraded the portal's database {shown(settings.database)} from {before.revision or 'nothing'} "
+            f"to revision {after.revision}"
+        )
 
 
 async def _serve(settings: Settings, demo: bool) -> None:
@@ -128,7 +145,7 @@ async def _seed_demo(engine: Engine, settings: Settings) -> None:
             await _run_demo(engine, out_dir)
     incomplete, complete = write_portal_samples("demo", out_dir)
 
-    users = await asyncio.to_thread(seed_users, open_people(settings.portal_db).users)
+    users = await asyncio.to_thread(seed_users, open_people(settings.database).users)
     table = Table(title=f"Sign in at {_portal_url(settings)}signin")
     for column in ("name", "password", "role", "their job in the demo round"):
         table.add_column(column)
@@ -163,8 +180,10 @@ def worker() -> None:
 
     try:
         asyncio.run(main())
-    except EngineUnavailable as e:
+    except (EngineUnavailable, DatabaseUnavailable) as e:
         raise fail(str(e), OUTAGE) from None
+    except SchemaMismatch as e:
+        raise fail(e.message, UNUSABLE) from None
     except KeyringError as e:
         raise fail(str(e), 2) from None
 
@@ -198,8 +217,20 @@ def portal(
     except KeyringError as e:
         raise fail(str(e), 2) from None
     settings = replace(settings, portal_host=host or settings.portal_host, portal_port=port or settings.portal_port)
+    try:
+        app = create_app(settings)  # a database to upgrade, or away, is said now rather than on every page
+    except DatabaseUnavailable as e:
+        raise fail(f"{e.message} ({_shown_database(settings)})", OUTAGE) from None
+    except SchemaMismatch as e:
+        raise fail(e.message, UNUSABLE) from None
     out.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
     try:
-        uvicorn.run(create_app(settings), **settings.server_options())
+        uvicorn.run(app, **settings.server_options())
     except EngineUnavailable as e:
         raise fail(str(e), OUTAGE) from None
+
+
+def _shown_database(settings: Settings) -> str:
+    from offerdesk.people.db import shown
+
+    return shown(settings.database)

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
-from offerdesk.people import open_people
+from offerdesk.people import DatabaseUnavailable, open_people
 from offerdesk.portal import api, codec, content, files, pages, reports
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
@@ -35,7 +35,8 @@ log = logging.getLogger("offerdesk.portal")
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The portal; it connects to Temporal on start unless an engine is given (as `offerdesk up` does)."""
 
-    people = open_people(settings.portal_db)  # the worker files notices there too; /notifications reads them
+    # The worker files notices there too; /notifications reads them. A schema not this code's refuses to start.
+    people = open_people(settings.database, settings.database_pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,7 +74,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         if request.url.path.startswith("/api/") or request.url.path == "/api":
             return json_error(request, exc)
         who = None
-        with contextlib.suppress(SignInRequired):
+        with contextlib.suppress(SignInRequired, DatabaseUnavailable):
             who = await page_caller(request)
         return await render(request, "error.html", who, status, error=body)
 
