@@ -24,7 +24,6 @@ from offerdesk.config import Settings
 from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
 from offerdesk.people import People, open_people
-from offerdesk.people.migrate import upgrade
 from offerdesk.samples import sample_offer
 from offers.reference import load_partners
 from schemas.listing import OfferListing
@@ -76,7 +75,6 @@ class PortalProcess:
 
     @classmethod
     async def start(cls, env: dict[str, str], settings: Settings) -> PortalProcess:
-        upgrade(settings.database)  # a portal refuses a database older than its code
         port = free_port()
         process = await asyncio.create_subprocess_exec(
             OFFERDESK, "portal", "--port", str(port), env=env, stdout=asyncio.subprocess.DEVNULL

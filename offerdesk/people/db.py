@@ -135,13 +135,19 @@ def reachable(url: str) -> Iterator[None]:
     try:
         yield
     except OUTAGES as e:
-        log.warning("the people's database at %s failed: %s", shown(url), e)
+        log.warning("the people's database at %s failed: %s", shown(url), _first_line(e))
         raise DatabaseUnavailable(UNAVAILABLE) from e
     except exc.DBAPIError as e:
         if not e.connection_invalidated:
             raise
-        log.warning("the people's database at %s dropped the connection: %s", shown(url), e)
+        log.warning("the people's database at %s dropped the connection: %s", shown(url), _first_line(e))
         raise DatabaseUnavailable(UNAVAILABLE) from e
+
+
+def _first_line(error: exc.SQLAlchemyError) -> str:
+    """What the driver said, without SQLAlchemy's statement and link: one line for the log."""
+    said = str(getattr(error, "orig", None) or error).strip()
+    return said.splitlines()[0] if said else type(error).__name__
 
 
 _engines: dict[tuple[str, int], Engine] = {}
