@@ -23,7 +23,7 @@ from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
 from offerdesk.devserver import temporal_binary
 from offerdesk.engine import Engine
-from offerdesk.people.db import sqlite_url
+from offerdesk.people.db import close, sqlite_url
 from offerdesk.people.migrate import upgrade
 from offerdesk.worker import worker_for
 from offers.reference import partner_references
@@ -81,15 +81,18 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A new database of people's records for one test, at the newest revision: a SQLite file, or a database on
-    the tests' PostgreSQL server (OFFERDESK_TEST_DATABASE=postgresql)."""
+    the tests' PostgreSQL server (OFFERDESK_TEST_DATABASE=postgresql). Its connections close with the test."""
     if DATABASE == "postgresql":
         server: Postgres = request.getfixturevalue("postgres")
-        return server.new_database()
-    path = tmp_path / "portal.db"
-    shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
-    return sqlite_url(path)
+        url = server.new_database()
+    else:
+        path = tmp_path / "portal.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        url = sqlite_url(path)
+    yield url
+    close(url)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
 from offerdesk.people import AccountError, People, SchemaMismatch, open_people
 from offerdesk.people.audit import Entry
-from offerdesk.people.db import make_engine, sqlite_url
+from offerdesk.people.db import close, make_engine, sqlite_url
 from offerdesk.people.migrate import HEAD, REVISIONS, State, scripts, standing, upgrade
 from offerdesk.people.schema import metadata
 from offerdesk.people.throttle import ACCOUNT_LIMIT
@@ -236,6 +236,7 @@ def test_postgresql_keeps_times_as_timestamptz_and_hands_them_back_aware(postgre
     created = people.users.get("ADA")
     assert created is not None and created.created_at.tzinfo is not None
     assert abs(created.created_at - datetime.now(UTC)) < timedelta(minutes=1)
+    close(url)
 
 
 def test_postgresql_upgrades_the_first_revision_with_its_failed_sign_ins(postgres: Postgres) -> None:
@@ -304,7 +305,9 @@ RACERS = 16
 @pytest.fixture(params=KINDS)
 def racing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[People]:
     """Records with a pool as large as the racers, so each thread has a connection of its own."""
-    yield open_people(fresh(str(request.param), tmp_path, request), pool_size=RACERS)
+    url = fresh(str(request.param), tmp_path, request)
+    yield open_people(url, pool_size=RACERS)
+    close(url)
 
 
 def test_attempts_at_once_get_no_more_tries_than_the_limit(racing: People) -> None:
@@ -372,6 +375,7 @@ async def test_while_postgresql_is_away_every_answer_is_a_503_sentence_and_sessi
     env: WorkflowEnvironment, settings: Settings
 ) -> None:
     server = Postgres()  # a server of this test's own, to stop and start
+    local = replace(settings, database_url=server.url("postgres"))
     try:
         server.start()
         local = replace(settings, database_url=server.new_database())
@@ -406,4 +410,5 @@ async def test_while_postgresql_is_away_every_answer_is_a_503_sentence_and_sessi
                 assert again.status_code == 200 and staff.name in again.text
                 assert (await api.get("/api/me")).status_code == 200
     finally:
+        close(local.database)
         server.remove()

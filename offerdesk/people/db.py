@@ -163,6 +163,14 @@ def shared_engine(url: str, pool_size: int) -> Engine:
         return engine
 
 
+def close(url: str) -> None:
+    """Close this process's connections to `url` (its pools are made again if it is opened again)."""
+    with _engines_lock:
+        engines = [_engines.pop(key) for key in list(_engines) if key[0] == url]
+    for engine in engines:
+        engine.dispose()
+
+
 class Database:
     """The people's records' database: a transaction a call, and the insert that settles conflicts in it."""
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exc, select, update
 
 from offerdesk.people.db import Database, now, sha256
 from offerdesk.people.principal import Principal
 from offerdesk.people.schema import sessions, users
+from offerdesk.people.users import no_user
 from schemas.portal import Role, UserInfo
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -46,17 +47,20 @@ class DatabaseSessions:
 
     def start(self, user: UserInfo) -> NewSession:
         cookie, csrf, at = secrets.token_urlsafe(32), secrets.token_urlsafe(32), now()
-        with self._db.begin() as db:
-            db.execute(delete(sessions).where(sessions.c.expires_at < at))
-            db.execute(
-                sessions.insert().values(
-                    id_sha256=sha256(cookie),
-                    user=user.name,
-                    csrf=csrf,
-                    created_at=at,
-                    expires_at=at + SESSION_LIFETIME,
+        try:
+            with self._db.begin() as db:
+                db.execute(delete(sessions).where(sessions.c.expires_at < at))
+                db.execute(
+                    sessions.insert().values(
+                        id_sha256=sha256(cookie),
+                        user=user.name,
+                        csrf=csrf,
+                        created_at=at,
+                        expires_at=at + SESSION_LIFETIME,
+                    )
                 )
-            )
+        except exc.IntegrityError:  # removed since the password was checked
+            raise no_user(user.name) from None
         return NewSession(cookie, csrf, Principal(user.name, user.role, user.partner, "session", csrf))
 
     def principal(self, cookie: str) -> Principal | None:

@@ -7,7 +7,7 @@ import re
 import secrets
 from typing import Protocol
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import exc, literal, select, update
 
 from offerdesk.people.db import Database, Moment, now, sha256
 from offerdesk.people.principal import Principal
@@ -57,8 +57,11 @@ class DatabaseTokens:
             literal(created_by),
         ).where(users.c.name == user)
         columns = ["token_id", "user", "label", "secret_sha256", "created_at", "created_by"]
-        with self._db.begin() as db:
-            name = db.execute(tokens.insert().from_select(columns, owner).returning(tokens.c.user)).scalar()
+        try:
+            with self._db.begin() as db:
+                name = db.execute(tokens.insert().from_select(columns, owner).returning(tokens.c.user)).scalar()
+        except exc.IntegrityError:  # removed after the statement saw them: the foreign key refuses the token
+            name = None
         if name is None:
             raise no_user(user, "; create it first with 'offerdesk user add'")
         return TokenCreated(
