@@ -42,8 +42,7 @@ def up(
         else None
     )
     try:
-        if settings.embedded_database:
-            _upgrade_embedded(settings)
+        _ready_database(settings)
         if server:
             server.start()
             out.print(f"Temporal dev server on {settings.address}, database {settings.home / 'temporal.db'}")
@@ -64,17 +63,31 @@ def up(
             server.stop()
 
 
-def _upgrade_embedded(settings: Settings) -> None:
-    """The SQLite file of the people's records is this machine's own: `up` brings it to this code's revision."""
+def _ready_database(settings: Settings) -> None:
+    """The people's records at this code's revision, or SchemaMismatch before anything starts. A SQLite file is
+    this machine's own, and `up` upgrades it; a shared database is upgraded deliberately, with `offerdesk db
+    upgrade`."""
     from offerdesk.people.db import shown
     from offerdesk.people.migrate import upgrade
 
+    if not settings.embedded_database:
+        _check_database(settings)
+        return
     before, after = upgrade(settings.database)
     if before.revision != after.revision:
         out.print(
             f"Upgraded the portal's database {shown(settings.database)} from {before.revision or 'nothing'} "
             f"to revision {after.revision}"
         )
+
+
+def _check_database(settings: Settings) -> None:
+    """SchemaMismatch (naming the command) unless the people's database is at this code's revision."""
+    from offerdesk.people.migrate import State, standing
+
+    found = standing(settings.database)
+    if found.state is not State.CURRENT:
+        raise SchemaMismatch(found.sentence())
 
 
 async def _serve(settings: Settings, demo: bool) -> None:
@@ -168,6 +181,7 @@ def worker() -> None:
     make_private(settings.home)
 
     async def main() -> None:
+        await asyncio.to_thread(_check_database, settings)  # a database to upgrade is said before connecting
         client = await connect(settings, verbose=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
