@@ -55,6 +55,7 @@ from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
 from offerdesk.devserver import DevServer, stop_process
 from offerdesk.engine import Engine
+from offerdesk.people.migrate import upgrade
 from offers.reference import load_policy
 from schemas.document_ref import canonical_bytes
 from schemas.offer import OfferDocument
@@ -283,6 +284,7 @@ async def run(args: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
     assert server.process is not None
     settings = Settings.from_env({"OFFERDESK_HOME": str(home), "TEMPORAL_ADDRESS": address})
     ensure_keyring(settings.keys_file)  # the other processes find it under the same home
+    upgrade(settings.database)  # the worker and the portal refuse a database older than their code
     env = portal_env(home, settings, address)
     worker = subprocess.Popen([OFFERDESK, "worker"], env=env, stdout=subprocess.DEVNULL)
     floor: subprocess.Popen[bytes] | None = None

@@ -49,11 +49,12 @@ GRACE = Approve(reviewer="grace", version=1)
 WAIT = timedelta(seconds=60)
 
 
-def _settings(settings: Settings, home: Path, smtp_port: int) -> Settings:
+def _settings(settings: Settings, home: Path, smtp_port: int, database: str) -> Settings:
+    """An installation of the test's own: its home and store, its people's records, the test's mail server."""
     return replace(
         settings,
         home=home,
-        portal_db=home / "portal.db",
+        database_url=database,
         smtp_url=f"smtp://127.0.0.1:{smtp_port}",
         mail_from="Offerdesk <offerdesk@trade.example.org>",
         public_url=PUBLIC,
@@ -62,7 +63,7 @@ def _settings(settings: Settings, home: Path, smtp_port: int) -> Settings:
 
 def _people(local: Settings, partners: list[str]) -> Users:
     """A negotiator with an address per partner, one without for JP, three reviewers and one staff member."""
-    accounts = open_people(local.portal_db).users
+    accounts = open_people(local.database).users
     for code in partners:
         accounts.add(f"neg-{code.lower()}", Role.NEGOTIATOR, PASSWORD, code, f"neg-{code.lower()}@partner.example")
     accounts.add("neg-jp-quiet", Role.NEGOTIATOR, PASSWORD, "JP")  # no address: the portal inbox only
@@ -132,8 +133,8 @@ def test_smtp_urls_are_read_or_refused_with_the_form_to_use() -> None:
         SmtpSettings.from_url("smtp://mail.example.org", "offerdesk")
 
 
-def test_an_entry_is_claimed_by_one_delivery_and_taken_over_only_by_its_later_attempt(tmp_path: Path) -> None:
-    postbox = open_people(tmp_path / "portal.db").notices
+def test_an_entry_is_claimed_by_one_delivery_and_taken_over_only_by_its_later_attempt(database: str) -> None:
+    postbox = open_people(database).notices
     notice = a_notice(NoticeKind.IN_REVIEW)
     postbox.file("k/ada", "ada", notice, Message("s", "t", "h", "l"))
     postbox.file("k/ada", "ada", notice, Message("other", "t", "h", "l"))  # filed once
@@ -154,10 +155,10 @@ def test_an_entry_is_claimed_by_one_delivery_and_taken_over_only_by_its_later_at
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_each_event_reaches_the_right_people_once(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
     port = free_port()
-    local = _settings(settings, tmp_path, port)
+    local = _settings(settings, tmp_path, port, database)
     partners = ["JP", "VN", "CH", "KR"]
     _people(local, partners)
     queue = f"notices-{tmp_path.name}"
@@ -213,7 +214,7 @@ async def test_each_event_reaches_the_right_people_once(
         assert body is not None and f"{PUBLIC}rounds/{rid}/offers/" in body.get_content()
     assert len({m["Message-ID"] for m in mailbox.received()}) == len(expected)
     # Without an address, the notice is on the portal only; reviewers' conflicts and reminders are elsewhere.
-    quiet = open_people(local.portal_db).notices.inbox("neg-jp-quiet")
+    quiet = open_people(local.database).notices.inbox("neg-jp-quiet")
     assert sorted(e.kind.value for e in quiet) == ["letter_ready", "sent_back"]
     assert all(e.mailed_at is None and e.link.startswith(PUBLIC) for e in quiet)
     assert {e.mail_error for e in quiet} == {"no e-mail address on file"}
@@ -221,10 +222,10 @@ async def test_each_event_reaches_the_right_people_once(
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_nothing_is_lost_while_the_mail_server_is_away(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
     port = free_port()
-    local = _settings(settings, tmp_path, port)
+    local = _settings(settings, tmp_path, port, database)
     _people(local, ["BW"])
     queue = f"mail-down-{tmp_path.name}"
     engine = _engine(env, local, queue)
@@ -234,7 +235,7 @@ async def test_nothing_is_lost_while_the_mail_server_is_away(
     spec = round_spec(["BW"]).model_copy(update={"letter_attempts": 1})
     closing.append(spec)
     rid = spec.round_id
-    postbox = open_people(local.portal_db).notices
+    postbox = open_people(local.database).notices
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
         async with worker:
             await engine.open_round(spec)
@@ -267,10 +268,10 @@ async def test_nothing_is_lost_while_the_mail_server_is_away(
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
     port = free_port()
-    local = _settings(settings, tmp_path, port)
+    local = _settings(settings, tmp_path, port, database)
     accounts = _people(local, ["JP", "KR", "VN"])
     accounts.set_reminders("grace", False)  # grace opted out: her reminder stays on the portal
     queue = f"reminders-{tmp_path.name}"
@@ -302,7 +303,7 @@ async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
         ]
     )
     assert reminded_at < spec.deadline  # before the deadline, not at it
-    notices = open_people(local.portal_db).notices
+    notices = open_people(local.database).notices
     assert [e.kind for e in notices.inbox("grace") if e.kind.reminder] == [NoticeKind.REMIND_REVIEW]
     assert [e.kind for e in notices.inbox("ada") if e.kind.reminder] == []
     quiet = notices.inbox("neg-jp-quiet")  # no address: on the portal
@@ -311,10 +312,10 @@ async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
     port = free_port()
-    local = _settings(settings, tmp_path, port)
+    local = _settings(settings, tmp_path, port, database)
     _people(local, ["JP", "KR"])
     queue = f"restart-{tmp_path.name}"
     engine = _engine(env, local, queue)
@@ -325,7 +326,7 @@ async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
         **os.environ,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "OFFERDESK_HOME": str(tmp_path),
-        "OFFERDESK_PORTAL_DB": str(local.portal_db),
+        "OFFERDESK_DATABASE_URL": local.database,  # workers file notices through the database URL
         "OFFERDESK_TASK_QUEUE": queue,
         "OFFERDESK_SMTP_URL": f"smtp://127.0.0.1:{port}",
         "OFFERDESK_MAIL_FROM": "offerdesk@trade.example.org",

@@ -17,7 +17,7 @@ from fastapi import Request, Response
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.people import open_people
-from offerdesk.people.throttle import Throttled, backoff, locked_until
+from offerdesk.people.throttle import WINDOW, Throttled, backoff, lock_after
 from offerdesk.portal.app import create_app
 from offerdesk.portal.limits import MAX_BODY_BYTES
 from offerdesk.portal.security import CSP
@@ -38,15 +38,11 @@ def test_backoff_starts_at_the_limit_with_30_s_and_doubles_up_to_15_minutes() ->
     assert backoff(19, 20) == timedelta(0) and backoff(20, 20) == timedelta(seconds=30)
 
 
-def test_the_lock_runs_from_the_latest_failure_and_forgets_old_ones() -> None:
-    five = [T0 + timedelta(seconds=i) for i in range(5)]
-    assert locked_until(five[:4], 5, T0 + timedelta(seconds=5)) is None
-    assert locked_until(five, 5, T0 + timedelta(seconds=5)) == T0 + timedelta(seconds=34)
-    assert locked_until(five, 5, T0 + timedelta(seconds=34)) is None  # waited it out
-    six = [*five, T0 + timedelta(seconds=40)]
-    assert locked_until(six, 5, T0 + timedelta(seconds=41)) == T0 + timedelta(seconds=100)
-    stale = [T0 - timedelta(minutes=16), *five[:4]]  # one failure is older than 15 minutes
-    assert locked_until(stale, 5, T0 + timedelta(seconds=5)) is None
+def test_the_wait_starts_at_the_failure_that_reaches_the_limit() -> None:
+    assert lock_after(4, 5, T0) is None
+    assert lock_after(5, 5, T0) == T0 + timedelta(seconds=30)
+    assert lock_after(6, 5, T0) == T0 + timedelta(seconds=60)
+    assert lock_after(99, 5, T0) == T0 + timedelta(minutes=15)
 
 
 def test_the_throttle_sentence_says_when_to_try_again() -> None:
@@ -56,36 +52,57 @@ def test_the_throttle_sentence_says_when_to_try_again() -> None:
     assert "in 2 min 5 s" in Throttled("from 192.0.2.7", T0 + timedelta(seconds=125), T0).message
 
 
-# ---- the state in the portal database ------------------------------------------------------------
+# ---- the state in the portal database (SQLite, or PostgreSQL with OFFERDESK_TEST_DATABASE=postgresql) --------
 
 
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "portal.db"
-
-
-def test_failures_are_kept_in_the_database_and_a_right_password_clears_the_accounts(path: Path) -> None:
+def test_failures_are_kept_in_the_database_and_a_right_password_clears_the_accounts(database: str) -> None:
     for i in range(5):
-        open_people(path).throttle.failed("Ada", "192.0.2.7", T0 + timedelta(seconds=i))
-    again = open_people(path).throttle  # another process, or the portal after a restart
-    throttled = again.throttled("ada", "198.51.100.1", T0 + timedelta(seconds=10))
+        assert open_people(database).throttle.attempt("Ada", "192.0.2.7", T0 + timedelta(seconds=i)) is None
+    again = open_people(database).throttle  # another process, or the portal after a restart
+    throttled = again.attempt("ada", "198.51.100.1", T0 + timedelta(seconds=10))
     assert throttled is not None and throttled.whom == "for ada" and throttled.retry_after == 24
-    assert again.throttled("grace", "198.51.100.1", T0 + timedelta(seconds=10)) is None
-    again.succeeded("ADA")
-    assert again.throttled("ada", "198.51.100.1", T0 + timedelta(seconds=10)) is None
+    assert again.throttled("ada", "198.51.100.1", T0 + timedelta(seconds=10)) == throttled
+    assert again.attempt("grace", "198.51.100.1", T0 + timedelta(seconds=10)) is None
+    again.succeeded("ADA", "198.51.100.1")
+    assert again.attempt("ada", "198.51.100.1", T0 + timedelta(seconds=11)) is None
 
 
-def test_one_address_trying_many_names_is_throttled_too(path: Path) -> None:
-    throttle = open_people(path).throttle
+def test_the_wait_doubles_from_the_latest_failure_and_a_quiet_window_forgets(database: str) -> None:
+    throttle = open_people(database).throttle
+
+    def attempt(seconds: float) -> int | None:
+        """Seconds to wait, or None when the attempt is counted and goes on to its password."""
+        refused = throttle.attempt("ada", "192.0.2.7", T0 + timedelta(seconds=seconds))
+        return refused.retry_after if refused else None
+
+    assert [attempt(i) for i in range(5)] == [None] * 5
+    assert attempt(5) == 29  # 30 s from the fifth failure; the refused attempt is not counted
+    assert attempt(34) is None  # waited it out: the sixth failure doubles the wait
+    assert attempt(40) == 54
+    quiet = 34 + WINDOW.total_seconds() + 1
+    assert [attempt(quiet + i) for i in range(5)] == [None] * 5  # counting from one again
+    assert attempt(quiet + 5) == 29
+
+
+def test_one_address_trying_many_names_is_throttled_too(database: str) -> None:
+    throttle = open_people(database).throttle
     for i in range(20):
-        throttle.failed(f"name{i}", "192.0.2.7", T0 + timedelta(seconds=i))
-    throttled = throttle.throttled("someone-new", "192.0.2.7", T0 + timedelta(seconds=20))
+        assert throttle.attempt(f"name{i}", "192.0.2.7", T0 + timedelta(seconds=i)) is None
+    throttled = throttle.attempt("someone-new", "192.0.2.7", T0 + timedelta(seconds=20))
     assert throttled is not None and throttled.whom == "from 192.0.2.7"
-    assert throttle.throttled("someone-new", "192.0.2.8", T0 + timedelta(seconds=20)) is None
+    assert throttle.attempt("someone-new", "192.0.2.8", T0 + timedelta(seconds=20)) is None
 
 
-def test_a_new_password_or_removal_revokes_the_users_tokens(path: Path) -> None:
-    people = open_people(path)
+def test_a_right_password_gives_the_address_its_attempt_back(database: str) -> None:
+    throttle = open_people(database).throttle
+    for i in range(25):  # an office behind one address: 25 people sign in within a minute
+        assert throttle.attempt(f"person{i}", "192.0.2.7", T0 + timedelta(seconds=i)) is None
+        throttle.succeeded(f"person{i}", "192.0.2.7")
+    assert throttle.throttled("anyone", "192.0.2.7", T0 + timedelta(seconds=30)) is None
+
+
+def test_a_new_password_or_removal_revokes_the_users_tokens(database: str) -> None:
+    people = open_people(database)
     people.users.add("bot", Role.NEGOTIATOR, "long enough", "VN")
     first, second = people.tokens.create("bot", "a", "sam"), people.tokens.create("bot", "b", "sam")
     assert people.users.set_password("bot", "another long one") == 2

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
-from offerdesk.people import open_people
+from offerdesk.people import DatabaseUnavailable, open_people
 from offerdesk.portal import api, apidocs, codec, content, files, health, pages, reports
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
@@ -50,7 +50,8 @@ class PortalApp(FastAPI):
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The portal; it connects to Temporal on start unless an engine is given (as `offerdesk up` does)."""
 
-    people = open_people(settings.portal_db)  # the worker files notices there too; /notifications reads them
+    # The worker files notices there too; /notifications reads them. A schema not this code's refuses to start.
+    people = open_people(settings.database, settings.database_pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,7 +95,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             answer = json_error(request, exc)
         else:
             who = None
-            with contextlib.suppress(SignInRequired):
+            with contextlib.suppress(SignInRequired, DatabaseUnavailable):
                 who = await page_caller(request)
             answer = await render(request, "error.html", who, status, error=body)
         if isinstance(exc, StarletteHTTPException) and exc.headers:

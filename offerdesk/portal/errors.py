@@ -12,6 +12,7 @@ from starlette.routing import Match
 from temporalio.service import RPCError
 
 from offerdesk.engine import EngineUnavailable, Refused
+from offerdesk.people import DatabaseUnavailable
 from offerdesk.people.users import AccountError
 from offerdesk.portal.access import Forbidden, NotFound
 from offerdesk.portal.security import current_caller
@@ -146,6 +147,8 @@ def _refusal(exc: Exception) -> tuple[int, ErrorBody]:
     if isinstance(exc, EngineUnavailable | RPCError):
         message = str(exc) if isinstance(exc, EngineUnavailable) else "the offer engine cannot be reached now"
         return 503, ErrorBody(error="EngineUnavailable", message=message)
+    if isinstance(exc, DatabaseUnavailable):
+        return 503, ErrorBody(error="DatabaseUnavailable", message=exc.message)
     if isinstance(exc, StarletteHTTPException):
         return exc.status_code, ErrorBody(error="HTTP", message=str(exc.detail))
     return 500, ErrorBody(error="InternalError", message="something went wrong on our side; it has been logged")
@@ -161,6 +164,7 @@ HANDLED: tuple[type[Exception], ...] = (
     RequestValidationError,
     EngineUnavailable,
     RPCError,
+    DatabaseUnavailable,
     StarletteHTTPException,
 )
 
