@@ -59,7 +59,9 @@ async def _worker_with_letters(
     engine = Engine(env.client, replace(settings, home=tmp_path).store(), task_queue=queue)
     spec = round_spec(partners, approvals=1)
     closing.append(spec)
-    environ = _environ(env, tmp_path, queue, OFFERDESK_RENDER_PROCESSES=str(processes))
+    environ = _environ(
+        env, tmp_path, queue, OFFERDESK_RENDER_PROCESSES=str(processes), OFFERDESK_DATABASE_URL=settings.database
+    )
     return engine, spec, await start_worker(env.client, environ, tmp_path / "worker")
 
 
