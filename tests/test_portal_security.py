@@ -330,10 +330,10 @@ async def streamed(size: int) -> AsyncIterator[bytes]:
         yield b"x" * (64 * 1024)
 
 
-def test_a_500_and_a_failing_500_handler_carry_the_security_headers(tmp_path: Path) -> None:
+def test_a_500_and_a_failing_500_handler_carry_the_security_headers(tmp_path: Path, database: str) -> None:
     """A route that raises: the portal's own 500 (a page, or JSON under /api), and the answer of last resort when
     the 500 handler fails too. Starlette answers both outside every middleware added the usual way."""
-    app = create_app(Settings.from_env({"OFFERDESK_HOME": str(tmp_path)}))
+    app = create_app(Settings.from_env({"OFFERDESK_HOME": str(tmp_path), "OFFERDESK_DATABASE_URL": database}))
 
     @app.get("/boom")
     @app.get("/api/boom")
