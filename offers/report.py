@@ -57,6 +57,12 @@ def round_report(
     )
 
 
+def _whole_seconds(span: timedelta | None) -> timedelta | None:
+    """A time in review to the second: people read days and hours, and an ISO 8601 duration with a fraction of a
+    second ("PT1M0.69S") is not the RFC 3339 duration the API's schema promises."""
+    return None if span is None else timedelta(seconds=round(span.total_seconds()))
+
+
 def _row(
     code: str,
     found: tuple[OfferListing, OfferCard | None] | None,
@@ -91,7 +97,7 @@ def _row(
         agreed_rate_pct=terms.agreed_rate_pct if terms else None,
         versions=len(versions),
         first_received_at=first,
-        time_in_review=in_review,
+        time_in_review=_whole_seconds(in_review),
         in_review_ongoing=ongoing,
     )
 

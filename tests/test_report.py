@@ -511,3 +511,11 @@ async def test_the_dashboard_shows_when_invited_offers_close_and_links_the_repor
     left = row[row.index('class="left">') + len('class="left">') :].split("<")[0]
     assert re.fullmatch(r"[1-4] m [0-9]{1,2} s", left), left  # the round closes 5 minutes after it opened
     assert f'href="/rounds/{rid}/report"' in page.text
+
+
+def test_a_time_in_review_is_counted_to_the_second() -> None:
+    """The API gives it as an RFC 3339 duration, which has no fractions of a second ("PT1M0.69S" is not one)."""
+    kr = _card("KR", OfferState.DEFICIENT, [NOW - timedelta(minutes=1, seconds=0.691741)], ALL_MET)
+    report = round_report(_status(["KR"]), [_listed(kr)], load_partners(), as_of=NOW)
+    assert report.rows[0].time_in_review == timedelta(minutes=1, seconds=1)
+    assert report.model_dump(mode="json")["rows"][0]["time_in_review"] == "PT1M1S"
