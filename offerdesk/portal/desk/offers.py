@@ -37,6 +37,7 @@ R = TypeVar("R")
 class Letter:
     ref: LetterRef
     content: bytes
+    number: int = 1
 
 
 class OfferDesk(DeskBase):
@@ -147,10 +148,12 @@ class OfferDesk(DeskBase):
 
     # ---- letters -----------------------------------------------------------------------------
 
-    async def letter(self, who: Principal, round_id: str, partner: str) -> Letter:
+    async def letter(self, who: Principal, round_id: str, partner: str, number: int | None = None) -> Letter:
+        """Letter `number` of the offer (the latest by default): every letter is kept."""
+
         async def work() -> Letter:
-            card, ref = await self.engine.letter(round_id, partner)
-            if ref is None:
+            card, found = await self.engine.letter(round_id, partner, number)
+            if found is None:
                 why = (
                     f"its letter failed ({card.letter_failure}); staff retry it once the cause is fixed"
                     if card.letter_failure
@@ -160,6 +163,7 @@ class OfferDesk(DeskBase):
                     f"the offer of {card.partner_name} in round {round_id} is {card.state.value}; {why}",
                     Refusal.NO_LETTER_YET,
                 )
-            return Letter(ref, await self.engine.letter_bytes(ref))
+            return Letter(found.ref, await self.engine.letter_bytes(found.ref), found.number)
 
-        return await self._audited(who, Action.READ_LETTER, work, round_id=round_id, partner=partner)
+        detail = f"letter {number}" if number is not None else ""
+        return await self._audited(who, Action.READ_LETTER, work, round_id=round_id, partner=partner, detail=detail)
