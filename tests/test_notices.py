@@ -462,8 +462,8 @@ async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
     assert sorted(counts) == sorted(
         [
             *[(r, "in_review", p) for r in reviewers for p in ("JP", "KR")],
-            ("neg-jp@partner.example", "letter_ready", "JP"),
-            ("neg-kr@partner.example", "letter_ready", "KR"),
+            ("neg-jp@partner.example", "awaits_answer", "JP"),
+            ("neg-kr@partner.example", "awaits_answer", "KR"),
         ]
     )
 
