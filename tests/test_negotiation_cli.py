@@ -14,12 +14,12 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from offerdesk.config import Settings
-from offerdesk.people import open_people
 from offerdesk.samples import sample_offer
 from schemas.notice import NoticeKind
 from schemas.portal import Role
 from tests.commands import cli
 from tests.conftest import new_round_id
+from tests.portal import Portal
 from tests.smtpserver import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -53,11 +53,11 @@ async def _until(
 
 
 async def test_an_offer_countered_twice_and_accepted_at_its_third_letter_through_the_cli(
-    env: WorkflowEnvironment, settings: Settings, engine: object, tmp_path: Path
+    env: WorkflowEnvironment, settings: Settings, engine: object, portal: Portal, tmp_path: Path
 ) -> None:
     rid, tag = new_round_id("neg"), uuid.uuid4().hex[:6]
     negotiator, ada, grace, sam = f"neg-tw-{tag}", f"ada-{tag}", f"grace-{tag}", f"sam-{tag}"
-    users = open_people(settings.portal_db).users
+    users = portal.people.users  # the people's records the worker files notices to
     users.add(negotiator, Role.NEGOTIATOR, PASSWORD, "TW")
     users.add(ada, Role.REVIEWER, PASSWORD)
     users.add(grace, Role.REVIEWER, PASSWORD)
@@ -150,7 +150,7 @@ async def test_an_offer_countered_twice_and_accepted_at_its_third_letter_through
 
     # The notices: the negotiator once per letter awaiting an answer, reviewers once per counter-offer in review,
     # staff once for the acceptance.
-    notices = open_people(settings.portal_db).notices
+    notices = portal.people.notices
 
     def kinds(user: str) -> Counter[NoticeKind]:
         return Counter(e.kind for e in notices.inbox(user) if e.round_id == rid)
