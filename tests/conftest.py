@@ -27,6 +27,7 @@ from offerdesk.people.db import close, sqlite_url
 from offerdesk.people.migrate import upgrade
 from offerdesk.worker import worker_for
 from offers.reference import partner_references
+from schemas.answer import RESPOND_WITHIN
 from schemas.round import RoundSpec
 from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
 from workflows.names import SEARCH_ATTRIBUTES, offer_workflow_id, round_workflow_id
@@ -172,6 +173,7 @@ def round_spec(
     review_window: timedelta = timedelta(minutes=5),
     approvals: int = 2,
     round_id: str | None = None,
+    respond_within: timedelta = RESPOND_WITHIN,
 ) -> RoundSpec:
     return RoundSpec(
         round_id=round_id or new_round_id(),
@@ -179,6 +181,7 @@ def round_spec(
         deadline=datetime.now(UTC) + deadline_in,
         review_window=review_window,
         approvals_required=approvals,
+        respond_within=respond_within,
     )
 
 

@@ -31,6 +31,7 @@ from offerdesk.people import open_people
 from offerdesk.people.users import Users
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
+from schemas.answer import Accept, Reopen
 from schemas.notice import NoticeKind, Recipient
 from schemas.offer_state import OfferState
 from schemas.portal import Role
@@ -190,7 +191,7 @@ async def test_each_event_reaches_the_right_people_once(
                     ("neg-vn@partner.example", "lapsed", "VN"),
                     ("neg-ch@partner.example", "lapsed", "CH"),
                     ("neg-jp@partner.example", "sent_back", "JP"),
-                    ("neg-jp@partner.example", "letter_ready", "JP"),
+                    ("neg-jp@partner.example", "awaits_answer", "JP"),
                     ("sam@trade.example.org", "escalated", "KR"),
                     *[(r, "in_review", "JP") for r in reviewers],
                     *[(r, "in_review", "KR") for r in reviewers],
@@ -215,9 +216,81 @@ async def test_each_event_reaches_the_right_people_once(
     assert len({m["Message-ID"] for m in mailbox.received()}) == len(expected)
     # Without an address, the notice is on the portal only; reviewers' conflicts and reminders are elsewhere.
     quiet = open_people(local.database).notices.inbox("neg-jp-quiet")
-    assert sorted(e.kind.value for e in quiet) == ["letter_ready", "sent_back"]
+    assert sorted(e.kind.value for e in quiet) == ["awaits_answer", "sent_back"]
     assert all(e.mailed_at is None and e.link.startswith(PUBLIC) for e in quiet)
     assert {e.mail_error for e in quiet} == {"no e-mail address on file"}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_partners_answers_are_told_once_each(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
+) -> None:
+    """Issue 25: a letter awaiting an answer, the reminder before its window closes, a counter-offer, an acceptance,
+    a letter unanswered and a reopening, each mailed once to whom it concerns."""
+    port = free_port()
+    local = _settings(settings, tmp_path, port, database)
+    _people(local, ["JP", "KR"])
+    queue = f"answers-{tmp_path.name}"
+    engine = _engine(env, local, queue)
+    answered = round_spec(["JP"]).model_copy(update={"remind_before": timedelta(0)})
+    unanswered = round_spec(["KR"], approvals=1, respond_within=timedelta(seconds=6))
+    unanswered = unanswered.model_copy(update={"remind_before": timedelta(seconds=3)})
+    closing += [answered, unanswered]
+    rid, other = answered.round_id, unanswered.round_id
+    with smtp_server(port) as mailbox, worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
+        async with worker:
+            await engine.open_round(answered)
+            await engine.open_round(unanswered)
+            await engine.submit(sample_offer(other, "KR"), by="neg-kr")
+            await engine.approve(other, "KR", ADA)
+            await engine.submit(sample_offer(rid, "JP"), by="neg-jp")
+            await engine.approve(rid, "JP", ADA)
+            await engine.approve(rid, "JP", GRACE)
+            await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, WAIT)
+            await engine.submit(sample_offer(rid, "JP", seed=2), amend=True, by="neg-jp")  # a counter-offer
+            await engine.approve(rid, "JP", ADA.model_copy(update={"version": 2}))
+            await engine.approve(rid, "JP", GRACE.model_copy(update={"version": 2}))
+            await eventually(lambda: _mailed(mailbox, "awaits_answer", "JP") == 2, 60, "letter 2")
+            await engine.accept(rid, "JP", Accept(by="neg-jp", letter=2))
+            await engine.wait_for(other, "KR", {OfferState.UNANSWERED}, WAIT)
+            reopen = Reopen(by="sam", respond_within=timedelta(minutes=5), reason="They asked for a week.")
+            await engine.reopen(other, "KR", reopen)
+            reviewers = ["ada@trade.example.org", "grace@trade.example.org", "rex@trade.example.org"]
+            expected = sorted(
+                [
+                    *[(r, "in_review", "JP") for r in reviewers],
+                    ("neg-jp@partner.example", "awaits_answer", "JP"),  # letter 1
+                    *[(r, "countered", "JP") for r in reviewers],
+                    ("neg-jp@partner.example", "awaits_answer", "JP"),  # letter 2
+                    ("sam@trade.example.org", "accepted", "JP"),
+                    *[(r, "in_review", "KR") for r in reviewers],
+                    ("neg-kr@partner.example", "awaits_answer", "KR"),
+                    ("neg-kr@partner.example", "remind_answer", "KR"),
+                    ("sam@trade.example.org", "unanswered", "KR"),
+                    ("neg-kr@partner.example", "reopened", "KR"),
+                ]
+            )
+            await eventually(lambda: len(mailbox.received()) >= len(expected), 30, "all notices mailed")
+            await asyncio.sleep(1.5)  # anything sent twice would arrive by now
+    assert mailbox.events() == expected
+    subjects = sorted(m["Subject"] for m in mailbox.received() if m["To"].addresses[0].username == "neg-jp")
+    assert [s.split(" for ")[0] for s in subjects] == ["Letter 1", "Letter 2"]
+    by_kind = {m["X-Offerdesk-Kind"]: m for m in mailbox.received()}
+    for kind, says in (
+        ("awaits_answer", "accept it there, or send a counter-offer"),
+        ("countered", "compares it with the version the letter answered"),
+        ("accepted", "accepted letter 2"),
+        ("unanswered", "offerdesk staff reopen"),
+        ("reopened", "They asked for a week."),
+        ("remind_answer", "still awaits your answer"),
+    ):
+        body = by_kind[kind].get_body(("plain",))
+        assert body is not None and says in body.get_content(), kind
+    assert len({m["Message-ID"] for m in mailbox.received()}) == len(expected)
+
+
+def _mailed(mailbox: Mailbox, kind: str, partner: str) -> int:
+    return sum(m["X-Offerdesk-Kind"] == kind and m["X-Offerdesk-Partner"] == partner for m in mailbox.received())
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -377,8 +450,8 @@ async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
     assert sorted(counts) == sorted(
         [
             *[(r, "in_review", p) for r in reviewers for p in ("JP", "KR")],
-            ("neg-jp@partner.example", "letter_ready", "JP"),
-            ("neg-kr@partner.example", "letter_ready", "KR"),
+            ("neg-jp@partner.example", "awaits_answer", "JP"),
+            ("neg-kr@partner.example", "awaits_answer", "KR"),
         ]
     )
 

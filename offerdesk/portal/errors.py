@@ -44,6 +44,7 @@ KIND_STATUS: dict[Refusal, int] = {
     Refusal.NO_ROUND: 404,
     Refusal.NOT_INVITED: 404,
     Refusal.NO_VERSION: 404,
+    Refusal.NO_SUCH_LETTER: 404,
     Refusal.MISSING: 404,
     # the offer's state does not allow it
     Refusal.EXISTS: 409,
@@ -58,6 +59,8 @@ KIND_STATUS: dict[Refusal, int] = {
     Refusal.BUSY: 409,
     Refusal.STALE: 409,
     Refusal.STALE_VERSION: 409,
+    Refusal.STALE_LETTER: 409,
+    Refusal.NO_ANSWER_AWAITED: 409,
     Refusal.REFUSED: 409,
     Refusal.UNREADABLE: 409,
     # something behind the request is missing or slow: try again
