@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -186,7 +187,24 @@ class Closing(BaseModel):
     reason: str = ""
 
 
-class OfferView(BaseModel):
+class Answering:
+    """What an offer's state and its answer's due time say: whether a letter awaits the partner, and whether the
+    offer is over. Shared by the view people read and the workflow's memory."""
+
+    if TYPE_CHECKING:  # the fields of the models that take this in; declared there, with their defaults
+        state: OfferState
+        respond_by: datetime | None
+
+    @property
+    def awaits_answer(self) -> bool:
+        return awaits_answer(self.state, self.respond_by)
+
+    @property
+    def final(self) -> bool:
+        return is_final(self.state, self.respond_by)
+
+
+class OfferView(Answering, BaseModel):
     """What the card and the full view both show of an offer; `report` is a summary on one, the findings on the
     other."""
 
@@ -212,14 +230,6 @@ class OfferView(BaseModel):
     letters: list[IssuedLetter] = []
     deal: Deal | None = None
     closing: Closing | None = None
-
-    @property
-    def awaits_answer(self) -> bool:
-        return awaits_answer(self.state, self.respond_by)
-
-    @property
-    def final(self) -> bool:
-        return is_final(self.state, self.respond_by)
 
     def numbered_letters(self) -> list[IssuedLetter]:
         """Every letter, from 1; an offer from before letters were kept as a list shows its one letter as letter 1."""
@@ -261,7 +271,7 @@ class OfferCarry(BaseModel):
     entered_at: datetime | None = None
 
 
-class OfferMemory(BaseModel):
+class OfferMemory(Answering, BaseModel):
     """One offer's state as its workflow keeps it, in one model.
 
     The card (what readers see) and the carry (what a new run takes along when the offer continues as new) are
@@ -296,14 +306,6 @@ class OfferMemory(BaseModel):
     """The keys of the last reminders sent, so a deadline is reminded of once."""
     entered_at: datetime
     """When the offer entered its state: a reminder whose time was already past then is not sent."""
-
-    @property
-    def awaits_answer(self) -> bool:
-        return awaits_answer(self.state, self.respond_by)
-
-    @property
-    def final(self) -> bool:
-        return is_final(self.state, self.respond_by)
 
     @classmethod
     def invited(cls, inp: OfferInput, now: datetime) -> OfferMemory:

@@ -5,7 +5,7 @@ Appended, never changed: the code has no path that updates or deletes a record (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from sqlalchemy import select
@@ -44,18 +44,7 @@ class DatabaseAuditLog:
     def record(self, entry: Entry) -> None:
         e = entry
         with self._db.begin() as db:
-            db.execute(
-                audit.insert().values(
-                    at=now(),
-                    actor=e.actor,
-                    role=e.role,
-                    action=e.action,
-                    round_id=e.round_id,
-                    partner=e.partner,
-                    outcome=e.outcome,
-                    detail=e.detail,
-                )
-            )
+            db.execute(audit.insert().values(at=now(), **asdict(e)))
 
     def records(self, limit: int = 500, round_id: str | None = None) -> list[AuditRecord]:
         query = select(audit)
