@@ -17,6 +17,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.signing.identity import make_dev_identity
 from activities.store import ObjectStore
 from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
@@ -54,7 +55,13 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("offerdesk-home")
     # In-process workers end with their test: a letter still rendering then gets a few seconds, not a deploy's
     # drain (tests/test_worker_process.py drains a real `offerdesk worker` with its default).
-    return Settings.from_env({"OFFERDESK_HOME": str(home), "OFFERDESK_WORKER_DRAIN_S": "5"})
+    settings = Settings.from_env({"OFFERDESK_HOME": str(home), "OFFERDESK_WORKER_DRAIN_S": "5"})
+    # The session's signing identity, as `offerdesk up` makes it; every process a test starts signs with it.
+    assert settings.signing_passphrase_file is not None
+    make_dev_identity(Path(settings.signing_key), settings.signing_passphrase_file)
+    os.environ["OFFERDESK_SIGNING_KEY"] = settings.signing_key
+    os.environ["OFFERDESK_SIGNING_PASSPHRASE_FILE"] = str(settings.signing_passphrase_file)
+    return settings
 
 
 @pytest.fixture(scope="session")
