@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The browser tests drive Debian's chromium (never a downloaded browser); installed here when missing.
 CHROMIUM := /usr/bin/chromium
+# The signing tests use Debian's SoftHSM2 as the HSM and qpdf to check signed letters; installed here when missing.
+SOFTHSM := /usr/lib/softhsm/libsofthsm2.so
+QPDF := /usr/bin/qpdf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint check bench clean histories
@@ -19,6 +22,14 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
+$(SOFTHSM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 >/dev/null
+
+$(QPDF):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq qpdf >/dev/null
+
 run: $(STAMP)
 	$(BIN)/offerdesk up --demo
 
@@ -27,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) $(SOFTHSM) $(QPDF)
 	$(BIN)/pytest -q
 
 # The benchmark: a 75-partner round, the same work without Temporal, letter rendering, 5,000 open offers.

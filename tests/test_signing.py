@@ -278,5 +278,6 @@ def test_a_wrong_passphrase_or_a_missing_key_is_a_sentence(office: Identity, tmp
 def test_the_development_identity_is_private_and_says_what_it_is(office: Identity) -> None:
     assert office.p12.stat().st_mode & 0o777 == 0o600 and office.passphrase.stat().st_mode & 0o777 == 0o600
     cert = load_signer(office.config).signing_cert
-    assert cert is not None and cert.subject.native["common_name"] == "Offerdesk development signer, not for real letters"
+    assert cert is not None and cert.subject.native["common_name"] == DEV_SIGNER_NAME
+    assert DEV_SIGNER_NAME == "Offerdesk development signer, not for real letters"
     assert not make_dev_identity(office.p12, office.passphrase)  # made once, never replaced

@@ -42,12 +42,16 @@ def _context(trust: Sequence[asn1_x509.Certificate], moment: datetime | None = N
     )
 
 
-def _validate(sig: EmbeddedPdfSignature, trust: Sequence[asn1_x509.Certificate], moment: datetime | None) -> PdfSignatureStatus:
+def _validate(
+    sig: EmbeddedPdfSignature, trust: Sequence[asn1_x509.Certificate], moment: datetime | None
+) -> PdfSignatureStatus:
     return validate_pdf_signature(sig, _context(trust, moment), ts_validation_context=_context(trust, moment))
 
 
 def check_letter(data: bytes, trust: Sequence[asn1_x509.Certificate]) -> LetterCheck:
-    """What the letter's signature says, judged against `trust`. UnreadableLetter if the file is no readable PDF."""
+    """What the letter's signature says, judged against `trust`; UnreadableLetter if the file is not a PDF at all.
+
+    Synchronous, and runs an event loop of its own (pyHanko's validator): call it from a thread in async code."""
     if b"%PDF-" not in data[:1024]:
         raise UnreadableLetter("the file is not a PDF")
     try:
@@ -61,6 +65,8 @@ def check_letter(data: bytes, trust: Sequence[asn1_x509.Certificate]) -> LetterC
         stamp = status.timestamp_validity
         if not status.trusted and stamp is not None and stamp.intact and stamp.valid and stamp.trusted:
             status = _validate(signatures[0], trust, stamp.timestamp)  # judged when it was signed
+    except RuntimeError:
+        raise  # not damage: called inside an event loop (pyHanko runs one of its own), or a bug
     except Exception as e:  # a damaged signature container
         return _not_valid(f"the letter's signature cannot be read ({type(e).__name__}): the file was changed")
     return _judged(status, extra=len(signatures) - 1)

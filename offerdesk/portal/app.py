@@ -20,7 +20,7 @@ from starlette.responses import Response
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.people import open_people
-from offerdesk.portal import api, codec, content, files, health, pages, reports
+from offerdesk.portal import api, codec, content, files, health, pages, reports, verify
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, json_error, refusal
@@ -62,6 +62,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(content.router)
     app.include_router(reports.router)
     app.include_router(api.router)
+    app.include_router(verify.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
 

@@ -1,0 +1,54 @@
+"""Checking a letter: the page *Check a letter* and `POST /api/letters/verify`, for anyone signed in.
+
+Both take the PDF as a multipart `file` and answer what its signature says: who signed it and when, the timestamp,
+whether the whole file is covered and unchanged, and whether the signer chains to the installation's certificate.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import HTMLResponse
+
+from offerdesk.portal.desk.letters import MAX_LETTER_BYTES
+from offerdesk.portal.params import Caller, Person, Poster, TheDesk
+from offerdesk.portal.responses import refusals
+from offerdesk.portal.templating import render
+from schemas.letter import LetterCheck
+
+router = APIRouter()
+PAGE = "/letters/check"
+
+
+async def _read(file: UploadFile) -> bytes:
+    return await file.read(MAX_LETTER_BYTES + 1)
+
+
+@router.post(
+    "/api/letters/verify",
+    tags=["letters"],
+    responses=refusals(
+        {
+            401: "Not signed in, or the API token is not valid",
+            413: "The request body is over its limit (64 MiB)",
+            422: "The file is empty, or not a PDF",
+        }
+    ),
+)
+async def api_verify(who: Caller, d: TheDesk, file: Annotated[UploadFile, File()]) -> LetterCheck:
+    """Check a letter's signature (the PDF as a multipart `file`): `valid` when it is signed, unchanged since, and
+    the signer chains to the installation's certificate; `reason` says why in a sentence."""
+    return await d.check_letter(who, await _read(file), file.filename or "upload")
+
+
+@router.get(PAGE, include_in_schema=False)
+async def check_page(request: Request, who: Person) -> HTMLResponse:
+    return await render(request, "check_letter.html", who, check=None, filename=None)
+
+
+@router.post(PAGE, include_in_schema=False)
+async def check_upload(request: Request, who: Poster, d: TheDesk, file: Annotated[UploadFile, File()]) -> HTMLResponse:
+    filename = file.filename or "upload"
+    check = await d.check_letter(who, await _read(file), filename)
+    return await render(request, "check_letter.html", who, check=check, filename=filename)
