@@ -281,3 +281,26 @@ def test_the_development_identity_is_private_and_says_what_it_is(office: Identit
     assert cert is not None and cert.subject.native["common_name"] == DEV_SIGNER_NAME
     assert DEV_SIGNER_NAME == "Offerdesk development signer, not for real letters"
     assert not make_dev_identity(office.p12, office.passphrase)  # made once, never replaced
+
+
+def test_a_signer_named_beyond_ascii_is_drawn_in_the_appearance(unsigned: bytes, tmp_path: Path) -> None:
+    named = _identity(tmp_path, name="Žofia Đặng, Ελένη Παππά")
+    signed = sign_letter(named.config, unsigned)
+    assert signed.signer == "Žofia Đặng, Ελένη Παππά"
+    with pikepdf.open(io.BytesIO(signed.pdf)) as doc:
+        [widget] = [a for a in doc.pages[-1].Annots if str(a.get("/T")) == FIELD_NAME]
+        assert "Žofia Đặng, Ελένη Παππά" in str(widget.Contents)
+        font = next(iter(widget.AP.N.Resources.Font.values()))
+        cmap = font.ToUnicode.read_bytes().decode("latin-1")
+        for char in "ŽĐặΕλ":  # every character of the name has a glyph, mapped back to its text
+            assert f"{ord(char):04x}" in cmap.lower(), char
+    assert check_letter(signed.pdf, installation_certificates(named.config)).valid
+
+
+def test_too_little_room_kept_for_the_signature_is_estimated_anew(office: Identity, unsigned: bytes) -> None:
+    from activities.signing import sign
+
+    sign_letter(office.config, unsigned)
+    sign._RESERVED[office.config] = 64  # as if a timestamp token had grown since the process estimated
+    assert check_letter(sign_letter(office.config, unsigned).pdf, installation_certificates(office.config)).valid
+    assert sign._RESERVED[office.config] > 64

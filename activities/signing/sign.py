@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -32,8 +33,11 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError as PdfSigningError
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
+from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko.stamp import TextStampStyle
 
 from activities.signing.identity import (
@@ -53,8 +57,12 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 STAMP_TEXT = "Signed for %(office)s\nSigner: %(signer)s\nTime: %(ts)s"
 TSA_TIMEOUT_S = 10
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-_RANGES = [(0x20, 0x7E), (0xA0, 0x24F), (0x370, 0x52F), (0x1E00, 0x1EFF), (0x2010, 0x2044), (0x20AC, 0x20AC)]
-"""The characters the appearance's font keeps: Latin, Greek, Cyrillic, punctuation and the euro sign."""
+PRINTABLE_ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
+
+
+_RESERVED: dict[SigningConfig, int] = {}
+"""The room a signature takes in the file, by identity and timestamp authority: pyHanko estimates it by signing a
+dry run (and asking the timestamp authority for a sample), with half again as much for safety."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +79,43 @@ class _MetadataKeepingWriter(IncrementalPdfFileWriter):
         pass
 
 
+class _IndexedReader(PdfFileReader):
+    """pyHanko's reader, finding objects in object streams by an index of each stream read once.
+
+    pyHanko reads an object stream's header from its start again for every object it takes from it; WeasyPrint
+    puts hundreds of objects in a stream, and walking the structure tree to the signature's place read the same
+    header some twenty times a letter (a quarter of the signing's time)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), strict=False)
+        self._streams: dict[int, tuple[bytes, int, dict[int, int]]] = {}
+
+    def _get_object_from_stream(self, idnum: int, stmnum: int, idx: int) -> generic.PdfObject:
+        index = self._streams.get(stmnum)
+        if index is None:
+            stream = generic.Reference(stmnum, 0, self).get_object()
+            if not isinstance(stream, generic.StreamObject) or stream.get("/Type") != "/ObjStm":
+                return super()._get_object_from_stream(idnum, stmnum, idx)  # type: ignore[no-any-return]
+            data = stream.read_data(DecodePurpose.OBJECT_STREAM)
+            first = int(stream["/First"])
+            numbers = [int(n) for n in data[:first].split()]
+            index = self._streams[stmnum] = (data, first, dict(zip(numbers[::2], numbers[1::2], strict=False)))
+        data, first, offsets = index
+        if idnum not in offsets:
+            return super()._get_object_from_stream(idnum, stmnum, idx)  # type: ignore[no-any-return]
+        reading = io.BytesIO(data)
+        reading.seek(first + offsets[idnum])
+        obj = generic.read_object(reading, generic.Reference(idnum, 0, self))
+        if isinstance(obj, generic.StreamObject | generic.IndirectObject):
+            return super()._get_object_from_stream(idnum, stmnum, idx)  # type: ignore[no-any-return]
+        return obj
+
+
 @functools.cache
-def _font_bytes() -> bytes:
-    """DejaVu Sans cut down to the characters of _RANGES, without its layout tables, at 1000 units per em: pyHanko
-    subsets the font for every signature, which takes 220 ms from the whole font and a few from this."""
+def _font_bytes(chars: str) -> bytes:
+    """DejaVu Sans cut down to printable ASCII and `chars` (those of the office's and signer's names), without its
+    layout tables, at 1000 units per em: pyHanko reads and subsets the font for every signature, which takes
+    220 ms from the whole font and a few from this one."""
     from fontTools import subset, ttLib
     from fontTools.ttLib.scaleUpem import scale_upem
 
@@ -87,7 +128,7 @@ def _font_bytes() -> bytes:
     options.notdef_outline = True
     options.drop_tables += ["GSUB", "GPOS", "GDEF", "kern", "FFTM"]
     subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=[c for low, high in _RANGES for c in range(low, high + 1)])
+    subsetter.populate(unicodes=sorted({ord(c) for c in PRINTABLE_ASCII + chars}))
     subsetter.subset(font)
     # pyHanko writes the glyphs' widths in font units where PDF wants thousandths of an em: at DejaVu's 2048 units
     # per em every glyph would be drawn twice as wide as it is. Scaled to 1000 units per em, the two agree.
@@ -109,19 +150,24 @@ def _fc_match(family: str) -> str:
 class _KeptFont(GlyphAccumulatorFactory):
     """The cut-down font, from memory."""
 
+    chars: str = ""
+
     def create_font_engine(self, writer: BasePdfFileWriter, obj_stream: Any = None) -> GlyphAccumulator:
         if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
             obj_stream = writer.prepare_object_stream()
         return GlyphAccumulator(
-            writer=writer, font_handle=io.BytesIO(_font_bytes()), font_size=self.font_size, obj_stream=obj_stream
+            writer=writer,
+            font_handle=io.BytesIO(_font_bytes(self.chars)),
+            font_size=self.font_size,
+            obj_stream=obj_stream,
         )
 
 
 @functools.cache
-def _stamp_style() -> TextStampStyle:
+def _stamp_style(chars: str) -> TextStampStyle:
     return TextStampStyle(
         stamp_text=STAMP_TEXT,
-        text_box_style=TextBoxStyle(font=_KeptFont(font_file=FONT), font_size=8, leading=11),
+        text_box_style=TextBoxStyle(font=_KeptFont(font_file=FONT, chars=chars), font_size=8, leading=11),
         border_width=1,
         border_color=(0.12, 0.23, 0.37),
         timestamp_format=TIME_FORMAT,
@@ -255,14 +301,18 @@ def _tag_widget(writer: IncrementalPdfFileWriter, page_index: int, alt: str) -> 
     writer.update_container(page)
 
 
-async def _sign(pdf_signer: signers.PdfSigner, writer: IncrementalPdfFileWriter, when: datetime, **tag: Any) -> bytes:
+async def _sign(
+    config: SigningConfig, pdf_signer: signers.PdfSigner, writer: IncrementalPdfFileWriter, when: datetime, **tag: Any
+) -> bytes:
     """pyHanko's sign_pdf, with the signing time chosen here and the widget tagged before the appearance is made."""
     session = pdf_signer.init_signing_session(writer)
     session.system_time = when
     if tag:
         _tag_widget(writer, tag["page"], tag["alt"])
     validation_info = await session.perform_presign_validation(writer)
-    reserved = await session.estimate_signature_container_size(validation_info, tight=False)
+    reserved = _RESERVED.get(config)
+    if reserved is None:  # a dry run of the signature (and a sample timestamp), once per process and identity
+        reserved = _RESERVED[config] = await session.estimate_signature_container_size(validation_info, tight=False)
     tbs = session.prepare_tbs_document(
         validation_info=validation_info, bytes_reserved=reserved, appearance_text_params=tag.get("params")
     )
@@ -278,11 +328,34 @@ async def _sign(pdf_signer: signers.PdfSigner, writer: IncrementalPdfFileWriter,
 
 def sign_letter(config: SigningConfig, pdf: bytes, when: datetime | None = None) -> SignedLetter:
     """The letter signed with the configured identity, checked after signing (a SigningError if anything is off)."""
-    signer = cached_signer(config)
-    office, name = certificate_names(signer.signing_cert)
+    office, name = certificate_names(cached_signer(config).signing_cert)
     when = (when or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     try:
-        writer = _MetadataKeepingWriter(io.BytesIO(pdf))
+        try:
+            signed = _signed(config, pdf, when, office, name)
+        except PdfSigningError:
+            if _RESERVED.pop(config, None) is None:
+                raise
+            # The room kept for signatures was too small this time (a longer timestamp token): estimate anew.
+            signed = _signed(config, pdf, when, office, name)
+    except SigningError:
+        raise
+    except Exception as e:
+        if _may_heal(e):  # the timestamp authority or the token did not answer: open the token again next time
+            cached_signer.cache_clear()
+            raise SigningUnavailable(f"the letter could not be signed now: {type(e).__name__}: {e}") from None
+        raise SigningError(f"the letter could not be signed: {type(e).__name__}: {e}") from None
+    problems = signed_letter_problems(signed)
+    if problems:
+        raise SigningError("the signed letter is not as it must be: " + "; ".join(problems))
+    return SignedLetter(signed, name, when)
+
+
+def _signed(config: SigningConfig, pdf: bytes, when: datetime, office: str, name: str) -> bytes:
+    """The signed bytes: the widget in the letter's signature box (found by its named destination), or, in a PDF
+    without one, an invisible signature."""
+    try:
+        writer = _MetadataKeepingWriter.from_reader(_IndexedReader(pdf))
     except Exception as e:
         raise SigningError(f"the letter cannot be read for signing: {type(e).__name__}: {e}") from None
     place = _destination(writer, ANCHOR)
@@ -304,24 +377,12 @@ def sign_letter(config: SigningConfig, pdf: bytes, when: datetime | None = None)
             md_algorithm="sha256",
             reason=f"Landing-zone letter of the {office}",
         ),
-        signer,
+        cached_signer(config),
         timestamper=_timestamper(config.tsa_url) if config.tsa_url else None,
-        stamp_style=_stamp_style(),
+        stamp_style=_stamp_style("".join(sorted(set(office + name) - set(PRINTABLE_ASCII)))),
         new_field_spec=spec,
     )
-    try:
-        signed = asyncio.run(_sign(pdf_signer, writer, when, **tag))
-    except SigningError:
-        raise
-    except Exception as e:
-        if _may_heal(e):  # the timestamp authority or the token did not answer: open the token again next time
-            cached_signer.cache_clear()
-            raise SigningUnavailable(f"the letter could not be signed now: {type(e).__name__}: {e}") from None
-        raise SigningError(f"the letter could not be signed: {type(e).__name__}: {e}") from None
-    problems = archival_problems(signed) + signature_problems(signed)
-    if problems:
-        raise SigningError("the signed letter is not as it must be: " + "; ".join(problems))
-    return SignedLetter(signed, name, when)
+    return asyncio.run(_sign(config, pdf_signer, writer, when, **tag))
 
 
 def _may_heal(error: BaseException) -> bool:
@@ -336,9 +397,28 @@ def _may_heal(error: BaseException) -> bool:
     return isinstance(error, PKCS11Error)
 
 
-def archival_problems(pdf: bytes) -> list[str]:
-    """What is missing of the PDF/A-3a claim (XMP), MarkInfo and the structure tree, read without rewriting."""
-    root = PdfFileReader(io.BytesIO(pdf), strict=False).root
+def signed_letter_problems(pdf: bytes) -> list[str]:
+    """What is wrong with a signed letter, read back without rewriting it: the PDF/A-3a claim (XMP), MarkInfo and the
+    structure tree must still be there, and its one signature intact (pyHanko's integrity check: the digest of the
+    signed byte ranges and the signature over it) and covering the whole file."""
+    reader = _IndexedReader(pdf)
+    problems = archival_problems(reader)
+    signatures = reader.embedded_regular_signatures
+    if len(signatures) != 1:
+        return [*problems, f"it has {len(signatures)} signatures, not one"]
+    sig = signatures[0]
+    intact, valid = validate_sig_integrity(sig.signer_info, sig.signer_cert, "data", sig.compute_digest())
+    if not (intact and valid):
+        problems.append("the signature does not verify")
+    if sig.evaluate_signature_coverage() is not SignatureCoverageLevel.ENTIRE_FILE:
+        problems.append("the signature does not cover the whole file")
+    return problems
+
+
+def archival_problems(letter: bytes | PdfFileReader) -> list[str]:
+    """What is missing of the PDF/A-3a claim (XMP), MarkInfo and the structure tree."""
+    reader = letter if isinstance(letter, PdfFileReader) else PdfFileReader(io.BytesIO(letter), strict=False)
+    root = reader.root
     problems = []
     metadata = root.get("/Metadata")
     xmp = metadata.get_object().data if metadata is not None else b""
@@ -351,26 +431,4 @@ def archival_problems(pdf: bytes) -> list[str]:
         problems.append("MarkInfo no longer says the letter is tagged")
     if "/StructTreeRoot" not in root:
         problems.append("the structure tree is gone")
-    return problems
-
-
-def signature_problems(pdf: bytes) -> list[str]:
-    """Whether pyHanko's validator finds the (one) signature intact and covering the whole file."""
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
-
-    signatures = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
-    if len(signatures) != 1:
-        return [f"it has {len(signatures)} signatures, not one"]
-    from pyhanko_certvalidator import ValidationContext
-
-    own = ValidationContext(  # the signer's own certificate, trusted: what is checked here is the signature itself
-        trust_roots=[signatures[0].signer_cert], allow_fetching=False, revocation_mode="soft-fail"
-    )
-    status = validate_pdf_signature(signatures[0], own)
-    problems = []
-    if not (status.intact and status.valid):
-        problems.append("the signature does not verify")
-    if status.coverage is not SignatureCoverageLevel.ENTIRE_FILE:
-        problems.append("the signature does not cover the whole file")
     return problems
