@@ -205,3 +205,33 @@ async def test_anyone_signed_in_checks_a_letter_in_the_portal(portal: Portal, en
     checks = [r for r in portal.people.audit.records(limit=200) if r.action == "check a letter"]
     assert {negotiator.name, reviewer.name} <= {r.actor for r in checks}
     assert any("landing-zone.pdf: valid" in r.detail for r in checks)
+
+
+# ---- the identity at start ----------------------------------------------------------------------------
+
+
+def test_up_makes_a_development_identity_once_and_only_when_none_is_configured(tmp_path: Path) -> None:
+    from offerdesk.cli.run import _made_dev_signer
+
+    settings = Settings.from_env({"OFFERDESK_HOME": str(tmp_path / "home")})
+    assert settings.dev_signer and _made_dev_signer(settings)
+    assert (tmp_path / "home" / "signing.p12").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "home" / "signing.pass").stat().st_mode & 0o777 == 0o600
+    assert not _made_dev_signer(settings)  # made on the first start only
+    own = Settings.from_env({"OFFERDESK_HOME": str(tmp_path / "own"), "OFFERDESK_SIGNING_KEY": "/etc/office.p12"})
+    assert not own.dev_signer and not _made_dev_signer(own)
+    cluster = Settings.from_env({"OFFERDESK_HOME": str(tmp_path / "cluster"), "TEMPORAL_ADDRESS": "temporal:7233"})
+    assert not _made_dev_signer(cluster)  # as the keyring: a cluster's identity is configured, never made per host
+
+
+def test_a_worker_whose_identity_does_not_open_stops_at_start(settings: Settings, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from activities.signing.identity import SigningError
+    from offerdesk.worker import worker_for
+
+    wrong = tmp_path / "wrong.pass"
+    wrong.write_text("not the passphrase")
+    for broken in (replace(settings, signing_passphrase_file=wrong), replace(settings, signing_key="/nowhere.p12")):
+        with pytest.raises(SigningError), worker_for(None, broken):  # type: ignore[arg-type]
+            pass
