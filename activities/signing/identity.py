@@ -203,7 +203,9 @@ def read_certificates(path: Path) -> list[asn1_x509.Certificate]:
         raise SigningError(f"cannot read the certificates at {path}: {e.strerror or e}") from None
     try:
         certs = list(load_certs_from_pemder_data(data))
-    except ValueError:
+        for cert in certs:  # parsed lazily: a file that is no certificate fails here
+            _ = cert.sha256, cert.subject.human_friendly, cert.public_key.algorithm
+    except Exception:  # asn1crypto raises ValueError, TypeError and others on what is not a certificate
         certs = []
     if not certs:
         raise SigningError(f"{path} holds no certificate (PEM or DER)")

@@ -9,6 +9,7 @@ time, so letters stay valid after their certificate's end.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import Sequence
@@ -52,6 +53,12 @@ def check_letter(data: bytes, trust: Sequence[asn1_x509.Certificate]) -> LetterC
     """What the letter's signature says, judged against `trust`; UnreadableLetter if the file is not a PDF at all.
 
     Synchronous, and runs an event loop of its own (pyHanko's validator): call it from a thread in async code."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass  # no event loop in this thread, as it must be
+    else:
+        raise RuntimeError("check_letter runs an event loop of its own: call it from a thread")
     if b"%PDF-" not in data[:1024]:
         raise UnreadableLetter("the file is not a PDF")
     try:
@@ -65,8 +72,6 @@ def check_letter(data: bytes, trust: Sequence[asn1_x509.Certificate]) -> LetterC
         stamp = status.timestamp_validity
         if not status.trusted and stamp is not None and stamp.intact and stamp.valid and stamp.trusted:
             status = _validate(signatures[0], trust, stamp.timestamp)  # judged when it was signed
-    except RuntimeError:
-        raise  # not damage: called inside an event loop (pyHanko runs one of its own), or a bug
     except Exception as e:  # a damaged signature container
         return _not_valid(f"the letter's signature cannot be read ({type(e).__name__}): the file was changed")
     return _judged(status, extra=len(signatures) - 1)

@@ -115,7 +115,9 @@ def _print_check(check: LetterCheck) -> None:
             f"{stamp.time:%Y-%m-%d %H:%M:%S %Z} by {escape(stamp.authority)}"
             f"{'' if stamp.trusted else ' (authority not trusted)'}{'' if stamp.intact else ' [red](broken)[/]'}"
             if stamp
-            else "none (no timestamp authority: PAdES B-B)",
+            else "none (no timestamp authority: PAdES B-B)"
+            if check.signer
+            else "none",
         ),
         ("Whole file covered, unmodified", yes(check.covers_whole_file)),
         ("Signer trusted", yes(check.trusted)),
