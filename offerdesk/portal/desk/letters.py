@@ -32,6 +32,14 @@ def installation_trust() -> tuple[Any, ...]:
         return ()
 
 
+def office_certificate() -> bytes | None:
+    """The signing certificate (PEM) partners import to check letters in a PDF reader; None if this host has none."""
+    from asn1crypto.pem import armor
+
+    trust = installation_trust()
+    return bytes(armor("CERTIFICATE", trust[0].dump())) if trust else None
+
+
 def _check(data: bytes) -> LetterCheck:
     from activities.signing.verify import UnreadableLetter, check_letter  # pyHanko: when a letter is checked
 
