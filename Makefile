@@ -9,8 +9,12 @@ CHROMIUM := /usr/bin/chromium
 SOFTHSM := /usr/lib/softhsm/libsofthsm2.so
 QPDF := /usr/bin/qpdf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The suites that exercise the people's records run a second time on PostgreSQL: Debian's server (installed here
+# when missing), which the tests start themselves (tests/postgres.py).
+PEOPLE_TESTS := tests/test_portal_accounts.py tests/test_identity.py tests/test_portal_security.py \
+	tests/test_portal_notifications.py tests/test_portal_api.py tests/test_notices.py
 
-.PHONY: run test lint check bench clean histories
+.PHONY: run test lint check bench clean histories postgresql
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +34,11 @@ $(QPDF):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq qpdf >/dev/null
 
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
 run: $(STAMP)
 	$(BIN)/offerdesk up --demo
 
@@ -38,8 +47,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: lint $(CHROMIUM) $(SOFTHSM) $(QPDF)
+test: lint $(CHROMIUM) $(SOFTHSM) $(QPDF) postgresql
 	$(BIN)/pytest -q
+	OFFERDESK_TEST_DATABASE=postgresql $(BIN)/pytest -q $(PEOPLE_TESTS)
 
 # The benchmark: a 75-partner round, the same work without Temporal, letter rendering, 5,000 open offers.
 bench: $(STAMP)

@@ -64,13 +64,14 @@ def worker_for(
     queue = task_queue or settings.task_queue
     mailer = settings.mailer()  # a wrong OFFERDESK_SMTP_URL is said before anything starts
     cached_signer(settings.signing())  # so is a signing identity that does not open (a SigningError)
+    people = open_people(settings.database, settings.database_pool_size)  # so is a database to upgrade
     renderers = render_workers or settings.render_processes
     slots = settings.activity_slots or renderers
     pool = make_render_pool(renderers)
     # Validations, audit chunks and notices run on threads: one for each slot of either worker.
     threads = ThreadPoolExecutor(max_workers=slots + settings.mail_slots)
     activities = OfferActivities(settings.store(), pool, signing=settings.signing())
-    notify = NotifyActivities(open_people(settings.portal_db).notices, mailer, settings.public_url)
+    notify = NotifyActivities(people.notices, mailer, settings.public_url)
     drain = timedelta(seconds=settings.worker_drain_s)
     try:
         yield Workers(

@@ -85,7 +85,7 @@ async def start_portal(env: WorkflowEnvironment, settings: Settings, **extra: st
         **os.environ,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "OFFERDESK_HOME": str(settings.home),
-        "OFFERDESK_PORTAL_DB": str(settings.portal_db),
+        "OFFERDESK_DATABASE_URL": settings.database,
         **extra,
     }
     process = await asyncio.create_subprocess_exec(
@@ -105,7 +105,7 @@ async def start_portal(env: WorkflowEnvironment, settings: Settings, **extra: st
         else:
             raise RuntimeError("the portal did not answer within 30 s")
     try:
-        yield Portal(url, open_people(settings.portal_db))
+        yield Portal(url, open_people(settings.database))
     finally:
         process.terminate()
         await process.wait()

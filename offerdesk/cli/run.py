@@ -14,11 +14,11 @@ import typer
 from rich.table import Table
 
 from activities.signing.identity import SigningError, make_dev_identity
-from offerdesk.cli.common import OUTAGE, call, err, fail, load_settings, out
+from offerdesk.cli.common import OUTAGE, UNUSABLE, call, err, fail, load_settings, out
 from offerdesk.config import Settings
 from offerdesk.converter import KeyringError, ensure_keyring
 from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
-from offerdesk.people import open_people
+from offerdesk.people import DatabaseUnavailable, SchemaMismatch, open_people
 from offerdesk.private import make_private
 from schemas.refusal import Refusal
 
@@ -49,6 +49,7 @@ def up(
         else None
     )
     try:
+        _ready_database(settings)
         if server:
             server.start()
             out.print(f"Temporal dev server on {settings.address}, database {settings.home / 'temporal.db'}")
@@ -56,8 +57,10 @@ def up(
         else:
             out.print(f"Using Temporal at {settings.address}, namespace {settings.namespace}")
         asyncio.run(_serve(settings, demo))
-    except EngineUnavailable as e:
+    except (EngineUnavailable, DatabaseUnavailable) as e:
         raise fail(str(e), OUTAGE) from None
+    except SchemaMismatch as e:
+        raise fail(e.message, UNUSABLE) from None
     except (KeyringError, SigningError) as e:
         raise fail(str(e), 2) from None
     except (RuntimeError, FileNotFoundError) as e:
@@ -72,6 +75,33 @@ def _made_dev_signer(settings: Settings) -> bool:
     if not (settings.embedded and settings.dev_signer and settings.signing_passphrase_file is not None):
         return False
     return make_dev_identity(Path(settings.signing_key), settings.signing_passphrase_file)
+
+
+def _ready_database(settings: Settings) -> None:
+    """The people's records at this code's revision, or SchemaMismatch before anything starts. A SQLite file is
+    this machine's own, and `up` upgrades it; a shared database is upgraded deliberately, with `offerdesk db
+    upgrade`."""
+    from offerdesk.people.db import shown
+    from offerdesk.people.migrate import upgrade
+
+    if not settings.embedded_database:
+        _check_database(settings)
+        return
+    before, after = upgrade(settings.database)
+    if before.revision != after.revision:
+        out.print(
+            f"Upgraded the portal's database {shown(settings.database)} from {before.revision or 'nothing'} "
+            f"to revision {after.revision}"
+        )
+
+
+def _check_database(settings: Settings) -> None:
+    """SchemaMismatch (naming the command) unless the people's database is at this code's revision."""
+    from offerdesk.people.migrate import State, standing
+
+    found = standing(settings.database)
+    if found.state is not State.CURRENT:
+        raise SchemaMismatch(found.sentence())
 
 
 async def _serve(settings: Settings, demo: bool) -> None:
@@ -173,7 +203,7 @@ async def _seed_demo(engine: Engine, settings: Settings) -> None:
             await _run_demo(engine, out_dir)
     incomplete, complete = write_portal_samples("demo", out_dir)
 
-    users = await asyncio.to_thread(seed_users, open_people(settings.portal_db).users)
+    users = await asyncio.to_thread(seed_users, open_people(settings.database).users)
     table = Table(title=f"Sign in at {_portal_url(settings)}signin")
     for column in ("name", "password", "role", "their job in the demo round"):
         table.add_column(column)
@@ -196,6 +226,7 @@ def worker() -> None:
     make_private(settings.home)
 
     async def main() -> None:
+        await asyncio.to_thread(_check_database, settings)  # a database to upgrade is said before connecting
         client = await connect(settings, verbose=True)
         stop = _stop_on_signals(settings)
         queue = settings.task_queue
@@ -206,8 +237,10 @@ def worker() -> None:
 
     try:
         asyncio.run(main())
-    except EngineUnavailable as e:
+    except (EngineUnavailable, DatabaseUnavailable) as e:
         raise fail(str(e), OUTAGE) from None
+    except SchemaMismatch as e:
+        raise fail(e.message, UNUSABLE) from None
     except (KeyringError, SigningError) as e:
         raise fail(str(e), 2) from None
 
@@ -241,8 +274,20 @@ def portal(
     except KeyringError as e:
         raise fail(str(e), 2) from None
     settings = replace(settings, portal_host=host or settings.portal_host, portal_port=port or settings.portal_port)
+    try:
+        app = create_app(settings)  # a database to upgrade, or away, is said now rather than on every page
+    except DatabaseUnavailable as e:
+        raise fail(f"{e.message} ({_shown_database(settings)})", OUTAGE) from None
+    except SchemaMismatch as e:
+        raise fail(e.message, UNUSABLE) from None
     out.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
     try:
-        uvicorn.run(create_app(settings), **settings.server_options())
+        uvicorn.run(app, **settings.server_options())
     except EngineUnavailable as e:
         raise fail(str(e), OUTAGE) from None
+
+
+def _shown_database(settings: Settings) -> str:
+    from offerdesk.people.db import shown
+
+    return shown(settings.database)
