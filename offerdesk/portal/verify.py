@@ -32,9 +32,12 @@ async def _read(file: UploadFile) -> bytes:
     tags=["letters"],
     responses=refusals(
         {
+            400: "The body cannot be read: a broken multipart form",
             401: "Not signed in, or the API token is not valid",
+            403: "A browser session without its CSRF header",
             413: "The request body is over its limit (64 MiB)",
-            422: "The file is empty, or not a PDF",
+            422: "No file, an empty one, or one that is not a PDF",
+            503: "An outage: the database of the audit log is away",
         }
     ),
 )
