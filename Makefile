@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The browser tests drive Debian's chromium (never a downloaded browser); installed here when missing.
 CHROMIUM := /usr/bin/chromium
+# The signing tests use Debian's SoftHSM2 as the HSM and qpdf to check signed letters; installed here when missing.
+SOFTHSM := /usr/lib/softhsm/libsofthsm2.so
+QPDF := /usr/bin/qpdf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The suites that exercise the people's records run a second time on PostgreSQL: Debian's server (installed here
 # when missing), which the tests start themselves (tests/postgres.py).
@@ -23,6 +26,14 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
+$(SOFTHSM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 >/dev/null
+
+$(QPDF):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq qpdf >/dev/null
+
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && \
@@ -36,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: lint $(CHROMIUM) postgresql
+test: lint $(CHROMIUM) $(SOFTHSM) $(QPDF) postgresql
 	$(BIN)/pytest -q
 	OFFERDESK_TEST_DATABASE=postgresql $(BIN)/pytest -q $(PEOPLE_TESTS)
 

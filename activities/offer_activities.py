@@ -34,11 +34,14 @@ from activities.names import (
     RENDER_AND_STORE_LETTER,
     RENDER_STORED_LETTER,
     RULE_ERROR,
+    SIGNING_ERROR,
     STORE_AUDIT_CHUNK,
     VALIDATE_OFFER,
     VALIDATE_STORED_OFFER,
 )
-from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectStore
+from activities.signing.identity import SigningConfig, SigningError, SigningUnavailable
+from activities.signing.records import find_signed, keep_signed
+from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectStore, sha256_hex
 from offers.landing_zone import propose_landing_zone
 from offers.reference import LandingZonePolicy, load_policy
 from offers.validation import validate_offer
@@ -160,10 +163,19 @@ def load_report(store: ObjectStore, digest: str | None) -> ValidationReport | No
 
 
 class OfferActivities:
-    def __init__(self, store: ObjectStore, render_pool: Executor, policy: LandingZonePolicy | None = None) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        render_pool: Executor,
+        policy: LandingZonePolicy | None = None,
+        signing: SigningConfig | None = None,
+    ) -> None:
+        """`signing` is the office's identity every letter is signed with (the worker always gives one); without
+        it letters are stored unsigned, as tests of rendering alone want them."""
         self._store = store
         self._render_pool = render_pool
         self._policy = policy or load_policy()
+        self._signing = signing
 
     @activity.defn(name=VALIDATE_STORED_OFFER)
     def validate_stored(self, request: ValidateStoredRequest) -> ValidationOutcome:
@@ -214,27 +226,59 @@ class OfferActivities:
         """For offers started before documents went by reference: everything inline."""
         return await self._render(request)
 
+    async def _in_pool(self, work: Callable[..., Any], *args: Any) -> Any:
+        """`work` in a render process, heartbeating meanwhile: if this worker dies, another takes the letter within
+        the heartbeat timeout instead of the whole start-to-close timeout."""
+        running = asyncio.get_running_loop().run_in_executor(self._render_pool, work, *args)
+        while not (await asyncio.wait({running}, timeout=HEARTBEAT_EVERY_S))[0]:
+            activity.heartbeat()
+        return running.result()
+
     async def _render(self, letter: LetterInput) -> LetterRef:
         from activities.render import letter_filename, render_letter_pdf  # WeasyPrint: the letter activities only
 
-        loop = asyncio.get_running_loop()
-        rendering = loop.run_in_executor(self._render_pool, render_letter_pdf, letter)
-        # Heartbeats tell Temporal this worker is alive: if it dies, another takes the letter within the
-        # heartbeat timeout instead of the whole start-to-close timeout.
-        while not (await asyncio.wait({rendering}, timeout=HEARTBEAT_EVERY_S))[0]:
-            activity.heartbeat()
         try:
-            pdf, pages = rendering.result()
+            pdf, pages = await self._in_pool(render_letter_pdf, letter)
         except BrokenProcessPool:
             raise  # a render process died (memory?): another try may well succeed
         except Exception as e:
             raise ApplicationError(
                 f"the letter could not be rendered ({type(e).__name__}: {e})", type=LETTER_ERROR, non_retryable=True
             ) from None
-        letter_id = await asyncio.to_thread(self._store.put, Kind.LETTER, pdf)
+        name = letter_filename(letter)
+        if self._signing is None:
+            letter_id = await asyncio.to_thread(self._store.put, Kind.LETTER, pdf)
+            return LetterRef(letter_id=letter_id, sha256=letter_id, size=len(pdf), pages=pages, filename=name)
+        # Signed after rendering, before storing; a try that finds the letter this body was signed into reuses it.
+        body = sha256_hex(pdf)
+        record = await asyncio.to_thread(find_signed, self._store, body)
+        if record is None:
+            signed = await self._sign(pdf)
+            record = await asyncio.to_thread(
+                keep_signed, self._store, body, signed.pdf, signed.signer, signed.signed_at
+            )
         return LetterRef(
-            letter_id=letter_id, sha256=letter_id, size=len(pdf), pages=pages, filename=letter_filename(letter)
+            letter_id=record.letter_id,
+            sha256=record.letter_id,
+            size=record.size,
+            pages=pages,
+            filename=name,
+            body_sha256=body,
+            signed_by=record.signed_by,
+            signed_at=record.signed_at,
         )
+
+    async def _sign(self, pdf: bytes) -> Any:
+        from activities.signing.sign import sign_letter  # pyHanko: the letter activities only
+
+        try:
+            return await self._in_pool(sign_letter, self._signing, pdf)
+        except BrokenProcessPool:
+            raise
+        except SigningUnavailable:
+            raise  # the timestamp authority or the token did not answer: the retry policy tries again
+        except SigningError as e:
+            raise ApplicationError(str(e), type=SIGNING_ERROR, non_retryable=True) from None
 
     @activity.defn(name=STORE_AUDIT_CHUNK)
     def store_audit_chunk(self, chunk: AuditChunk) -> str:

@@ -286,12 +286,15 @@ async def portal_load(
 
 
 def portal_env(home: Path, settings: Settings, address: str) -> dict[str, str]:
-    """The environment the benchmark's CLI and portal processes run with: its home, keyring and server."""
+    """The environment the benchmark's CLI, worker and portal processes run with: its home, keyring, signing
+    identity and server."""
     return {
         **os.environ,
         "OFFERDESK_HOME": str(home),
         "OFFERDESK_KEYS_FILE": str(settings.keys_file),
         "OFFERDESK_DATABASE_URL": settings.database,
+        "OFFERDESK_SIGNING_KEY": settings.signing_key,
+        "OFFERDESK_SIGNING_PASSPHRASE_FILE": str(settings.signing_passphrase_file),
         "TEMPORAL_ADDRESS": address,
         "COLUMNS": "120",
     }

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from activities.offer_activities import make_render_pool
 from activities.render import render_letter_pdf, write_pdf
+from activities.signing.identity import SigningConfig, make_dev_identity
 from benchmarks.common import letter_input, partners
 from offerdesk.samples import sample_offer
 from offers.reference import load_policy
@@ -47,9 +50,12 @@ def _paragraphs_filling(pages: int) -> str:
     return PARAGRAPH * count
 
 
-def _side_by_side(letter: LetterInput, pages: int) -> dict[str, float]:
+def _side_by_side(letter: LetterInput, pages: int, signing: SigningConfig) -> dict[str, float]:
     """The letter and plain paragraphs filling as many pages, timed in turn in one warm process, best of
     SINGLE_RENDERS each: the letter and its yardsticks see the same machine, whatever else it is doing.
+
+    `signing_s` signs each rendered letter as the letter activity does (with a development identity, no timestamp
+    authority), the check of the signed bytes included; the process has signed a letter before the first is timed.
 
     `letter_writer_s` writes the paragraphs through the letter's own writer (`write_pdf`: letter.css, the same
     fonts, tagged PDF/A-3a, no attachments), so that the two differ only in what is laid out; `untagged_s` uses
@@ -57,13 +63,19 @@ def _side_by_side(letter: LetterInput, pages: int) -> dict[str, float]:
     """
     import weasyprint
 
+    from activities.signing.sign import sign_letter
+
     source = _paragraphs_filling(pages)
     letters: list[float] = []
-    tagged = untagged = float("inf")
+    tagged = untagged = signing_s = float("inf")
+    sign_letter(signing, render_letter_pdf(letter)[0])  # loads the identity and cuts the font down, once
     for _ in range(SINGLE_RENDERS):
         start = time.perf_counter()
-        render_letter_pdf(letter)
+        pdf, _ = render_letter_pdf(letter)
         letters.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        sign_letter(signing, pdf)
+        signing_s = min(signing_s, time.perf_counter() - start)
         start = time.perf_counter()
         write_pdf(source)
         tagged = min(tagged, time.perf_counter() - start)
@@ -75,6 +87,7 @@ def _side_by_side(letter: LetterInput, pages: int) -> dict[str, float]:
         "letter_median_s": statistics.median(letters),
         "letter_writer_s": tagged,
         "untagged_s": untagged,
+        "signing_s": signing_s,
     }
 
 
@@ -97,6 +110,11 @@ async def rendering(letters_each: int, sizes: dict[str, int]) -> dict[str, Any]:
     pool = make_render_pool()
     loop = asyncio.get_running_loop()
     out: dict[str, Any] = {"cores": cores, "floor_one_line_s": await loop.run_in_executor(pool, _one_line_floor)}
+    keys = tempfile.TemporaryDirectory(prefix="offerdesk-bench-signer-")
+    make_dev_identity(Path(keys.name) / "signing.p12", Path(keys.name) / "signing.pass")
+    signing = SigningConfig(
+        key=str(Path(keys.name) / "signing.p12"), passphrase_file=str(Path(keys.name) / "signing.pass")
+    )
     try:
         for label, lines in sizes.items():
             letter = letter_for(lines, partner)
@@ -106,7 +124,7 @@ async def rendering(letters_each: int, sizes: dict[str, int]) -> dict[str, Any]:
                     *(loop.run_in_executor(pool, _render_timed, letter) for _ in range(2 * cores))
                 )
             pages = warm[0][1]
-            timed = await loop.run_in_executor(pool, _side_by_side, letter, pages)
+            timed = await loop.run_in_executor(pool, _side_by_side, letter, pages, signing)
             best = timed["letter_s"]
             start = time.perf_counter()
             await asyncio.gather(*(loop.run_in_executor(pool, _render_timed, letter) for _ in range(letters_each)))
@@ -122,7 +140,10 @@ async def rendering(letters_each: int, sizes: dict[str, int]) -> dict[str, Any]:
                 "times_plain_text": best / timed["letter_writer_s"],
                 "plain_text_untagged_s": timed["untagged_s"],
                 "times_plain_text_untagged": best / timed["untagged_s"],
+                "signing_s": timed["signing_s"],
+                "signing_overhead": timed["signing_s"] / best,
             }
     finally:
         pool.shutdown()
+        keys.cleanup()
     return out

@@ -31,6 +31,8 @@ import psutil
 
 from activities.offer_activities import make_render_pool, render_processes
 from activities.render import render_letter_pdf
+from activities.signing.identity import SigningConfig, make_dev_identity
+from activities.signing.sign import sign_letter
 from activities.store import FolderStore, Kind, ObjectStore
 from benchmarks.common import (
     OFFERDESK,
@@ -160,9 +162,10 @@ async def direct_batch(
     store: ObjectStore,
     pool: Executor,
     leave_out: list[int],
+    signing: SigningConfig | None = None,
 ) -> dict[str, Any]:
-    """Storing the document, validation, landing zone, rendering and storing the report and letter, called
-    directly from this process with the worker's kind of render pool."""
+    """Storing the document, validation, landing zone, rendering, signing and storing the report and letter,
+    called directly from this process with the worker's kind of render pool."""
     policy = load_policy()
     loop = asyncio.get_running_loop()
     me = psutil.Process()
@@ -174,6 +177,8 @@ async def direct_batch(
         assert letter.report.clean
         await asyncio.to_thread(store.put, Kind.REPORT, letter.report.model_dump_json().encode())
         pdf, _ = await loop.run_in_executor(pool, render_letter_pdf, letter)
+        if signing is not None:  # as the worker does
+            pdf = (await loop.run_in_executor(pool, sign_letter, signing, pdf)).pdf
         await asyncio.to_thread(store.put, Kind.LETTER, pdf)
 
     await asyncio.gather(*(one(d) for d in docs))
@@ -230,7 +235,8 @@ async def round_part(
             if which == "temporal":
                 runs[which].append(await temporal_batch(engine, batches[k], round_id, procs, args, samples))
             else:
-                runs[which].append(await direct_batch(batches[k], by_code, store, pool, leave_out))
+                signing = SigningConfig(key=str(home / "signing.p12"), passphrase_file=str(home / "signing.pass"))
+                runs[which].append(await direct_batch(batches[k], by_code, store, pool, leave_out, signing))
     finally:
         pool.shutdown()
     status = await engine.client.get_workflow_handle(round_workflow_id(round_id), result_type=RoundStatus).result()
@@ -301,6 +307,8 @@ async def run(args: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
     assert server.process is not None
     settings = Settings.from_env({"OFFERDESK_HOME": str(home), "TEMPORAL_ADDRESS": address})
     ensure_keyring(settings.keys_file)  # the other processes find it under the same home
+    assert settings.signing_passphrase_file is not None
+    make_dev_identity(Path(settings.signing_key), settings.signing_passphrase_file)  # and the signing identity
     upgrade(settings.database)  # the worker and the portal refuse a database older than their code
     env = portal_env(home, settings, address)
     worker = subprocess.Popen([OFFERDESK, "worker"], env=env, stdout=subprocess.DEVNULL)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio.converter import DataConverter
 
 from activities.capacity import usable_cpus
+from activities.signing.identity import SigningConfig
 from activities.store import ObjectStore, open_store
 from offerdesk.converter import Keyring, data_converter
 from workflows.names import TASK_QUEUE
@@ -189,6 +190,19 @@ class Settings:
     """OFFERDESK_MAIL_SLOTS: notices a worker mails at once; four per usable CPU, at most 16."""
     worker_drain_s: float = DRAIN_S
     """OFFERDESK_WORKER_DRAIN_S: on SIGTERM a worker stops taking work and gives what it runs this long to finish."""
+    signing_key: str = ".offerdesk/signing.p12"
+    """OFFERDESK_SIGNING_KEY: the office's signing identity, a PKCS#12 file or a pkcs11: URI (an HSM); by default
+    OFFERDESK_HOME/signing.p12, the development identity `offerdesk up` makes."""
+    signing_passphrase_file: Path | None = None
+    """OFFERDESK_SIGNING_PASSPHRASE_FILE: the PKCS#12 file's passphrase (or the token's PIN); by default
+    OFFERDESK_HOME/signing.pass."""
+    pkcs11_module: str | None = None
+    """OFFERDESK_PKCS11_MODULE: the HSM's PKCS#11 library, for a pkcs11: signing key."""
+    tsa_url: str | None = None
+    """OFFERDESK_TSA_URL: an RFC 3161 timestamp authority; letters are then PAdES B-T, else B-B."""
+    signing_trust: Path | None = None
+    """OFFERDESK_SIGNING_TRUST: more certificates (PEM) letters are checked against besides the signing
+    certificate: older signing certificates after a rotation, the office's CA, the timestamp authority's root."""
     operator: str = field(default_factory=default_operator)
     """OFFERDESK_OPERATOR: who acts when the CLI submits, reviews or decides; the OS user name by default.
     Offers record it as the account that acted, the same person as the portal user of that name: whoever
@@ -242,6 +256,11 @@ class Settings:
             mail_slots=_count(e.get("OFFERDESK_MAIL_SLOTS"), mail_slots_for(cpus), "OFFERDESK_MAIL_SLOTS", 256),
             worker_drain_s=_drain(e.get("OFFERDESK_WORKER_DRAIN_S")),
             keys_file=path("OFFERDESK_KEYS_FILE") or home / "keys.json",
+            signing_key=e.get("OFFERDESK_SIGNING_KEY") or str(home / "signing.p12"),
+            signing_passphrase_file=path("OFFERDESK_SIGNING_PASSPHRASE_FILE") or home / "signing.pass",
+            pkcs11_module=e.get("OFFERDESK_PKCS11_MODULE") or None,
+            tsa_url=e.get("OFFERDESK_TSA_URL") or None,
+            signing_trust=path("OFFERDESK_SIGNING_TRUST"),
             accept_plaintext=_flag(e.get("OFFERDESK_ACCEPT_PLAINTEXT")),
             trusted_proxies=tuple(p.strip() for p in e.get("OFFERDESK_TRUSTED_PROXIES", "").split(",") if p.strip()),
             ui_origins=tuple(o.strip().rstrip("/") for o in e.get("OFFERDESK_UI_ORIGINS", "").split(",") if o.strip())
@@ -269,6 +288,24 @@ class Settings:
         from activities.notify import Mailer, SmtpSettings  # jinja2 and smtplib for the worker, not every command
 
         return Mailer(SmtpSettings.from_url(self.smtp_url, self.mail_from))
+
+    def signing(self) -> SigningConfig:
+        """The identity letters are signed with, and the timestamp authority, as the render processes take them."""
+        key = self.signing_key
+        if not key.startswith("pkcs11:"):
+            key = str(Path(key).expanduser().absolute())
+        return SigningConfig(
+            key=key,
+            passphrase_file=str(self.signing_passphrase_file) if self.signing_passphrase_file else None,
+            pkcs11_module=self.pkcs11_module,
+            tsa_url=self.tsa_url,
+            trust_file=str(self.signing_trust) if self.signing_trust else None,
+        )
+
+    @property
+    def dev_signer(self) -> bool:
+        """Whether the signing identity is the development one `offerdesk up` makes (OFFERDESK_SIGNING_KEY unset)."""
+        return self.signing_key == str(self.home / "signing.p12")
 
     def store(self) -> ObjectStore:
         """The store this installation shares between its workers, CLI and portal."""

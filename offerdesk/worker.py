@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from activities.notify import NotifyActivities
 from activities.offer_activities import OfferActivities, make_render_pool
+from activities.signing.identity import cached_signer
 from offerdesk.config import Settings
 from offerdesk.people import open_people
 from workflows.names import mail_queue
@@ -62,13 +63,14 @@ def worker_for(
     """
     queue = task_queue or settings.task_queue
     mailer = settings.mailer()  # a wrong OFFERDESK_SMTP_URL is said before anything starts
+    cached_signer(settings.signing())  # so is a signing identity that does not open (a SigningError)
     people = open_people(settings.database, settings.database_pool_size)  # so is a database to upgrade
     renderers = render_workers or settings.render_processes
     slots = settings.activity_slots or renderers
     pool = make_render_pool(renderers)
     # Validations, audit chunks and notices run on threads: one for each slot of either worker.
     threads = ThreadPoolExecutor(max_workers=slots + settings.mail_slots)
-    activities = OfferActivities(settings.store(), pool)
+    activities = OfferActivities(settings.store(), pool, signing=settings.signing())
     notify = NotifyActivities(people.notices, mailer, settings.public_url)
     drain = timedelta(seconds=settings.worker_drain_s)
     try:

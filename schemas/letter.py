@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
@@ -45,8 +45,40 @@ class LetterRequest(LetterHeading):
 
 class LetterRef(BaseModel):
     letter_id: str
-    """The SHA-256 of the PDF: the store is content-addressed."""
+    """The SHA-256 of the signed PDF: the store is content-addressed."""
     sha256: str
     size: int
     pages: int
     filename: str
+    body_sha256: str | None = None
+    """The SHA-256 of the letter before it was signed (reproducible byte for byte); None for older letters."""
+    signed_by: str | None = None
+    """The signer's name, as its certificate gives it; None for letters issued before letters were signed."""
+    signed_at: datetime | None = None
+
+
+class LetterTimestamp(BaseModel):
+    """A signature's trusted timestamp (RFC 3161), as a check of the letter found it."""
+
+    time: datetime
+    authority: str
+    """The timestamp authority, as its certificate names it."""
+    intact: bool
+    trusted: bool
+    """Whether the authority's certificate chains to a trusted one."""
+
+
+class LetterCheck(BaseModel):
+    """What a check of a letter found: valid when it is signed, unchanged since, and the signer is trusted."""
+
+    valid: bool
+    signer: str | None
+    signed_at: datetime | None
+    """The signing time the signature states (the signer's own clock)."""
+    timestamp: LetterTimestamp | None
+    covers_whole_file: bool
+    """The signature covers every byte of the file, and the bytes are those that were signed."""
+    trusted: bool
+    """The signer's certificate chains to a trusted certificate (by default, the installation's own)."""
+    reason: str
+    """Why, in a sentence."""

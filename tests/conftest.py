@@ -18,6 +18,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.signing.identity import make_dev_identity
 from activities.store import ObjectStore
 from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
@@ -108,6 +109,11 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         env["OFFERDESK_DATABASE_URL"] = server.new_database(migrated=False)
     found = Settings.from_env(env)
     upgrade(found.database)
+    # The session's signing identity, as `offerdesk up` makes it; every process a test starts signs with it.
+    assert found.signing_passphrase_file is not None
+    make_dev_identity(Path(found.signing_key), found.signing_passphrase_file)
+    os.environ["OFFERDESK_SIGNING_KEY"] = found.signing_key
+    os.environ["OFFERDESK_SIGNING_PASSPHRASE_FILE"] = str(found.signing_passphrase_file)
     return found
 
 

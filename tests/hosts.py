@@ -23,6 +23,7 @@ from offerdesk.devserver import free_port
 
 OFFERDESK = str(Path(sys.executable).parent / "offerdesk")
 OWN_SETTINGS = ("OFFERDESK_", "TEMPORAL_", "AWS_")
+SIGNING_FILES = (("OFFERDESK_SIGNING_KEY", "signing.p12"), ("OFFERDESK_SIGNING_PASSPHRASE_FILE", "signing.pass"))
 """Variables a host never inherits from the machine running the tests: each host is given its own."""
 
 
@@ -42,13 +43,19 @@ class Installation:
     extra: dict[str, str] = field(default_factory=dict)
 
     def host(self, folder: Path, **extra: str) -> dict[str, str]:
-        """The environment of one machine whose home is `folder`/home, holding nothing but its keyring copy."""
+        """The environment of one machine whose home is `folder`/home, holding nothing but its copies of the keyring
+        and the signing identity."""
         home = folder / "home"
         home.mkdir(parents=True, exist_ok=True)
         keys = home / "keys.json"
         if not keys.exists():
             shutil.copyfile(self.keyring, keys)
             keys.chmod(0o600)
+        for variable, name in SIGNING_FILES:  # and a copy of the signing identity, where it is no HSM
+            source = os.environ.get(variable)
+            if source and Path(source).is_file() and not (home / name).exists():
+                shutil.copyfile(source, home / name)
+                (home / name).chmod(0o600)
         environ = {k: v for k, v in os.environ.items() if not k.startswith(OWN_SETTINGS)}
         environ |= {
             **self.aws,

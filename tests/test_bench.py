@@ -64,6 +64,7 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
     rendering = results["rendering"]
     assert rendering["3_pages"]["pages"] >= 1 and rendering["floor_one_line_s"] > 0
     assert rendering["3_pages"]["times_plain_text"] > 0 and rendering["15_pages"]["plain_text_same_pages_s"] > 0
+    assert 0 < rendering["3_pages"]["signing_overhead"] < 5 and rendering["3_pages"]["signing_s"] > 0
 
     full = results["full_schedule"]
     assert full["tariff_lines"] == 300 and full["submit_state"] == "UNDER_REVIEW"

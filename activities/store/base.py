@@ -21,6 +21,8 @@ class Kind(StrEnum):
     REPORT = "reports"
     AUDIT = "audit"
     LETTER = "letters"
+    SIGNED = "signed"
+    """Records, not content-addressed objects: under an unsigned letter's SHA-256, the letter signed from it."""
 
     @property
     def extension(self) -> str:
@@ -94,6 +96,15 @@ class ObjectStore(ABC):
     @abstractmethod
     def exists(self, kind: Kind, digest: str) -> bool:
         """Whether an object is stored under `digest` (without reading or verifying it)."""
+
+    @abstractmethod
+    def put_record(self, kind: Kind, key: str, data: bytes) -> bytes:
+        """Keep `data` under `key` (a SHA-256 in hex) unless a record is there already, and return the record now
+        under `key`: the first writer wins, so two tries that race agree on one record. Atomic, as `put`."""
+
+    @abstractmethod
+    def get_record(self, kind: Kind, key: str) -> bytes | None:
+        """The record under `key`, or None."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"

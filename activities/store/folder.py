@@ -87,6 +87,49 @@ class FolderStore(ObjectStore):
             return True
         return False
 
+    def put_record(self, kind: Kind, key: str, data: bytes) -> bytes:
+        path = self.path(kind, key)
+        try:
+            for folder in (self.root, self.root / kind.value, path.parent):
+                _make_private_dir(folder)
+            if _write_once(path, data):
+                return data
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot write to the store at {self.location}: {exc}; {_HINT}") from exc
+        found = self.get_record(kind, key)
+        return data if found is None else found
+
+    def get_record(self, kind: Kind, key: str) -> bytes | None:
+        try:
+            return self.path(kind, key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot read from the store at {self.location}: {exc}; {_HINT}") from exc
+
+
+def _write_once(path: Path, data: bytes) -> bool:
+    """Write beside the target and link it into place unless something is there already: True when written."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _FILE_MODE)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True
+
 
 def _make_private_dir(folder: Path) -> None:
     """Create `folder` as 0700 (its parents as the umask says), or accept it if it already is a folder."""

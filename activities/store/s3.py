@@ -19,6 +19,7 @@ from activities.store.base import (
 )
 
 _NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
+_ALREADY_THERE = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 _CONFIG = botocore.config.Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60)
 
 
@@ -97,6 +98,36 @@ class S3Store(ObjectStore):
         except BotoCoreError as exc:
             raise self._unavailable("read from", exc) from exc
         return True
+
+    def put_record(self, kind: Kind, key: str, data: bytes) -> bytes:
+        name = self.key(kind, key)
+        try:
+            # If-None-Match: only if no object is there yet; the bucket says 412 (or 409 to a racing write) otherwise.
+            self.client.put_object(
+                Bucket=self.bucket, Key=name, Body=data, ContentType=kind.content_type, IfNoneMatch="*"
+            )
+            return data
+        except ClientError as exc:
+            if _error_code(exc) not in _ALREADY_THERE:
+                raise self._unavailable("write to", exc) from exc
+        except BotoCoreError as exc:
+            raise self._unavailable("write to", exc) from exc
+        found = self.get_record(kind, key)
+        return data if found is None else found
+
+    def get_record(self, kind: Kind, key: str) -> bytes | None:
+        name = self.key(kind, key)
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=name)
+            with response["Body"] as body:
+                data: bytes = body.read()
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND:
+                return None
+            raise self._unavailable("read from", exc) from exc
+        except BotoCoreError as exc:
+            raise self._unavailable("read from", exc) from exc
+        return data
 
     def _unavailable(self, verb: str, exc: Exception) -> StoreUnavailableError:
         code = _error_code(exc) if isinstance(exc, ClientError) else ""

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from activities.signing.identity import SigningError, make_dev_identity
 from offerdesk.cli.common import OUTAGE, UNUSABLE, call, err, fail, load_settings, out
 from offerdesk.config import Settings
 from offerdesk.converter import KeyringError, ensure_keyring
@@ -36,6 +37,11 @@ def up(
         out.print(
             f"Made a keyring at {settings.keys_file}: every payload in Temporal is encrypted with it; back it up."
         )
+    if _made_dev_signer(settings):
+        out.print(
+            f"Made a development signing identity at {settings.signing_key} (self-signed, 'not for real letters'):"
+            " letters are signed with it; set OFFERDESK_SIGNING_KEY for the office's own (README: Signed letters)."
+        )
     codec = f"http://{_portal_address(settings)}/codec"
     server = (
         DevServer(settings.home, settings.temporal_port, settings.ui_port, codec_endpoint=codec)
@@ -55,13 +61,20 @@ def up(
         raise fail(str(e), OUTAGE) from None
     except SchemaMismatch as e:
         raise fail(e.message, UNUSABLE) from None
-    except KeyringError as e:
+    except (KeyringError, SigningError) as e:
         raise fail(str(e), 2) from None
     except (RuntimeError, FileNotFoundError) as e:
         raise fail(str(e), 1) from None
     finally:
         if server:
             server.stop()
+
+
+def _made_dev_signer(settings: Settings) -> bool:
+    """On the embedded server's first start, with no OFFERDESK_SIGNING_KEY: a development identity, as the keyring."""
+    if not (settings.embedded and settings.dev_signer and settings.signing_passphrase_file is not None):
+        return False
+    return make_dev_identity(Path(settings.signing_key), settings.signing_passphrase_file)
 
 
 def _ready_database(settings: Settings) -> None:
@@ -228,7 +241,7 @@ def worker() -> None:
         raise fail(str(e), OUTAGE) from None
     except SchemaMismatch as e:
         raise fail(e.message, UNUSABLE) from None
-    except KeyringError as e:
+    except (KeyringError, SigningError) as e:
         raise fail(str(e), 2) from None
 
 

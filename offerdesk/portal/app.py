@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.people import DatabaseUnavailable, open_people
-from offerdesk.portal import api, apidocs, codec, content, files, health, pages, reports
+from offerdesk.portal import api, apidocs, codec, content, files, health, pages, reports, verify
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, allowed_methods, json_error, refusal
@@ -80,6 +80,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(content.router)
     app.include_router(reports.router)
     app.include_router(api.router)
+    app.include_router(verify.router)
     app.include_router(pages.router)
     app.include_router(apidocs.router)
     apidocs.mount_assets(app)

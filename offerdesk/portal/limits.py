@@ -23,6 +23,8 @@ TOO_DEEP = status_of(Refusal.INVALID_REQUEST)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_UPLOAD_BYTES = MAX_OFFER_BYTES
 """An offer upload's body; multipart framing (a few hundred bytes) counts against it too."""
+MAX_LETTER_UPLOAD = 64 * 1024 * 1024 + 64 * 1024
+"""A letter to check (offerdesk/portal/desk/letters.py: MAX_LETTER_BYTES), and room for the multipart framing."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ UPLOAD_ROUTES: tuple[RouteLimit, ...] = (
     RouteLimit("POST", re.compile(rf"/api{_OFFER}/versions(?:/upload)?/?"), MAX_UPLOAD_BYTES, "an offer upload"),
     # The page's upload form (offerdesk/portal/pages.py, no prefix).
     RouteLimit("POST", re.compile(rf"{_OFFER}/upload/?"), MAX_UPLOAD_BYTES, "an offer upload"),
+    # A letter to check (offerdesk/portal/verify.py): the API and the page.
+    RouteLimit("POST", re.compile(r"/api/letters/verify/?|/letters/check/?"), MAX_LETTER_UPLOAD, "a letter to check"),
 )
 
 
@@ -124,7 +128,8 @@ def refusal_message(limit: int, what: str | None) -> str:
     """The sentence of a 413, with the limit that applied."""
     if what is None:
         return f"the request body is over the limit of {_size(limit)}; send a smaller request"
-    return f"the request body is over the limit of {_size(limit)} for {what}; send a smaller offer"
+    smaller = "file" if what.startswith("a letter") else "offer"
+    return f"the request body is over the limit of {_size(limit)} for {what}; send a smaller {smaller}"
 
 
 async def _refuse(send: Send, message: str, status: int = TOO_LARGE, kind: Refusal = Refusal.TOO_LARGE) -> None:

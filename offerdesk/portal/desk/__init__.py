@@ -8,6 +8,7 @@ and read is recorded in one place (`DeskBase._audited`). Its parts, one concept 
 from __future__ import annotations
 
 from offerdesk.portal.desk.content import ContentDesk, LineFilter, Lines, Read
+from offerdesk.portal.desk.letters import LetterCheckDesk
 from offerdesk.portal.desk.offers import Letter, OfferDesk
 from offerdesk.portal.desk.people import PeopleDesk, email_detail
 from offerdesk.portal.desk.rounds import RoundDesk
@@ -15,5 +16,5 @@ from offerdesk.portal.desk.rounds import RoundDesk
 __all__ = ["Desk", "Letter", "LineFilter", "Lines", "Read", "email_detail"]
 
 
-class Desk(OfferDesk, RoundDesk, ContentDesk, PeopleDesk):
+class Desk(OfferDesk, RoundDesk, ContentDesk, PeopleDesk, LetterCheckDesk):
     """Made with the engine and the people's records: `Desk(engine, open_people(settings.database))`."""
