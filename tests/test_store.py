@@ -120,7 +120,11 @@ def count_writes(store: ObjectStore, action: Callable[[], object]) -> int:
 # Both backends.
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+CONTENT_KINDS = [k for k in Kind if k is not Kind.SIGNED]
+"""Kinds stored under their content's SHA-256; SIGNED holds records under another object's digest."""
+
+
+@pytest.mark.parametrize("kind", CONTENT_KINDS)
 def test_every_kind_round_trips_under_its_sha256(store: ObjectStore, kind: Kind) -> None:
     data = SAMPLES[kind]
     digest = store.put(kind, data)
@@ -129,7 +133,7 @@ def test_every_kind_round_trips_under_its_sha256(store: ObjectStore, kind: Kind)
     assert read_raw(store, kind, digest) == data
     [name] = stored_names(store, kind)
     assert name.endswith(f"{digest[:2]}/{digest}{'.pdf' if kind is Kind.LETTER else '.json'}")
-    for other in Kind:
+    for other in CONTENT_KINDS:
         if other is not kind:
             assert not store.exists(other, digest)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from activities.store.base import (
@@ -110,25 +111,7 @@ class FolderStore(ObjectStore):
 
 def _write_once(path: Path, data: bytes) -> bool:
     """Write beside the target and link it into place unless something is there already: True when written."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), _FILE_MODE)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return True
+    return _place(path, data, lambda tmp: os.link(tmp, path))
 
 
 def _make_private_dir(folder: Path) -> None:
@@ -147,6 +130,13 @@ def _make_private_dir(folder: Path) -> None:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write beside the target, sync, then rename, so a crash never leaves a partial object under its id."""
+    _place(path, data, lambda tmp: os.replace(tmp, path))
+
+
+def _place(path: Path, data: bytes, put: Callable[[str], None]) -> bool:
+    """Write `data` to a synced file beside `path` and `put` it in place (rename, or link: False if something is
+    there already); then sync the folder, so the move itself survives a power cut: an acknowledged object is never
+    lost. The file beside is gone either way."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -154,13 +144,15 @@ def _write_atomically(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        try:
+            put(tmp)
+        except FileExistsError:
+            return False
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
-    # Sync the folder too, so the rename itself survives a power cut: an acknowledged object is never lost.
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    return True

@@ -66,20 +66,10 @@ class S3Store(ObjectStore):
         return digest
 
     def get(self, kind: Kind, digest: str) -> bytes:
-        key = self.key(kind, digest)
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
-            with response["Body"] as body:
-                data: bytes = body.read()
-        except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND:
-                raise NotInStoreError(
-                    f"there is no {kind.value} object {digest} in the store at {self.location}"
-                ) from exc
-            raise self._unavailable("read from", exc) from exc
-        except BotoCoreError as exc:
-            raise self._unavailable("read from", exc) from exc
-        return check_intact(data, digest, f"s3://{self.bucket}/{key}")
+        data = self.get_record(kind, digest)
+        if data is None:
+            raise NotInStoreError(f"there is no {kind.value} object {digest} in the store at {self.location}")
+        return check_intact(data, digest, f"s3://{self.bucket}/{self.key(kind, digest)}")
 
     def exists(self, kind: Kind, digest: str) -> bool:
         key = self.key(kind, digest)
