@@ -13,9 +13,12 @@ from types import TracebackType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.metrics import WORKER, MeasuredStore
 from activities.notify import NotifyActivities
 from activities.offer_activities import OfferActivities, make_render_pool
 from offerdesk.config import Settings
+from offerdesk.observe.endpoint import MetricsEndpoint, SdkMetrics, serve_metrics
+from offerdesk.observe.tracing import setup_render_process, tracing_on
 from offerdesk.people import open_people
 from workflows.names import mail_queue
 from workflows.offer import OfferWorkflow
@@ -64,10 +67,10 @@ def worker_for(
     mailer = settings.mailer()  # a wrong OFFERDESK_SMTP_URL is said before anything starts
     renderers = render_workers or settings.render_processes
     slots = settings.activity_slots or renderers
-    pool = make_render_pool(renderers)
+    pool = make_render_pool(renderers, setup_render_process if tracing_on() else None)
     # Validations, audit chunks and notices run on threads: one for each slot of either worker.
     threads = ThreadPoolExecutor(max_workers=slots + settings.mail_slots)
-    activities = OfferActivities(settings.store(), pool)
+    activities = OfferActivities(MeasuredStore(settings.store()), pool)
     notify = NotifyActivities(open_people(settings.portal_db).notices, mailer, settings.public_url)
     drain = timedelta(seconds=settings.worker_drain_s)
     try:
@@ -95,9 +98,28 @@ def worker_for(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def run_worker(client: Client, settings: Settings, stop: asyncio.Event) -> None:
-    """Run until `stop` is set, then drain: no new work, and what runs gets OFFERDESK_WORKER_DRAIN_S to finish."""
-    with worker_for(client, settings) as worker:
-        async with worker:
-            await stop.wait()
-            log.info("stopping: no new work; running letters and notices get %g s to finish", settings.worker_drain_s)
+def worker_metrics(settings: Settings, sdk_metrics: str | None) -> MetricsEndpoint | None:
+    """The worker's /metrics on OFFERDESK_WORKER_METRICS_PORT (None when unset): Offerdesk's letters, validations,
+    store and mail, and the Temporal SDK's own metrics read from the runtime at `sdk_metrics`."""
+    if settings.worker_metrics_port is None:
+        return None
+    collectors = [WORKER, *([SdkMetrics(sdk_metrics)] if sdk_metrics else [])]
+    return serve_metrics(settings.metrics_host, settings.worker_metrics_port, collectors)
+
+
+async def run_worker(client: Client, settings: Settings, stop: asyncio.Event, sdk_metrics: str | None = None) -> None:
+    """Run until `stop` is set, then drain: no new work, and what runs gets OFFERDESK_WORKER_DRAIN_S to finish.
+
+    With OFFERDESK_WORKER_METRICS_PORT set, its metrics are served meanwhile (`sdk_metrics`: where the process's
+    Temporal runtime serves the SDK's, offerdesk.engine.connection.serve_sdk_metrics)."""
+    endpoint = worker_metrics(settings, sdk_metrics)
+    try:
+        with worker_for(client, settings) as worker:
+            async with worker:
+                await stop.wait()
+                log.info(
+                    "stopping: no new work; running letters and notices get %g s to finish", settings.worker_drain_s
+                )
+    finally:
+        if endpoint is not None:
+            endpoint.close()

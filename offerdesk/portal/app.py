@@ -25,6 +25,7 @@ from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, json_error, refusal
 from offerdesk.portal.limits import BodyLimit
+from offerdesk.portal.metrics import observe
 from offerdesk.portal.security import SecurityHeaders
 from offerdesk.portal.templating import TEMPLATES, render
 from schemas.offer import OfferDocument
@@ -55,6 +56,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.cookie_secure = settings.cookie_secure
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 included, carries the headers
+    observe(app)  # metrics, the access line and traces of every request, a 413 included
     app.state.ui_origins = settings.ui_origins
     app.include_router(health.router)
     app.include_router(codec.router)
