@@ -33,6 +33,10 @@ OBSERVED_QUEUE = "offerdesk-observed"
 SCRAPE_EVERY_S = 5.0
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # a worker, its render processes and the benchmark's client export at once
+
+
 class SpanSink:
     """An OTLP/HTTP endpoint that takes every export and answers 200, counting requests and bytes."""
 
@@ -54,8 +58,7 @@ class SpanSink:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        ThreadingHTTPServer.request_queue_size = 64  # a worker, its render processes and the client export at once
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = _Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
