@@ -225,12 +225,14 @@ async def round_part(
     docs = offers(round_id, refs)
     size = -(-len(docs) // args.batches)
     batches = [docs[i : i + size] for i in range(0, len(docs), size)]
-    await engine.open_round(bench_round(round_id, refs, deadline_in=timedelta(hours=3), review=timedelta(hours=3)))
+    setup = Engine(engine.client, engine.store, task_queue=engine.task_queue, update_timeout=3600)  # not measured
+    await setup.open_round(bench_round(round_id, refs, deadline_in=timedelta(hours=3), review=timedelta(hours=3)))
     await _floors(engine, round_id, docs)
     pipelines: tuple[str, ...] = ("temporal", "direct", "observed") if observed else ("temporal", "direct")
     observed_round, observed_docs = f"{round_id}-obs", offers(f"{round_id}-obs", refs)
     if observed:  # the same offers, in a round of its own on the observed worker's queue
-        await observed.engine.open_round(
+        patient = Engine(observed.engine.client, engine.store, task_queue=OBSERVED_QUEUE, update_timeout=3600)
+        await patient.open_round(
             bench_round(observed_round, refs, deadline_in=timedelta(hours=3), review=timedelta(hours=3))
         )
         await _floors(engine, observed_round, observed_docs)
