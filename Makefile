@@ -6,8 +6,12 @@ STAMP := $(VENV)/.installed
 # The browser tests drive Debian's chromium (never a downloaded browser); installed here when missing.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The suites that exercise the people's records run a second time on PostgreSQL: Debian's server (installed here
+# when missing), which the tests start themselves (tests/postgres.py).
+PEOPLE_TESTS := tests/test_portal_accounts.py tests/test_identity.py tests/test_portal_security.py \
+	tests/test_portal_notifications.py tests/test_portal_api.py tests/test_notices.py
 
-.PHONY: run test lint check bench clean histories
+.PHONY: run test lint check bench clean histories postgresql
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +23,11 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
 run: $(STAMP)
 	$(BIN)/offerdesk up --demo
 
@@ -27,8 +36,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) postgresql
 	$(BIN)/pytest -q
+	OFFERDESK_TEST_DATABASE=postgresql $(BIN)/pytest -q $(PEOPLE_TESTS)
 
 # The benchmark: a 75-partner round, the same work without Temporal, letter rendering, 5,000 open offers.
 bench: $(STAMP)

@@ -118,6 +118,12 @@ _SUBJECTS: dict[NoticeKind, str] = {
     NoticeKind.LETTER_FAILED: "The letter for {name} in round {round} failed: it needs staff",
     NoticeKind.REMIND_SUBMIT: "Reminder: {name}'s offer in round {round} is due by {due}",
     NoticeKind.REMIND_REVIEW: "Reminder: {name}'s offer in round {round} awaits your review until {due}",
+    NoticeKind.AWAITS_ANSWER: "Letter {letter} for {name} in round {round} is ready and awaits your answer by {due}",
+    NoticeKind.REMIND_ANSWER: "Reminder: letter {letter} for {name} in round {round} awaits your answer by {due}",
+    NoticeKind.REOPENED: "Letter {letter} for {name} in round {round} awaits your answer again, by {due}",
+    NoticeKind.COUNTERED: "{name} countered letter {letter} in round {round}: review version {version} by {due}",
+    NoticeKind.ACCEPTED: "{name} accepted letter {letter} in round {round}: the deal is agreed",
+    NoticeKind.UNANSWERED: "Letter {letter} for {name} in round {round} went unanswered: it needs staff",
 }
 
 
@@ -150,7 +156,13 @@ def _templates() -> jinja2.Environment:
 
 def compose(notice: Notice, recipient: Recipient, public_url: str) -> Message:
     """The subject, plain text and HTML of one notice to one person; pure, so it is tested directly."""
-    subject = _SUBJECTS[notice.kind].format(name=notice.partner_name, round=notice.round_id, due=when(notice.due))
+    subject = _SUBJECTS[notice.kind].format(
+        name=notice.partner_name,
+        round=notice.round_id,
+        due=when(notice.due),
+        letter=notice.letter,
+        version=notice.version,
+    )
     link = offer_link(public_url, notice)
     by_category: dict[str, list[str]] = {}
     for f in notice.findings:

@@ -92,7 +92,7 @@ class PortalProcess:
                 await asyncio.sleep(0.1)
             else:
                 raise RuntimeError("the portal did not answer within 120 s")
-        return cls(url, process, open_people(settings.portal_db))
+        return cls(url, process, open_people(settings.database))
 
     @property
     def pid(self) -> int:
@@ -291,7 +291,7 @@ def portal_env(home: Path, settings: Settings, address: str) -> dict[str, str]:
         **os.environ,
         "OFFERDESK_HOME": str(home),
         "OFFERDESK_KEYS_FILE": str(settings.keys_file),
-        "OFFERDESK_PORTAL_DB": str(settings.portal_db),
+        "OFFERDESK_DATABASE_URL": settings.database,
         "TEMPORAL_ADDRESS": address,
         "COLUMNS": "120",
     }

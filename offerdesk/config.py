@@ -87,6 +87,34 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+DATABASE_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://", "sqlite:///")
+
+
+def _database_url(value: str | None) -> str | None:
+    if not value or not value.strip():
+        return None
+    url = value.strip()
+    if not url.startswith(DATABASE_SCHEMES):
+        scheme = url.split("://", 1)[0] + "://" if "://" in url else "no scheme"
+        raise ValueError(
+            "OFFERDESK_DATABASE_URL is postgresql://user:password@host:5432/name or sqlite:///path/portal.db; "
+            f"not {scheme}"
+        )
+    return url
+
+
+def _pool_size(value: str | None) -> int:
+    if not value or not value.strip():
+        return 5
+    try:
+        size = int(value)
+    except ValueError:
+        raise ValueError(f"OFFERDESK_DATABASE_POOL_SIZE is a number of connections, such as 5; not {value!r}") from None
+    if not 1 <= size <= 100:
+        raise ValueError(f"OFFERDESK_DATABASE_POOL_SIZE must be between 1 and 100; {size} is not")
+    return size
+
+
 MAX_NAME = 200
 """The longest name an offer records for whoever acts (schemas.review.Name)."""
 
@@ -130,7 +158,15 @@ class Settings:
     """OFFERDESK_PORTAL_HOST and OFFERDESK_PORTAL_PORT: where `offerdesk up` and `offerdesk portal` serve."""
     portal_port: int = 8000
     portal_db: Path = Path(".offerdesk/portal.db")
-    """OFFERDESK_PORTAL_DB: users, API tokens, sessions and the audit log; defaults to OFFERDESK_HOME/portal.db."""
+    """OFFERDESK_PORTAL_DB: the embedded SQLite file of the people's records when OFFERDESK_DATABASE_URL is unset;
+    defaults to OFFERDESK_HOME/portal.db."""
+    database_url: str | None = None
+    """OFFERDESK_DATABASE_URL: the people's records (users, sessions, API tokens, the sign-in throttle, the audit
+    log, notices): postgresql://user:password@host:5432/name, or sqlite:///path; unset means the SQLite file at
+    portal_db. Every portal, worker and CLI of one installation on several machines shares one PostgreSQL."""
+    database_pool_size: int = 5
+    """OFFERDESK_DATABASE_POOL_SIZE: connections each process keeps open to that database (and as many again
+    for a moment under load)."""
     cookie_secure: bool = True
     """OFFERDESK_COOKIE_SECURE=0 only behind a plain-HTTP proxy that is not localhost; browsers keep
     Secure cookies on http://127.0.0.1 and http://localhost."""
@@ -220,6 +256,8 @@ class Settings:
             public_url=(e.get("OFFERDESK_PUBLIC_URL") or f"http://{shown_host}:{portal_port}").rstrip("/") + "/",
             task_queue=e.get("OFFERDESK_TASK_QUEUE") or TASK_QUEUE,
             portal_db=path("OFFERDESK_PORTAL_DB") or home / "portal.db",
+            database_url=_database_url(e.get("OFFERDESK_DATABASE_URL")),
+            database_pool_size=_pool_size(e.get("OFFERDESK_DATABASE_POOL_SIZE")),
             cookie_secure=e.get("OFFERDESK_COOKIE_SECURE", "1").strip().lower() not in ("0", "false", "no", "off"),
             update_timeout=_seconds(e.get("OFFERDESK_UPDATE_TIMEOUT"), 10.0, "OFFERDESK_UPDATE_TIMEOUT"),
             operator=_operator(e.get("OFFERDESK_OPERATOR")),
@@ -265,6 +303,18 @@ class Settings:
     def store(self) -> ObjectStore:
         """The store this installation shares between its workers, CLI and portal."""
         return open_store(self.store_url, self.home)
+
+    @property
+    def database(self) -> str:
+        """The URL of the people's records: OFFERDESK_DATABASE_URL, or the SQLite file at portal_db."""
+        if self.database_url:
+            return self.database_url
+        return "sqlite:///" + str(self.portal_db)
+
+    @property
+    def embedded_database(self) -> bool:
+        """Whether the people's records are a SQLite file on this machine (which `offerdesk up` upgrades itself)."""
+        return self.database.startswith("sqlite:")
 
     @property
     def embedded(self) -> bool:

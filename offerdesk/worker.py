@@ -65,13 +65,14 @@ def worker_for(
     """
     queue = task_queue or settings.task_queue
     mailer = settings.mailer()  # a wrong OFFERDESK_SMTP_URL is said before anything starts
+    people = open_people(settings.database, settings.database_pool_size)  # so is a database to upgrade
     renderers = render_workers or settings.render_processes
     slots = settings.activity_slots or renderers
     pool = make_render_pool(renderers, setup_render_process if tracing_on() else None)
     # Validations, audit chunks and notices run on threads: one for each slot of either worker.
     threads = ThreadPoolExecutor(max_workers=slots + settings.mail_slots)
     activities = OfferActivities(MeasuredStore(settings.store()), pool)
-    notify = NotifyActivities(open_people(settings.portal_db).notices, mailer, settings.public_url)
+    notify = NotifyActivities(people.notices, mailer, settings.public_url)
     drain = timedelta(seconds=settings.worker_drain_s)
     try:
         yield Workers(

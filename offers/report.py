@@ -22,8 +22,16 @@ from schemas.report import CategoryTally, PartnerRow, RoundReport
 from schemas.round import RoundStatus
 from schemas.validation import Category, CategoryStatus
 
-AGREED_STATES = frozenset({OfferState.APPROVED, OfferState.LETTER_ISSUED, OfferState.LETTER_FAILED})
-"""States with agreed terms: time in review stops when they were agreed."""
+AGREED_STATES = frozenset(
+    {
+        OfferState.APPROVED,
+        OfferState.LETTER_ISSUED,
+        OfferState.LETTER_FAILED,
+        OfferState.ACCEPTED,
+        OfferState.UNANSWERED,
+    }
+)
+"""States with agreed terms: time in review stops when the latest were agreed."""
 OPEN_STATES = frozenset({OfferState.VALIDATING, OfferState.DEFICIENT, OfferState.UNDER_REVIEW, OfferState.ESCALATED})
 """States after a first version where the clock still runs."""
 
@@ -46,6 +54,9 @@ def round_report(
             tally = tallies[category]
             setattr(tally, category_status.value, getattr(tally, category_status.value) + 1)
     return RoundReport(
+        accepted=sum(row.deal_rate_pct is not None for row in rows),
+        countered=sum(row.countered for row in rows),
+        unanswered=sum(row.state == OfferState.UNANSWERED for row in rows),
         round_id=status.round_id,
         deadline=status.deadline,
         review_window=status.review_window,
@@ -55,6 +66,12 @@ def round_report(
         states=dict(Counter(row.state for row in rows)),
         categories=tallies,
     )
+
+
+def _whole_seconds(span: timedelta | None) -> timedelta | None:
+    """A time in review to the second: people read days and hours, and an ISO 8601 duration with a fraction of a
+    second ("PT1M0.69S") is not the RFC 3339 duration the API's schema promises."""
+    return None if span is None else timedelta(seconds=round(span.total_seconds()))
 
 
 def _row(
@@ -81,7 +98,11 @@ def _row(
         in_review = max(terms.agreed_at - first, timedelta(0))
     elif first is not None and state in OPEN_STATES:
         in_review, ongoing = max(now - first, timedelta(0)), True
+    letters = card.numbered_letters() if card else []
     return PartnerRow(
+        letters=len(letters),
+        countered=bool(letters) and any(v.number > letters[0].version for v in versions),
+        deal_rate_pct=card.deal.rate_pct if card and card.deal else None,
         partner=code,
         partner_name=(card.partner_name if card else "") or (reference.name if reference else code),
         state=state,
@@ -91,7 +112,7 @@ def _row(
         agreed_rate_pct=terms.agreed_rate_pct if terms else None,
         versions=len(versions),
         first_received_at=first,
-        time_in_review=in_review,
+        time_in_review=_whole_seconds(in_review),
         in_review_ongoing=ongoing,
     )
 
@@ -105,12 +126,13 @@ PLOT_BOTTOM = 350
 PENDING_Y = 378
 LABELS_UP_TO = 40
 """Marks carry their partner's code as a label up to this many partners; beyond, only a tooltip."""
-COLOURS = {"agreed": "#1d6b36", "proposed": "#1f4e79", "pending": "#8a939e"}
+COLOURS = {"deal": "#6b2d8f", "agreed": "#1d6b36", "proposed": "#1f4e79", "pending": "#8a939e"}
 
 
 def rate_chart_svg(report: RoundReport) -> str:
-    """Announced rate (x) against the agreed, or else proposed, rate (y): one mark per partner.
+    """Announced rate (x) against the deal, else the agreed, else the proposed rate (y): one mark per partner.
 
+    A deal (a letter the partner accepted) is marked apart: a larger mark in its own colour, ringed.
     Partners with no proposal yet sit on a strip under the plot at their announced rate. The diagonal is
     "no change from the announced rate", the dashed line the baseline. Colours are presentation attributes,
     so the SVG stands alone (and the portal's CSP, which forbids style attributes, lets it through).
@@ -177,17 +199,31 @@ def rate_chart_svg(report: RoundReport) -> str:
 
 def _mark(row: PartnerRow, x: Callable[[float], float], y: Callable[[float], float], label: bool) -> list[str]:
     announced, charted = row.announced_rate_pct, row.charted_rate_pct
-    kind = "agreed" if row.agreed_rate_pct is not None else "proposed" if charted is not None else "pending"
+    if row.deal_rate_pct is not None:
+        kind = "deal"
+    elif row.agreed_rate_pct is not None:
+        kind = "agreed"
+    else:
+        kind = "proposed" if charted is not None else "pending"
     cx = x(announced if announced is not None else 0.0)
     cy = y(charted) if charted is not None else PENDING_Y
     colour = COLOURS[kind]
     fill = "#fff" if kind == "proposed" else colour
-    what = f"{kind} {charted:g}%" if charted is not None else "no proposal yet"
-    tip = f"{row.partner} {row.partner_name}: announced {_pct(announced)}, {what} ({row.state})"
-    parts = [
-        f'<circle class="mark {kind}" data-partner="{escape(row.partner)}" cx="{cx:.1f}" cy="{cy:.1f}" r="5" '
-        f'fill="{fill}" stroke="{colour}" stroke-width="2"><title>{escape(tip)}</title></circle>'
-    ]
+    named = "the deal" if kind == "deal" else kind
+    what = f"{named} {charted:g}%" if charted is not None else "no proposal yet"
+    letters = f", {row.letters} letters" if row.letters > 1 else ""
+    tip = f"{row.partner} {row.partner_name}: announced {_pct(announced)}, {what} ({row.state}{letters})"
+    parts = []
+    if kind == "deal":  # a ring around the mark: the deal reads apart from agreed terms without colour too
+        parts.append(
+            f'<circle class="deal-ring" cx="{cx:.1f}" cy="{cy:.1f}" r="9" fill="none" stroke="{colour}" '
+            'stroke-width="1.5"/>'
+        )
+    parts.append(
+        f'<circle class="mark {kind}" data-partner="{escape(row.partner)}" cx="{cx:.1f}" cy="{cy:.1f}" '
+        f'r="{6 if kind == "deal" else 5}" fill="{fill}" stroke="{colour}" stroke-width="2">'
+        f"<title>{escape(tip)}</title></circle>"
+    )
     if label:
         parts.append(
             f'<text class="mark-label" x="{cx + 8:.1f}" y="{cy + 4:.1f}" fill="{colour}" font-size="11">'
@@ -198,12 +234,23 @@ def _mark(row: PartnerRow, x: Callable[[float], float], y: Callable[[float], flo
 
 def _legend() -> list[str]:
     out = ['<g class="legend" font-size="11">']
-    for i, (kind, text) in enumerate((("agreed", "agreed"), ("proposed", "proposed"), ("pending", "no proposal"))):
+    kinds = (
+        ("deal", "the deal (accepted)"),
+        ("agreed", "agreed"),
+        ("proposed", "proposed"),
+        ("pending", "no proposal"),
+    )
+    for i, (kind, text) in enumerate(kinds):
         cy = TOP + 12 + i * 16
         colour = COLOURS[kind]
         fill = "#fff" if kind == "proposed" else colour
+        ring = (
+            f'<circle cx="{LEFT + 14}" cy="{cy}" r="7" fill="none" stroke="{colour}" stroke-width="1.5"/>'
+            if kind == "deal"
+            else ""
+        )
         out.append(
-            f'<circle cx="{LEFT + 14}" cy="{cy}" r="4" fill="{fill}" stroke="{colour}" stroke-width="2"/>'
+            f'{ring}<circle cx="{LEFT + 14}" cy="{cy}" r="4" fill="{fill}" stroke="{colour}" stroke-width="2"/>'
             f'<text x="{LEFT + 24}" y="{cy + 4}" fill="#1b1f24">{text}</text>'
         )
     out.append("</g>")
@@ -211,12 +258,14 @@ def _legend() -> list[str]:
 
 
 def _describe(report: RoundReport) -> str:
-    agreed = sum(r.agreed_rate_pct is not None for r in report.rows)
+    deals = sum(r.deal_rate_pct is not None for r in report.rows)
+    agreed = sum(r.deal_rate_pct is None and r.agreed_rate_pct is not None for r in report.rows)
     proposed = sum(r.agreed_rate_pct is None and r.proposed_rate_pct is not None for r in report.rows)
-    pending = len(report.rows) - agreed - proposed
+    pending = len(report.rows) - deals - agreed - proposed
     return escape(
-        f"{len(report.rows)} partners: {agreed} with an agreed rate, {proposed} with a proposed rate only, "
-        f"{pending} with no proposal yet. A mark below the diagonal is a rate below the announced one."
+        f"{len(report.rows)} partners: {deals} with a deal (a letter accepted), {agreed} with an agreed rate, "
+        f"{proposed} with a proposed rate only, {pending} with no proposal yet. A mark below the diagonal is a "
+        "rate below the announced one."
     )
 
 
@@ -241,6 +290,9 @@ HEADER = [
     "first_received_at_utc",
     "time_in_review",
     "time_in_review_ongoing",
+    "letters",
+    "countered",
+    "deal_rate_pct",
 ]
 
 
@@ -266,6 +318,9 @@ def report_table(report: RoundReport) -> list[list[Any]]:
                 first,
                 row.time_in_review,
                 row.in_review_ongoing if row.time_in_review is not None else None,
+                row.letters,
+                row.countered,
+                row.deal_rate_pct,
             ]
         )
     return table
@@ -322,6 +377,10 @@ def report_xlsx(report: RoundReport) -> bytes:
         ["time in review", report.time_in_review_defined_as],
         ["categories", "met, missing or invalid in each partner's latest version, as validation found it"],
         ["rates", "percent; agreed once reviewers reached their quorum, proposed by the landing-zone policy"],
+        ["letters", "letters issued to the partner: one more for each counter-offer answered; all are kept"],
+        ["countered", "whether the partner answered a letter with a counter-offer (a new version)"],
+        ["deal_rate_pct", "the rate of the letter the partner accepted: the deal"],
+        ["accepted / countered / unanswered", f"{report.accepted} / {report.countered} / {report.unanswered}"],
     ):
         about.append(values)
     about.column_dimensions["A"].width = 24

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from schemas.letter import LetterRef
+from schemas.offer_state import Deal
 
 
 class OfferListing(BaseModel):
@@ -18,4 +19,11 @@ class OfferListing(BaseModel):
     workflow_id: str
     running: bool
     letter: LetterRef | None = None
+    """The latest letter."""
     letter_failure: str | None = None
+    letters: int = 0
+    """How many letters the offer has had (1, 2, 3, … with each counter-offer answered)."""
+    respond_by: datetime | None = None
+    """When the partner's answer to the latest letter is due (LETTER_ISSUED), or was (UNANSWERED)."""
+    deal: Deal | None = None
+    """The letter the partner accepted (ACCEPTED): its rate is the deal."""

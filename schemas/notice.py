@@ -35,6 +35,18 @@ class NoticeKind(StrEnum):
     """Not yet submitted, or still deficient, and the time to submit or amend ends soon."""
     REMIND_REVIEW = "remind_review"
     """Not yet decided, and the review window closes soon."""
+    AWAITS_ANSWER = "awaits_answer"
+    """A letter awaits the partner's answer (accept it, or send a counter-offer) within the response window."""
+    REMIND_ANSWER = "remind_answer"
+    """A letter is not yet answered, and its response window closes soon."""
+    COUNTERED = "countered"
+    """The partner answered a letter with a new version (a counter-offer), which is now under review."""
+    ACCEPTED = "accepted"
+    """The partner (or staff on its behalf) accepted a letter: its terms are the deal."""
+    UNANSWERED = "unanswered"
+    """A letter's response window closed without an answer: staff reopen the offer or close it."""
+    REOPENED = "reopened"
+    """Staff reopened an unanswered offer: its letter awaits an answer again, within a new window."""
 
     @property
     def audience(self) -> Audience:
@@ -43,7 +55,7 @@ class NoticeKind(StrEnum):
     @property
     def reminder(self) -> bool:
         """Reminders may be turned off by their recipients; decisions on their own offers may not."""
-        return self in (NoticeKind.REMIND_SUBMIT, NoticeKind.REMIND_REVIEW)
+        return self in (NoticeKind.REMIND_SUBMIT, NoticeKind.REMIND_REVIEW, NoticeKind.REMIND_ANSWER)
 
 
 _AUDIENCE = {
@@ -57,6 +69,12 @@ _AUDIENCE = {
     NoticeKind.REMIND_REVIEW: Audience.REVIEWERS,
     NoticeKind.ESCALATED: Audience.STAFF,
     NoticeKind.LETTER_FAILED: Audience.STAFF,
+    NoticeKind.AWAITS_ANSWER: Audience.NEGOTIATORS,
+    NoticeKind.REMIND_ANSWER: Audience.NEGOTIATORS,
+    NoticeKind.REOPENED: Audience.NEGOTIATORS,
+    NoticeKind.COUNTERED: Audience.REVIEWERS,
+    NoticeKind.ACCEPTED: Audience.STAFF,
+    NoticeKind.UNANSWERED: Audience.STAFF,
 }
 
 MAX_NOTICE_FINDINGS = 20
@@ -75,9 +93,11 @@ class Notice(BaseModel):
     partner: str
     partner_name: str
     version: int = 0
+    letter: int = 0
+    """The letter the notice is about (awaiting an answer, accepted, unanswered): its number, from 1."""
     at: datetime
     due: datetime | None = None
-    """The deadline this notice is about: amend until, review window, submissions close."""
+    """The deadline this notice is about: amend until, review window, submissions close, the answer due."""
     note: str = ""
     """The reviewer's note, the letter's failure, why it escalated."""
     categories: dict[Category, CategoryStatus] = {}

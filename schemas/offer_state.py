@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from schemas.answer import RESPOND_WITHIN
 from schemas.document_ref import DocumentRef, DocumentSummary
 from schemas.landing import AgreedTerms, Approval, LandingZone
 from schemas.letter import LetterRef
@@ -31,8 +32,14 @@ class OfferState(StrEnum):
     ESCALATED = "ESCALATED"
     APPROVED = "APPROVED"
     LETTER_ISSUED = "LETTER_ISSUED"
+    """The latest letter awaits the partner's answer until `respond_by`. A letter issued before letters awaited an
+    answer (no `respond_by`) was the offer's end."""
     LETTER_FAILED = "LETTER_FAILED"
     """The letter could not be rendered or stored after its retries; staff retry it once the cause is fixed."""
+    ACCEPTED = "ACCEPTED"
+    """The partner accepted the latest letter: its terms are the deal (`deal`)."""
+    UNANSWERED = "UNANSWERED"
+    """The response window passed without an answer: staff reopen it with a new window, or close it."""
     LAPSED = "LAPSED"
     WITHDRAWN = "WITHDRAWN"
     TERMINATED = "TERMINATED"
@@ -42,8 +49,26 @@ class OfferState(StrEnum):
 
 
 FINAL_STATES = frozenset(
-    {OfferState.LETTER_ISSUED, OfferState.LAPSED, OfferState.WITHDRAWN, OfferState.TERMINATED, OfferState.FAILED}
+    {
+        OfferState.ACCEPTED,
+        OfferState.UNANSWERED,
+        OfferState.LAPSED,
+        OfferState.WITHDRAWN,
+        OfferState.TERMINATED,
+        OfferState.FAILED,
+    }
 )
+"""States nothing more comes of for the partner: no version, no answer, no withdrawal. UNANSWERED waits for staff
+to reopen or close it; a LETTER_ISSUED from before letters awaited an answer is final too (`is_final`)."""
+
+
+def awaits_answer(state: OfferState, respond_by: datetime | None) -> bool:
+    """Whether a letter awaits the partner's answer: issued, with a response window (letters from before had none)."""
+    return state is OfferState.LETTER_ISSUED and respond_by is not None
+
+
+def is_final(state: OfferState, respond_by: datetime | None) -> bool:
+    return state in FINAL_STATES or (state is OfferState.LETTER_ISSUED and respond_by is None)
 
 
 class OfferInput(BaseModel):
@@ -61,6 +86,8 @@ class OfferInput(BaseModel):
     letter_first_retry: timedelta = timedelta(seconds=2)
     remind_before: timedelta = timedelta(hours=24)
     """How long before a deadline the people it waits on are reminded; zero for no reminders."""
+    respond_within: timedelta = RESPOND_WITHIN
+    """How long the partner has to answer each letter."""
     carry: OfferCarry | None = None
 
 
@@ -123,6 +150,40 @@ class OfferAnswer(BaseModel):
     approvals_required: int
     review_deadline: datetime | None
     amend_until: datetime
+    respond_by: datetime | None = None
+    letters: int = 0
+
+
+class IssuedLetter(BaseModel):
+    """One letter of an offer: its number (1, 2, 3, …), the version it answers, when, and its terms. Every one is
+    kept: a counter-offer's letter is another, never a replacement."""
+
+    number: int
+    version: int
+    issued_at: datetime | None
+    ref: LetterRef
+    terms: AgreedTerms | None = None
+
+
+class Deal(BaseModel):
+    """The letter the partner accepted, and who accepted it: its terms are the deal."""
+
+    letter: int
+    version: int
+    rate_pct: float
+    accepted_by: str
+    accepted_at: datetime
+    on_behalf: bool = False
+    """Staff accepted for the partner (who answered by other means), with `reason`."""
+    reason: str = ""
+
+
+class Closing(BaseModel):
+    """Staff closed an offer that went unanswered: who, when and why."""
+
+    by: str
+    at: datetime
+    reason: str = ""
 
 
 class OfferView(BaseModel):
@@ -144,7 +205,39 @@ class OfferView(BaseModel):
     changes_requested: list[str]
     terms: AgreedTerms | None
     letter: LetterRef | None
+    """The latest letter (`letters` holds every one)."""
     letter_failure: str | None = None
+    respond_by: datetime | None = None
+    """When the partner's answer to the latest letter is due (UNANSWERED: when it was due)."""
+    letters: list[IssuedLetter] = []
+    deal: Deal | None = None
+    closing: Closing | None = None
+
+    @property
+    def awaits_answer(self) -> bool:
+        return awaits_answer(self.state, self.respond_by)
+
+    @property
+    def final(self) -> bool:
+        return is_final(self.state, self.respond_by)
+
+    def numbered_letters(self) -> list[IssuedLetter]:
+        """Every letter, from 1; an offer from before letters were kept as a list shows its one letter as letter 1."""
+        if self.letters or self.letter is None:
+            return list(self.letters)
+        version = self.versions[-1].number if self.versions else 1
+        at = self.terms.agreed_at if self.terms else None
+        return [IssuedLetter(number=1, version=version, issued_at=at, ref=self.letter, terms=self.terms)]
+
+    def answered_version(self, version: int) -> int | None:
+        """The version the last letter before `version` answered: what a counter-offer is compared with."""
+        answered = [x.version for x in self.numbered_letters() if x.version < version]
+        return answered[-1] if answered else None
+
+    def compare_from(self, version: int) -> int:
+        """Which version `version` is compared with by default: the one the last letter before it answered (a
+        counter-offer against what the letter answered), else the one before it."""
+        return self.answered_version(version) or version - 1
 
 
 class OfferCard(OfferView):
@@ -188,6 +281,10 @@ class OfferMemory(BaseModel):
     terms: AgreedTerms | None = None
     letter: LetterRef | None = None
     letter_failure: str | None = None
+    respond_by: datetime | None = None
+    letters: list[IssuedLetter] = []
+    deal: Deal | None = None
+    closing: Closing | None = None
     audit_chunks: list[str] = []
     """The audit trail written to the store, oldest first."""
     run: int = 1
@@ -199,6 +296,14 @@ class OfferMemory(BaseModel):
     """The keys of the last reminders sent, so a deadline is reminded of once."""
     entered_at: datetime
     """When the offer entered its state: a reminder whose time was already past then is not sent."""
+
+    @property
+    def awaits_answer(self) -> bool:
+        return awaits_answer(self.state, self.respond_by)
+
+    @property
+    def final(self) -> bool:
+        return is_final(self.state, self.respond_by)
 
     @classmethod
     def invited(cls, inp: OfferInput, now: datetime) -> OfferMemory:
@@ -264,6 +369,7 @@ class OfferOutcome(BaseModel):
     state: OfferState
     versions: int
     letter: LetterRef | None
+    letters: int = 0
 
 
 OfferInput.model_rebuild()

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 from schemas.listing import OfferListing
 from schemas.offer import PARTNER_PATTERN
@@ -135,7 +135,7 @@ class EmailBody(_Body):
 
 
 class RemindersBody(_Body):
-    on: bool
+    on: StrictBool  # true or false, as the schema says: not 0, 1 or "yes"
     """Reminders before deadlines on or off; notices about decisions on your own offers are sent either way."""
 
 

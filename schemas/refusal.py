@@ -42,6 +42,8 @@ class Refusal(StrEnum):
     NO_ROUND = "NoRound"
     NOT_INVITED = "NotInvited"
     NO_VERSION = "NoVersion"
+    NO_SUCH_LETTER = "NoSuchLetter"
+    """The offer has no letter of that number."""
     MISSING = "Missing"
     """No such user or token."""
 
@@ -60,6 +62,10 @@ class Refusal(StrEnum):
     """The request reached the offer after its caller stopped waiting for the answer."""
     STALE_VERSION = "StaleVersion"
     """A decision made on a version of the offer that is no longer the latest: read the new one, decide again."""
+    STALE_LETTER = "StaleLetter"
+    """An acceptance of a letter that is no longer the latest: a later letter answers a later version."""
+    NO_ANSWER_AWAITED = "NoAnswerAwaited"
+    """An acceptance while no letter awaits the partner's answer (under review again, accepted, unanswered)."""
     REFUSED = "Refused"
     """A refusal from an older worker whose kind this version does not know."""
 

@@ -9,8 +9,9 @@ from pydantic import BaseModel
 from schemas.validation import Category, CategoryStatus
 
 TIME_IN_REVIEW = (
-    "Time in review runs from the first version received to the agreed terms (APPROVED, LETTER_ISSUED, "
-    "LETTER_FAILED); for an offer still open (VALIDATING, DEFICIENT, UNDER_REVIEW, ESCALATED) it is still "
+    "Time in review runs from the first version received to the latest agreed terms (APPROVED, LETTER_ISSUED, "
+    "LETTER_FAILED, ACCEPTED, UNANSWERED); for an offer still open (VALIDATING, DEFICIENT, UNDER_REVIEW, "
+    "ESCALATED, a counter-offer among them) it is still "
     "running, counted up to the time of this report and marked “so far”. It is blank for offers never submitted "
     "and for those closed without agreed terms (LAPSED, WITHDRAWN, TERMINATED, FAILED), whose cards do not say "
     "when they closed."
@@ -36,11 +37,20 @@ class PartnerRow(BaseModel):
     """See TIME_IN_REVIEW; None where it is blank."""
     in_review_ongoing: bool = False
     """The clock is still running: time_in_review is up to the report's `as_of`."""
+    letters: int = 0
+    """How many letters the offer has had: one more for each counter-offer answered."""
+    countered: bool = False
+    """The partner answered a letter with a counter-offer (a version after its first letter)."""
+    deal_rate_pct: float | None = None
+    """The rate of the letter the partner accepted: the deal (ACCEPTED)."""
 
     @property
     def charted_rate_pct(self) -> float | None:
-        """The rate the chart draws against the announced one: agreed if there is one, else proposed."""
-        return self.agreed_rate_pct if self.agreed_rate_pct is not None else self.proposed_rate_pct
+        """The rate the chart draws against the announced one: the deal, else agreed, else proposed."""
+        for rate in (self.deal_rate_pct, self.agreed_rate_pct, self.proposed_rate_pct):
+            if rate is not None:
+                return rate
+        return None
 
     def count(self, status: CategoryStatus) -> int:
         return sum(s is status for s in self.categories.values())
@@ -66,3 +76,9 @@ class RoundReport(BaseModel):
     """How many partners are in each state."""
     categories: dict[Category, CategoryTally]
     time_in_review_defined_as: str = TIME_IN_REVIEW
+    accepted: int = 0
+    """Offers whose partner accepted a letter (the deal)."""
+    countered: int = 0
+    """Offers whose partner answered a letter with a counter-offer, at least once."""
+    unanswered: int = 0
+    """Offers whose latest letter went unanswered."""

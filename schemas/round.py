@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from schemas.answer import RESPOND_WITHIN, ResponseWindow
 from schemas.offer import ROUND_ID_PATTERN
 from schemas.offer_state import OfferOutcome
 from schemas.partner import PartnerReference
@@ -22,6 +23,8 @@ class RoundTerms(BaseModel):
     deadline: AwareDatetime
     review_window: timedelta = Field(default=timedelta(days=3), gt=timedelta(0), le=timedelta(days=90))
     approvals_required: int = Field(default=2, ge=1, le=10)
+    respond_within: ResponseWindow = RESPOND_WITHIN
+    """How long a partner has to answer each letter (accept it, or send a counter-offer) before it is UNANSWERED."""
 
 
 class RoundSpec(RoundTerms):
@@ -32,7 +35,8 @@ class RoundSpec(RoundTerms):
     letter_first_retry: timedelta = Field(default=timedelta(seconds=2), gt=timedelta(0))
     """The wait before the second try; each later wait doubles, up to a minute."""
     remind_before: timedelta = Field(default=timedelta(hours=24), ge=timedelta(0))
-    """Reminders go this long before submissions close and before each review window closes; 0 for none."""
+    """Reminders go this long before submissions close, before each review window closes and before each response
+    window closes; 0 for none."""
 
 
 class RoundStatus(BaseModel):
@@ -44,6 +48,7 @@ class RoundStatus(BaseModel):
     opened_at: datetime
     started: bool
     remind_before: timedelta = timedelta(hours=24)
+    respond_within: timedelta = RESPOND_WITHIN
     outcomes: list[OfferOutcome] = []
 
     @classmethod
@@ -60,5 +65,6 @@ class RoundStatus(BaseModel):
             opened_at=opened_at,
             started=started,
             remind_before=spec.remind_before,
+            respond_within=spec.respond_within,
             outcomes=outcomes or [],
         )

@@ -20,6 +20,7 @@ async def cli(env: WorkflowEnvironment, settings: Settings, *args: str, **extra:
         **os.environ,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "OFFERDESK_HOME": str(settings.home),
+        "OFFERDESK_DATABASE_URL": settings.database,
         "COLUMNS": "250",
         **extra,
     }

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,14 +23,25 @@ from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
 from offerdesk.devserver import temporal_binary
 from offerdesk.engine import Engine
+from offerdesk.people.db import close, sqlite_url
+from offerdesk.people.migrate import upgrade
 from offerdesk.worker import worker_for
 from offers.reference import partner_references
+from schemas.answer import RESPOND_WITHIN
 from schemas.round import RoundSpec
 from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
 from workflows.names import SEARCH_ATTRIBUTES, offer_workflow_id, round_workflow_id
 
 if TYPE_CHECKING:
     from tests.portal import Portal
+    from tests.postgres import Postgres
+
+DATABASE = os.environ.get("OFFERDESK_TEST_DATABASE", "sqlite")
+"""Where the people's records of the session's portal, worker and CLI, and of each test's `database`, live:
+`sqlite` (the embedded default) or `postgresql` (a server the tests start). `make test` runs the suites that
+exercise the records a second time on PostgreSQL."""
+if DATABASE not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"OFFERDESK_TEST_DATABASE is sqlite or postgresql; not {DATABASE!r}")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -50,11 +62,53 @@ async def env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def postgres() -> Iterator[Postgres]:
+    """The tests' own PostgreSQL server, started on first use and removed with its data at the end."""
+    from tests.postgres import Postgres
+
+    server = Postgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "portal.db"
+    upgrade(sqlite_url(path))
+    return path
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new database of people's records for one test, at the newest revision: a SQLite file, or a database on
+    the tests' PostgreSQL server (OFFERDESK_TEST_DATABASE=postgresql). Its connections close with the test."""
+    if DATABASE == "postgresql":
+        server: Postgres = request.getfixturevalue("postgres")
+        url = server.new_database()
+    else:
+        path = tmp_path / "portal.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        url = sqlite_url(path)
+    yield url
+    close(url)
+
+
+@pytest.fixture(scope="session")
+def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The session's installation: its home, and its people's records (upgraded), in SQLite or PostgreSQL."""
     home = tmp_path_factory.mktemp("offerdesk-home")
     # In-process workers end with their test: a letter still rendering then gets a few seconds, not a deploy's
     # drain (tests/test_worker_process.py drains a real `offerdesk worker` with its default).
-    return Settings.from_env({"OFFERDESK_HOME": str(home), "OFFERDESK_WORKER_DRAIN_S": "5"})
+    env = {"OFFERDESK_HOME": str(home), "OFFERDESK_WORKER_DRAIN_S": "5"}
+    if DATABASE == "postgresql":
+        server: Postgres = request.getfixturevalue("postgres")
+        env["OFFERDESK_DATABASE_URL"] = server.new_database(migrated=False)
+    found = Settings.from_env(env)
+    upgrade(found.database)
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +173,7 @@ def round_spec(
     review_window: timedelta = timedelta(minutes=5),
     approvals: int = 2,
     round_id: str | None = None,
+    respond_within: timedelta = RESPOND_WITHIN,
 ) -> RoundSpec:
     return RoundSpec(
         round_id=round_id or new_round_id(),
@@ -126,6 +181,7 @@ def round_spec(
         deadline=datetime.now(UTC) + deadline_in,
         review_window=review_window,
         approvals_required=approvals,
+        respond_within=respond_within,
     )
 
 

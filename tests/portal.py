@@ -87,7 +87,7 @@ async def start_portal(
         **os.environ,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "OFFERDESK_HOME": str(settings.home),
-        "OFFERDESK_PORTAL_DB": str(settings.portal_db),
+        "OFFERDESK_DATABASE_URL": settings.database,
         **extra,
     }
     errors = log.open("ab") if log is not None else None
@@ -114,7 +114,7 @@ async def start_portal(
         else:
             raise RuntimeError("the portal did not answer within 30 s")
     try:
-        yield Portal(url, open_people(settings.portal_db))
+        yield Portal(url, open_people(settings.database))
     finally:
         process.terminate()
         await process.wait()

@@ -41,24 +41,18 @@ def test_a_cpu_max_line_reads_as_cpus(cpu_max: str, cpus: float | None) -> None:
     assert quota_cpus(cpu_max) == cpus
 
 
-def test_no_quota_leaves_the_affinity(tmp_path: Path) -> None:
-    root, proc = cgroups(tmp_path, "/", {"": "max 100000"})
-    assert usable_cpus(affinity=6, cgroup_root=root, proc_cgroup=proc) == 6
-
-
-def test_a_quota_below_the_affinity_wins_rounded_up(tmp_path: Path) -> None:
-    root, proc = cgroups(tmp_path, "/", {"": "150000 100000"})
-    assert usable_cpus(affinity=8, cgroup_root=root, proc_cgroup=proc) == 2
-
-
-def test_an_affinity_below_the_quota_wins(tmp_path: Path) -> None:
-    root, proc = cgroups(tmp_path, "/", {"": "400000 100000"})
-    assert usable_cpus(affinity=1, cgroup_root=root, proc_cgroup=proc) == 1
-
-
-def test_half_a_cpu_is_still_one_process(tmp_path: Path) -> None:
-    root, proc = cgroups(tmp_path, "/", {"": "50000 100000"})
-    assert usable_cpus(affinity=4, cgroup_root=root, proc_cgroup=proc) == 1
+@pytest.mark.parametrize(
+    ("cpu_max", "affinity", "usable"),
+    [
+        ("max 100000", 6, 6),  # no quota leaves the affinity
+        ("150000 100000", 8, 2),  # a quota below the affinity wins, rounded up
+        ("400000 100000", 1, 1),  # an affinity below the quota wins
+        ("50000 100000", 4, 1),  # half a CPU is still one process
+    ],
+)
+def test_the_lower_of_quota_and_affinity_counts(tmp_path: Path, cpu_max: str, affinity: int, usable: int) -> None:
+    root, proc = cgroups(tmp_path, "/", {"": cpu_max})
+    assert usable_cpus(affinity=affinity, cgroup_root=root, proc_cgroup=proc) == usable
 
 
 def test_the_tightest_quota_on_the_way_to_the_root_counts(tmp_path: Path) -> None:

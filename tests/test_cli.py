@@ -154,7 +154,7 @@ async def test_users_and_tokens_from_the_command_line(env: WorkflowEnvironment, 
     assert code == 1 and "exists already" in err
     code, out, err = await cli(env, settings, "token", "create", name, "--label", "upload script")
     assert code == 0 and "not shown again" in err
-    who = open_people(settings.portal_db).tokens.principal(out.strip())
+    who = open_people(settings.database).tokens.principal(out.strip())
     assert who is not None and (who.name, who.partner) == (name, "JP")
 
 

@@ -197,6 +197,25 @@ async def test_the_codec_endpoint_decodes_for_staff_only_and_answers_the_uis_pre
     assert decoded.headers["cache-control"] == "no-store"
 
 
+async def test_deep_json_to_the_codec_endpoint_is_a_422_with_a_sentence(portal: Portal) -> None:
+    """Nested past the portal's limit (64), or past Python's recursion limit: refused before it is parsed."""
+
+    def payloads(depth: int) -> bytes:
+        return b'{"payloads": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+    json_type = {"Content-Type": "application/json"}
+    async with portal.user(Role.STAFF).api() as staff, httpx.AsyncClient(base_url=portal.url) as anyone:
+        for client in (staff, anyone):
+            for url in ("/codec/decode", "/codec/encode"):  # /codec/encode answers only the UI's preflight
+                for depth in (65, 50_000):
+                    answer = await client.post(url, content=payloads(depth), headers=json_type)
+                    assert answer.status_code == 422, answer.text
+                    assert "nests arrays and objects more than 64 levels deep" in answer.json()["message"]
+        within = await staff.post("/codec/decode", content=payloads(64), headers=json_type)
+    assert within.status_code == 422  # read, and refused by the codec itself: not protobuf JSON
+    assert within.json()["message"].startswith('send {"payloads": [...]} as protobuf JSON')
+
+
 async def test_after_rotation_old_offers_are_still_read_and_moved_with_the_new_key(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:

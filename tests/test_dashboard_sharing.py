@@ -62,11 +62,11 @@ class CountingEngine:
 
 
 @pytest.fixture
-def desk(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> tuple[Desk, CountingEngine]:
+def desk(monkeypatch: pytest.MonkeyPatch, database: str) -> tuple[Desk, CountingEngine]:
     monkeypatch.setattr(desk_module, "DASHBOARD_FRESH_S", 0.3)
     monkeypatch.setattr(desk_module, "DASHBOARD_STALE_S", 1.5)
     engine = CountingEngine()
-    return Desk(cast(Engine, engine), open_people(tmp_path / "portal.db")), engine
+    return Desk(cast(Engine, engine), open_people(database)), engine
 
 
 async def test_readers_at_once_share_one_listing(desk: tuple[Desk, CountingEngine]) -> None:

@@ -26,6 +26,7 @@ from offerdesk.config import Settings
 from offerdesk.engine import Engine, EngineUnavailable
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
+from schemas.answer import Accept
 from schemas.offer_state import OfferState
 from schemas.review import Approve, Comment
 from schemas.round import RoundSpec, RoundStatus
@@ -191,14 +192,15 @@ async def test_a_terminated_offer_shows_as_terminated_with_why_and_the_round_car
     code, out, _, _ = await cli(env, settings.home, "offer", "show", rid, "CN")
     assert code == 0 and "TERMINATED" in out and "operator cleaned up" in out
 
-    # The round carries on: the other offer reaches its letter, and the round records both endings.
+    # The round carries on: the other offer reaches its letter, which is accepted, and the round records both.
     await engine.approve(rid, "FJ", ADA)
     await engine.wait_for(rid, "FJ", {OfferState.LETTER_ISSUED}, WAIT)
+    await engine.accept(rid, "FJ", Accept(by="negotiator", letter=1))
     round_handle = env.client.get_workflow_handle(round_workflow_id(rid), result_type=RoundStatus)
     outcome = await asyncio.wait_for(round_handle.result(), 30)
     assert {o.partner: o.state for o in outcome.outcomes} == {
         "CN": OfferState.TERMINATED,
-        "FJ": OfferState.LETTER_ISSUED,
+        "FJ": OfferState.ACCEPTED,
     }
 
 
@@ -221,17 +223,18 @@ async def test_with_no_worker_reads_still_work_and_changes_say_so_quickly(
             await engine.comment(rid, "IL", Comment(reviewer="Ada", text="reads well"))
             await engine.approve(rid, "IL", ADA)
             await engine.wait_for(rid, "IL", {OfferState.LETTER_ISSUED}, WAIT)
+            await engine.accept(rid, "IL", Accept(by="negotiator", letter=1))  # the offer completes
             await engine.submit(sample_offer(rid, "JO"), by="negotiator")
             await engine.comment(rid, "JO", Comment(reviewer="Ada", text="still reading"))
 
     # No worker runs now. Reading an offer, a round and an issued letter needs none.
     code, out, err, took = await cli(env, tmp_path, "offer", "show", rid, "IL")
-    assert code == 0 and "LETTER_ISSUED" in out and took < 15, err
+    assert code == 0 and "ACCEPTED" in out and took < 15, err
     code, out, err, took = await cli(env, tmp_path, "offer", "show", rid, "JO", "--json")
     assert code == 0 and '"UNDER_REVIEW"' in out and took < 10, err
     assert "no worker answered" in out  # the view says what it could not show
     code, out, err, took = await cli(env, tmp_path, "round", "status", rid)
-    assert code == 0 and "LETTER_ISSUED" in out and "UNDER_REVIEW" in out and took < 10, err
+    assert code == 0 and "ACCEPTED" in out and "UNDER_REVIEW" in out and took < 10, err
     target = tmp_path / "il.pdf"
     code, _, err, took = await cli(env, tmp_path, "letter", "download", rid, "IL", "-o", str(target))
     assert code == 0 and target.read_bytes().startswith(b"%PDF") and took < 10, err

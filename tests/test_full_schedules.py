@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sys
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from schemas.portal import Role
+from tests.commands import cli
 from tests.portal import Portal, offer_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -28,20 +27,9 @@ async def test_the_cli_submits_a_full_schedule(
     path = tmp_path / "schedule.json"
     path.write_text(sample_offer(rid, "KZ", lines=LINES, seed=4).model_dump_json(indent=1))
     assert path.stat().st_size > 2 * 1024 * 1024
-    environ = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "OFFERDESK_HOME": str(settings.home),
-    }
-    process = await asyncio.create_subprocess_exec(
-        *(OFFERDESK, "offer", "submit", str(path)),
-        env=environ,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    assert "accepted as version 1: UNDER_REVIEW" in out.decode()
+    code, out, err = await cli(env, settings, "offer", "submit", str(path))
+    assert code == 0, err
+    assert "accepted as version 1: UNDER_REVIEW" in out
     card, _ = await engine.offer_card(rid, "KZ")
     assert card.versions[0].summary is not None and card.versions[0].summary.tariff_lines == LINES
 

@@ -10,8 +10,10 @@ import pytest
 from activities.store import Kind
 from offerdesk.engine import Engine, Refused
 from offerdesk.samples import sample_offer
-from schemas.offer_state import OfferState
+from schemas.answer import Accept, CloseOffer, Reopen
+from schemas.offer_state import OfferCard, OfferOutcome, OfferState
 from schemas.review import Approve, Comment, ExtendReview, RequestChanges, StaffDecision, Withdraw
+from schemas.round import RoundStatus
 from schemas.validation import Category, CategoryStatus
 from tests.conftest import round_spec
 
@@ -254,3 +256,113 @@ async def test_opening_a_round_twice_or_in_the_past_is_refused(engine: Engine) -
         await engine.open_round(spec)
     with pytest.raises(Refused, match="already past"):
         await engine.open_round(round_spec(["JP"], deadline_in=timedelta(seconds=-1)))
+
+
+# ---- after the letter: the partner's answer (issue 25) --------------------------------------------------
+
+
+async def _letter(engine: Engine, rid: str, partner: str, version: int, number: int) -> OfferCard:
+    """Two approvals of `version`, then letter `number` awaiting the partner's answer."""
+    await engine.approve(rid, partner, Approve(reviewer="Ada", version=version))
+    await engine.approve(rid, partner, Approve(reviewer="Grace", version=version))
+    for _ in range(300):
+        card, _ = await engine.offer_card(rid, partner)
+        if card.state is OfferState.LETTER_ISSUED and len(card.letters) == number:
+            return card
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{partner} never had letter {number}")
+
+
+async def test_a_partner_counters_twice_and_accepts_the_third_letter(engine: Engine, store) -> None:  # type: ignore[no-untyped-def]
+    spec = round_spec(["JP"], respond_within=timedelta(minutes=5))
+    await engine.open_round(spec)
+    rid = spec.round_id
+    await engine.submit(sample_offer(rid, "JP"), by="negotiator")
+    first = await _letter(engine, rid, "JP", 1, 1)
+    assert first.respond_by is not None and first.awaits_answer
+    kept = store.get(Kind.LETTER, first.letters[0].ref.letter_id)
+
+    counter = await engine.submit(sample_offer(rid, "JP", seed=4), amend=True, by="negotiator")
+    assert (counter.version, counter.state) == (2, OfferState.UNDER_REVIEW)
+    with pytest.raises(Refused, match="no letter awaits an answer: version 2 answered letter 1") as refused:
+        await engine.accept(rid, "JP", Accept(by="negotiator", letter=1))
+    assert refused.value.kind == "NoAnswerAwaited"
+    await _letter(engine, rid, "JP", 2, 2)
+    await engine.submit(sample_offer(rid, "JP", seed=5), amend=True, by="negotiator")
+    third = await _letter(engine, rid, "JP", 3, 3)
+    assert [(x.number, x.version) for x in third.letters] == [(1, 1), (2, 2), (3, 3)]
+    assert third.compare_from(3) == 2  # the counter against the version the last letter answered
+
+    with pytest.raises(Refused, match="letter 3 to Japan has replaced letter 2") as refused:
+        await engine.accept(rid, "JP", Accept(by="negotiator", letter=2))
+    assert refused.value.kind == "StaleLetter"
+    answer = await engine.accept(rid, "JP", Accept(by="negotiator", letter=3))
+    assert answer.state is OfferState.ACCEPTED and answer.letters == 3
+    with pytest.raises(Refused, match="ACCEPTED") as refused:
+        await engine.submit(sample_offer(rid, "JP", seed=6), amend=True, by="negotiator")
+    assert refused.value.kind == "OfferClosed"
+
+    done = await engine.offer_status(rid, "JP")
+    assert done.deal is not None and (done.deal.letter, done.deal.version, done.deal.accepted_by) == (
+        3,
+        3,
+        "negotiator",
+    )
+    assert done.deal.rate_pct == done.letters[2].terms.agreed_rate_pct  # type: ignore[union-attr]
+    assert store.get(Kind.LETTER, done.letters[0].ref.letter_id) == kept  # every letter kept, unchanged
+    assert len({x.ref.letter_id for x in done.letters}) == 3
+    actions = [e.action for e in done.events]
+    assert actions.count("issued the letter") == 3 and actions.count("countered") == 2 and "accepted" in actions
+    outcome = await engine.client.get_workflow_handle(f"offer/{rid}/JP", result_type=OfferOutcome).result()
+    assert (outcome.state, outcome.letters) == (OfferState.ACCEPTED, 3)
+
+
+async def test_an_unanswered_letter_is_reopened_by_staff_then_accepted_for_the_partner(engine: Engine) -> None:
+    spec = round_spec(["KZ", "MU"], respond_within=timedelta(seconds=3), approvals=1)
+    await engine.open_round(spec)
+    rid = spec.round_id
+    for code in ("KZ", "MU"):
+        await engine.submit(sample_offer(rid, code), by="negotiator")
+        await engine.approve(rid, code, Approve(reviewer="Ada", version=1))
+    unanswered = await engine.wait_for(rid, "KZ", {OfferState.UNANSWERED}, WAIT)
+    assert unanswered.respond_by is not None and unanswered.closing is None
+    with pytest.raises(Refused, match="UNANSWERED: letter 1 was not answered by"):
+        await engine.submit(sample_offer(rid, "KZ", seed=2), amend=True, by="negotiator")
+    with pytest.raises(Refused, match="went unanswered; staff may reopen it"):
+        await engine.accept(rid, "KZ", Accept(by="negotiator"))
+
+    reopened = await engine.reopen(
+        rid, "KZ", Reopen(by="Staff Sam", respond_within=timedelta(minutes=5), reason="they wrote: a week more")
+    )
+    assert reopened.state is OfferState.LETTER_ISSUED and reopened.respond_by is not None
+    with pytest.raises(Refused, match="needs a reason"):
+        await engine.accept(rid, "KZ", Accept(by="Staff Sam", on_behalf=True))
+    accepted = await engine.accept(
+        rid, "KZ", Accept(by="Staff Sam", letter=1, on_behalf=True, reason="accepted by note verbale of 4 May")
+    )
+    assert accepted.state is OfferState.ACCEPTED
+    done = await engine.offer_status(rid, "KZ")
+    assert done.deal is not None and done.deal.on_behalf and done.deal.reason == "accepted by note verbale of 4 May"
+    assert "accepted for the partner" in [e.action for e in done.events]
+
+    await engine.wait_for(rid, "MU", {OfferState.UNANSWERED}, WAIT)
+    with pytest.raises(Refused, match="ACCEPTED and takes no more changes"):  # its workflow completed
+        await engine.reopen(rid, "KZ", Reopen(by="Staff Sam", respond_within=timedelta(days=1), reason="again"))
+    closed = await engine.close(rid, "MU", CloseOffer(by="Staff Sam", reason="no reply after two reminders"))
+    assert closed.state is OfferState.UNANSWERED
+    status = await engine.client.get_workflow_handle(f"round/{rid}", result_type=RoundStatus).result()
+    assert {o.partner: o.state for o in status.outcomes} == {"KZ": OfferState.ACCEPTED, "MU": OfferState.UNANSWERED}
+    gh = await engine.offer_status(rid, "MU")
+    assert gh.closing is not None and gh.closing.by == "Staff Sam" and "closed" in [e.action for e in gh.events]
+
+
+async def test_a_withdrawal_while_a_letter_awaits_its_answer(engine: Engine) -> None:
+    spec = round_spec(["NI"], approvals=1)
+    await engine.open_round(spec)
+    rid = spec.round_id
+    await engine.submit(sample_offer(rid, "NI"), by="negotiator")
+    await engine.approve(rid, "NI", Approve(reviewer="Ada", version=1))
+    await engine.wait_for(rid, "NI", {OfferState.LETTER_ISSUED}, WAIT)
+    await engine.comment(rid, "NI", Comment(reviewer="Ada", text="waiting for Lima"))
+    answer = await engine.withdraw(rid, "NI", Withdraw(by="negotiator", reason="the cabinet fell"))
+    assert answer.state is OfferState.WITHDRAWN

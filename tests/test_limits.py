@@ -1,8 +1,11 @@
-"""Body caps: 1 MiB for every request, 16 MiB for an offer upload; on a tiny app, not the portal."""
+"""Body caps: 1 MiB for every request, 16 MiB for an offer upload, and JSON no deeper than 64 levels; on a tiny app,
+not the portal."""
 
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -14,8 +17,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from offerdesk.portal import api, pages
-from offerdesk.portal.limits import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, BodyLimit
-from offers.documents import MAX_OFFER_BYTES
+from offerdesk.portal.limits import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, BodyLimit, JsonDepthLimit, json_depth
+from offers.documents import MAX_JSON_DEPTH, MAX_OFFER_BYTES
 
 MiB = 1024 * 1024
 OFFER = "/rounds/R1/offers/JP"
@@ -24,6 +27,7 @@ OFFER = "/rounds/R1/offers/JP"
 def tiny_app() -> FastAPI:
     """The portal's upload routes and one ordinary route, each answering with the size it read."""
     app = FastAPI()
+    app.add_middleware(JsonDepthLimit)  # as the portal stacks them: the depth check reads what BodyLimit lets through
     app.add_middleware(BodyLimit)
 
     @app.post("/api/rounds/{round_id}/offers/{partner}/versions")
@@ -170,3 +174,98 @@ async def test_a_streamed_upload_over_16_mib_is_refused() -> None:
 async def test_a_content_length_that_is_not_a_number_is_refused(client: httpx.AsyncClient) -> None:
     answer = await client.post(f"/api{OFFER}/comments", content=b"{}", headers={**JSON, "Content-Length": "2e3"})
     assert answer.status_code == 413
+
+
+# ---- nesting -------------------------------------------------------------------------------------
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def real_depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(real_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(real_depth, value.values()), default=0)
+    return 0
+
+
+def random_document(rng: random.Random, level: int = 0) -> object:
+    """Arrays and objects within each other, with strings that hold brackets, quotes and backslashes."""
+    if level > 7 or rng.random() < 0.3:
+        return rng.choice(["[x", '\\"]{', "\\", "}}", "\u5b5b", 1, 2.5, None, True])
+    if rng.random() < 0.5:
+        return [random_document(rng, level + 1) for _ in range(rng.randint(0, 3))]
+    return {f"k{i}[": random_document(rng, level + 1) for i in range(rng.randint(0, 3))}
+
+
+def test_json_depth_counts_brackets_outside_strings_as_a_parser_nests_them() -> None:
+    texts = (b"", b"1", b"{}", b"[[]]", b'["[[["]', b'{"a": {"b": [1, [2]]}}')
+    assert [json_depth(text) for text in texts] == [0, 0, 1, 2, 1, 4]
+    assert json_depth(b'["\\\\", ["\\"[["]]') == 2  # escaped backslash, then an escaped quote inside a string
+    assert json_depth(b"][") == 0 and json_depth(nested(MAX_JSON_DEPTH + 1)) == MAX_JSON_DEPTH + 1
+    rng = random.Random(21)
+    for _ in range(2000):
+        document = random_document(rng)
+        text = json.dumps(document, ensure_ascii=rng.random() < 0.5)
+        for encoding in ("utf-8", "utf-8-sig", "utf-16", "utf-32-be"):  # every encoding json.loads takes as bytes
+            assert json_depth(text.encode(encoding)) == real_depth(document), (text, encoding)
+
+
+def test_json_depth_takes_an_offers_16_mib_in_well_under_a_second() -> None:
+    hostile = [
+        b"[" * (16 * MiB),  # deep at once: stops at the first part past the limit
+        b"[]" * (8 * MiB),  # 8 million empty arrays side by side
+        b'["' + b'\\"' * (8 * MiB) + b'"]',  # one string of escaped quotes
+        b'["",' * (4 * MiB),  # 4 million short strings
+    ]
+    for body in hostile:
+        started = time.perf_counter()
+        json_depth(body, MAX_JSON_DEPTH)
+        assert time.perf_counter() - started < 2.0  # about 0.3 s here; generous for a shared machine
+
+
+@pytest.mark.parametrize(
+    "url", [f"/api{OFFER}/comments", f"/api{OFFER}/versions", f"{OFFER}/upload", "/codec/decode", "/no-such-route"]
+)
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 50_000])  # just past the limit; past Python's recursion limit
+@pytest.mark.asyncio
+async def test_deep_json_is_refused_before_any_route_reads_it(
+    app: FastAPI, client: httpx.AsyncClient, url: str, depth: int
+) -> None:
+    body = b'{"pad": ' + nested(depth - 1) + b"}"
+    for headers in (JSON, {"Content-Type": "text/plain"}, {}):  # whatever the body says it is, but a form
+        answer = await client.post(url, content=body, headers=headers)
+        assert answer.status_code == 422, answer.text
+        assert answer.json() == {
+            "error": "InvalidRequest",
+            "message": f"the request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep; no "
+            "request to the portal takes more than a few (an offer document: 3)",
+            "fields": [],
+        }
+    streamed = await client.post(url, content=chunks(body), headers=JSON)
+    assert streamed.status_code == 422
+    assert app.state.failures == []
+
+
+@pytest.mark.asyncio
+async def test_json_at_the_depth_limit_reaches_the_route_as_it_was_sent(client: httpx.AsyncClient) -> None:
+    body = b'{"pad": "[[[", "deep": ' + nested(MAX_JSON_DEPTH - 1) + b"}"
+    assert (await client.post(f"/api{OFFER}/comments", content=body, headers=JSON)).json() == 3
+    assert (await client.post(f"/api{OFFER}/versions", content=chunks(body), headers=JSON)).json() == 3
+
+
+@pytest.mark.asyncio
+async def test_forms_and_uploads_are_not_read_as_json(client: httpx.AsyncClient) -> None:
+    """A file's bytes are the route's to read: an uploaded workbook or document is not the request's JSON."""
+    content = nested(10_000)
+    answer = await client.post(f"{OFFER}/upload", files={"file": ("offer.json", content)})
+    assert answer.status_code == 200 and answer.json() == len(content)
+
+
+@pytest.mark.asyncio
+async def test_a_deep_body_over_the_size_limit_is_a_413(client: httpx.AsyncClient) -> None:
+    """The size cap comes first: the depth check reads no more than it lets through."""
+    over = await client.post(f"/api{OFFER}/comments", content=chunks(nested(MiB)), headers=JSON)
+    assert over.status_code == 413 and "over the limit of 1 MiB" in over.json()["message"]

@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.store import ObjectStore
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
+from schemas.answer import Accept
 from schemas.document_ref import canonical_bytes
 from schemas.offer_state import OfferState
 from schemas.review import Approve, Comment, RequestChanges
@@ -140,6 +141,8 @@ async def test_a_full_schedule_lives_through_ten_versions_and_3000_decisions_to_
     pdf = await engine.letter_bytes(card.letter)
     assert pdf.startswith(b"%PDF-") and len(pdf) == card.letter.size
     lettered = time.monotonic()
+    accepted = await bounded(engine.accept(rid, partner, Accept(by="negotiator", letter=1)))  # the offer completes
+    assert accepted.state is OfferState.ACCEPTED
 
     wid = offer_workflow_id(rid, partner)
     runs = await all_runs(env, wid, expected=card.run)
@@ -154,7 +157,7 @@ async def test_a_full_schedule_lives_through_ten_versions_and_3000_decisions_to_
     assert sum(r.updates for r in runs) == updates  # each update accepted once, by one run
 
     status = await engine.offer_status(rid, partner)
-    assert status.state is OfferState.LETTER_ISSUED and status.closed is None
+    assert status.state is OfferState.ACCEPTED and status.closed is None
     assert [v.number for v in status.versions] == list(range(1, VERSIONS + 1))
     assert all(
         v.size > 2_000_000 and v.summary is not None and v.summary.tariff_lines == LINES for v in status.versions
@@ -168,8 +171,8 @@ async def test_a_full_schedule_lives_through_ten_versions_and_3000_decisions_to_
     assert actions.count("amended") == VERSIONS - 1
     assert actions.count("requested changes") == len(SENT_BACK)
     assert actions.count("approved") == VERSIONS + 1
-    assert actions[-1] == "issued the letter"
-    assert status.letter == card.letter
+    assert actions[-2:] == ["issued the letter", "accepted"]
+    assert status.letter == card.letter and status.deal is not None and status.deal.letter == 1
     assert status.terms is not None and status.terms.agreed_rate_pct == 15
 
     print(

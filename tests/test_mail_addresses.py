@@ -43,6 +43,7 @@ from schemas.portal import Role
 from schemas.round import RoundSpec
 from tests.commands import cli
 from tests.conftest import round_spec
+from tests.notices import a_notice
 from tests.portal import PASSWORD, Portal, User, start_portal
 from tests.smtpserver import eventually, smtp_server
 from workflows.names import offer_workflow_id
@@ -54,20 +55,13 @@ on_the_server = pytest.mark.asyncio(loop_scope="session")
 
 
 def _notice(kind: NoticeKind = NoticeKind.IN_REVIEW) -> Notice:
-    return Notice(
-        key=f"offer/r-{uuid.uuid4().hex[:6]}/JP@abcd1234/{kind.value}/1",
-        kind=kind,
-        round_id="r1",
-        partner="JP",
-        partner_name="Japan",
-        at=datetime(2026, 12, 4, 9, 0, tzinfo=UTC),
-        due=datetime(2026, 12, 6, 17, 0, tzinfo=UTC),
-    )
+    """A notice under a key of its own: each test files it anew."""
+    return a_notice(kind, key=f"offer/r-{uuid.uuid4().hex[:6]}/JP@abcd1234/{kind.value}/1")
 
 
-def _reviewers(path: Path) -> People:
+def _reviewers(database: str) -> People:
     """grace at an international address, ada at a domain in another script only, rex without an address."""
-    people = open_people(path)
+    people = open_people(database)
     people.users.add("grace", Role.REVIEWER, PASSWORD, email=GRACE)
     people.users.add("ada", Role.REVIEWER, PASSWORD, email="ada@exämple.org")
     people.users.add("rex", Role.REVIEWER, PASSWORD)
@@ -116,10 +110,10 @@ def test_the_check_when_an_address_is_set() -> None:
 
 
 def test_an_international_address_arrives_intact_through_a_server_with_smtputf8(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OFFERDESK_SMTP_UTF8", "1")
-    people = _reviewers(tmp_path / "portal.db")
+    people = _reviewers(database)
     port = free_port()
     notify = NotifyActivities(people.notices, Mailer(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}", SENDER)), PUBLIC)
     notice = _notice()
@@ -140,10 +134,10 @@ def test_an_international_address_arrives_intact_through_a_server_with_smtputf8(
 
 
 def test_without_smtputf8_the_others_are_mailed_and_hers_fails_for_good_saying_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OFFERDESK_SMTP_UTF8", "1")  # said wrongly: the server does not offer it
-    people = _reviewers(tmp_path / "portal.db")
+    people = _reviewers(database)
     port = free_port()
     notify = NotifyActivities(people.notices, Mailer(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}", SENDER)), PUBLIC)
     notice = _notice()
@@ -166,7 +160,7 @@ def test_without_smtputf8_the_others_are_mailed_and_hers_fails_for_good_saying_w
 async def test_the_command_line_refuses_an_international_address_unless_the_server_is_said_to_take_it(
     env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    users = open_people(settings.portal_db).users
+    users = open_people(settings.database).users
     name = f"intl-{uuid.uuid4().hex[:8]}"
     users.add(name, Role.REVIEWER, PASSWORD, email="grace@example.org")
     mail = {"OFFERDESK_SMTP_URL": "smtp://mail.example.org:2525", "OFFERDESK_SMTP_UTF8": ""}
@@ -205,19 +199,20 @@ async def test_a_notice_that_cannot_be_mailed_fails_once_and_says_why_to_the_per
     tmp_path: Path,
     closing: list[RoundSpec],
     monkeypatch: pytest.MonkeyPatch,
+    database: str,
 ) -> None:
     port = free_port()
     smtp_url = f"smtp://127.0.0.1:{port}"
     local = replace(
         settings,
         home=tmp_path,
-        portal_db=tmp_path / "portal.db",
+        database_url=database,
         smtp_url=smtp_url,
         mail_from=SENDER,
         public_url=PUBLIC,
     )
     monkeypatch.setenv("OFFERDESK_SMTP_UTF8", "1")  # grace's address was set while the server was said to take it
-    people = _reviewers(local.portal_db)
+    people = _reviewers(local.database)
     people.users.add("neg-jp", Role.NEGOTIATOR, PASSWORD, "JP", "neg-jp@partner.example")
     people.users.add("sam", Role.STAFF, PASSWORD, email="sam@trade.example.org")
     queue = f"intl-{tmp_path.name}"

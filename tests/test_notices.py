@@ -31,7 +31,8 @@ from offerdesk.people import open_people
 from offerdesk.people.users import Users
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
-from schemas.notice import Notice, NoticeKind, Recipient
+from schemas.answer import Accept, Reopen
+from schemas.notice import NoticeKind, Recipient
 from schemas.offer_state import OfferState
 from schemas.portal import Role
 from schemas.review import Approve, RequestChanges
@@ -39,6 +40,7 @@ from schemas.round import RoundSpec
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus, Finding, Severity
 from tests.commands import OFFERDESK
 from tests.conftest import round_spec
+from tests.notices import a_notice
 from tests.smtpserver import Mailbox, eventually, smtp_server
 
 PUBLIC = "http://portal.example.org/"
@@ -48,11 +50,12 @@ GRACE = Approve(reviewer="grace", version=1)
 WAIT = timedelta(seconds=60)
 
 
-def _settings(settings: Settings, home: Path, smtp_port: int) -> Settings:
+def _settings(settings: Settings, home: Path, smtp_port: int, database: str) -> Settings:
+    """An installation of the test's own: its home and store, its people's records, the test's mail server."""
     return replace(
         settings,
         home=home,
-        portal_db=home / "portal.db",
+        database_url=database,
         smtp_url=f"smtp://127.0.0.1:{smtp_port}",
         mail_from="Offerdesk <offerdesk@trade.example.org>",
         public_url=PUBLIC,
@@ -61,7 +64,7 @@ def _settings(settings: Settings, home: Path, smtp_port: int) -> Settings:
 
 def _people(local: Settings, partners: list[str]) -> Users:
     """A negotiator with an address per partner, one without for JP, three reviewers and one staff member."""
-    accounts = open_people(local.portal_db).users
+    accounts = open_people(local.database).users
     for code in partners:
         accounts.add(f"neg-{code.lower()}", Role.NEGOTIATOR, PASSWORD, code, f"neg-{code.lower()}@partner.example")
     accounts.add("neg-jp-quiet", Role.NEGOTIATOR, PASSWORD, "JP")  # no address: the portal inbox only
@@ -78,24 +81,10 @@ def _engine(env: WorkflowEnvironment, local: Settings, queue: str) -> Engine:
 # ---- composing: pure functions ----------------------------------------------------------------
 
 
-def _notice(kind: NoticeKind, **extra: object) -> Notice:
-    return Notice(
-        key=f"offer/r1/JP@abcd1234/{kind.value}/7",
-        kind=kind,
-        round_id="r1",
-        partner="JP",
-        partner_name="Japan",
-        version=2,
-        at=datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
-        due=datetime(2026, 11, 25, 17, 0, tzinfo=UTC),
-        **extra,
-    )
-
-
 def test_every_kind_of_notice_says_what_waits_and_links_to_the_offer() -> None:
     person = Recipient(name="ada", email="ada@example.org")
     for kind in NoticeKind:
-        message = compose(_notice(kind, note="the window closed"), person, PUBLIC)
+        message = compose(a_notice(kind, note="the window closed"), person, PUBLIC)
         assert "Japan" in message.subject and "r1" in message.subject, kind
         assert message.link == "http://portal.example.org/rounds/r1/offers/JP"
         assert message.link in message.text and f'href="{message.link}"' in message.html, kind
@@ -107,7 +96,7 @@ def test_a_deficient_notice_lists_findings_per_category_and_escapes_them_in_html
         Finding(category=Category.QUOTAS, severity=Severity.ERROR, path="quotas[0].volume", message="volume <b>0</b>"),
         Finding(category=None, severity=Severity.ERROR, path="(document)", message="the date is missing"),
     ]
-    notice = _notice(
+    notice = a_notice(
         NoticeKind.DEFICIENT,
         categories={Category.QUOTAS: CategoryStatus.INVALID, Category.DIGITAL_TRADE: CategoryStatus.MET},
         error_count=5,
@@ -122,7 +111,7 @@ def test_a_deficient_notice_lists_findings_per_category_and_escapes_them_in_html
 
 
 def test_a_mail_has_text_and_html_no_attachment_and_a_stable_message_id() -> None:
-    notice = _notice(NoticeKind.LETTER_READY)
+    notice = a_notice(NoticeKind.LETTER_READY)
     person = Recipient(name="neg-jp", email="neg@partner.example")
     message = compose(notice, person, PUBLIC)
     mail = email_message(notice, message, "Offerdesk <od@trade.example.org>", person, notice.key + "/neg-jp")
@@ -145,9 +134,9 @@ def test_smtp_urls_are_read_or_refused_with_the_form_to_use() -> None:
         SmtpSettings.from_url("smtp://mail.example.org", "offerdesk")
 
 
-def test_an_entry_is_claimed_by_one_delivery_and_taken_over_only_by_its_later_attempt(tmp_path: Path) -> None:
-    postbox = open_people(tmp_path / "portal.db").notices
-    notice = _notice(NoticeKind.IN_REVIEW)
+def test_an_entry_is_claimed_by_one_delivery_and_taken_over_only_by_its_later_attempt(database: str) -> None:
+    postbox = open_people(database).notices
+    notice = a_notice(NoticeKind.IN_REVIEW)
     postbox.file("k/ada", "ada", notice, Message("s", "t", "h", "l"))
     postbox.file("k/ada", "ada", notice, Message("other", "t", "h", "l"))  # filed once
     assert [e.subject for e in postbox.inbox("ada")] == ["s"]
@@ -167,10 +156,10 @@ def test_an_entry_is_claimed_by_one_delivery_and_taken_over_only_by_its_later_at
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_each_event_reaches_the_right_people_once(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
     port = free_port()
-    local = _settings(settings, tmp_path, port)
+    local = _settings(settings, tmp_path, port, database)
     partners = ["JP", "VN", "CH", "KR"]
     _people(local, partners)
     queue = f"notices-{tmp_path.name}"
@@ -202,7 +191,7 @@ async def test_each_event_reaches_the_right_people_once(
                     ("neg-vn@partner.example", "lapsed", "VN"),
                     ("neg-ch@partner.example", "lapsed", "CH"),
                     ("neg-jp@partner.example", "sent_back", "JP"),
-                    ("neg-jp@partner.example", "letter_ready", "JP"),
+                    ("neg-jp@partner.example", "awaits_answer", "JP"),
                     ("sam@trade.example.org", "escalated", "KR"),
                     *[(r, "in_review", "JP") for r in reviewers],
                     *[(r, "in_review", "KR") for r in reviewers],
@@ -226,18 +215,90 @@ async def test_each_event_reaches_the_right_people_once(
         assert body is not None and f"{PUBLIC}rounds/{rid}/offers/" in body.get_content()
     assert len({m["Message-ID"] for m in mailbox.received()}) == len(expected)
     # Without an address, the notice is on the portal only; reviewers' conflicts and reminders are elsewhere.
-    quiet = open_people(local.portal_db).notices.inbox("neg-jp-quiet")
-    assert sorted(e.kind.value for e in quiet) == ["letter_ready", "sent_back"]
+    quiet = open_people(local.database).notices.inbox("neg-jp-quiet")
+    assert sorted(e.kind.value for e in quiet) == ["awaits_answer", "sent_back"]
     assert all(e.mailed_at is None and e.link.startswith(PUBLIC) for e in quiet)
     assert {e.mail_error for e in quiet} == {"no e-mail address on file"}
 
 
 @pytest.mark.asyncio(loop_scope="session")
+async def test_the_partners_answers_are_told_once_each(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
+) -> None:
+    """Issue 25: a letter awaiting an answer, the reminder before its window closes, a counter-offer, an acceptance,
+    a letter unanswered and a reopening, each mailed once to whom it concerns."""
+    port = free_port()
+    local = _settings(settings, tmp_path, port, database)
+    _people(local, ["JP", "KR"])
+    queue = f"answers-{tmp_path.name}"
+    engine = _engine(env, local, queue)
+    answered = round_spec(["JP"]).model_copy(update={"remind_before": timedelta(0)})
+    unanswered = round_spec(["KR"], approvals=1, respond_within=timedelta(seconds=6))
+    unanswered = unanswered.model_copy(update={"remind_before": timedelta(seconds=3)})
+    closing += [answered, unanswered]
+    rid, other = answered.round_id, unanswered.round_id
+    with smtp_server(port) as mailbox, worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
+        async with worker:
+            await engine.open_round(answered)
+            await engine.open_round(unanswered)
+            await engine.submit(sample_offer(other, "KR"), by="neg-kr")
+            await engine.approve(other, "KR", ADA)
+            await engine.submit(sample_offer(rid, "JP"), by="neg-jp")
+            await engine.approve(rid, "JP", ADA)
+            await engine.approve(rid, "JP", GRACE)
+            await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, WAIT)
+            await engine.submit(sample_offer(rid, "JP", seed=2), amend=True, by="neg-jp")  # a counter-offer
+            await engine.approve(rid, "JP", ADA.model_copy(update={"version": 2}))
+            await engine.approve(rid, "JP", GRACE.model_copy(update={"version": 2}))
+            await eventually(lambda: _mailed(mailbox, "awaits_answer", "JP") == 2, 60, "letter 2")
+            await engine.accept(rid, "JP", Accept(by="neg-jp", letter=2))
+            await engine.wait_for(other, "KR", {OfferState.UNANSWERED}, WAIT)
+            reopen = Reopen(by="sam", respond_within=timedelta(minutes=5), reason="They asked for a week.")
+            await engine.reopen(other, "KR", reopen)
+            reviewers = ["ada@trade.example.org", "grace@trade.example.org", "rex@trade.example.org"]
+            expected = sorted(
+                [
+                    *[(r, "in_review", "JP") for r in reviewers],
+                    ("neg-jp@partner.example", "awaits_answer", "JP"),  # letter 1
+                    *[(r, "countered", "JP") for r in reviewers],
+                    ("neg-jp@partner.example", "awaits_answer", "JP"),  # letter 2
+                    ("sam@trade.example.org", "accepted", "JP"),
+                    *[(r, "in_review", "KR") for r in reviewers],
+                    ("neg-kr@partner.example", "awaits_answer", "KR"),
+                    ("neg-kr@partner.example", "remind_answer", "KR"),
+                    ("sam@trade.example.org", "unanswered", "KR"),
+                    ("neg-kr@partner.example", "reopened", "KR"),
+                ]
+            )
+            await eventually(lambda: len(mailbox.received()) >= len(expected), 30, "all notices mailed")
+            await asyncio.sleep(1.5)  # anything sent twice would arrive by now
+    assert mailbox.events() == expected
+    subjects = sorted(m["Subject"] for m in mailbox.received() if m["To"].addresses[0].username == "neg-jp")
+    assert [s.split(" for ")[0] for s in subjects] == ["Letter 1", "Letter 2"]
+    by_kind = {m["X-Offerdesk-Kind"]: m for m in mailbox.received()}
+    for kind, says in (
+        ("awaits_answer", "accept it there, or send a counter-offer"),
+        ("countered", "compares it with the version the letter answered"),
+        ("accepted", "accepted letter 2"),
+        ("unanswered", "offerdesk staff reopen"),
+        ("reopened", "They asked for a week."),
+        ("remind_answer", "still awaits your answer"),
+    ):
+        body = by_kind[kind].get_body(("plain",))
+        assert body is not None and says in body.get_content(), kind
+    assert len({m["Message-ID"] for m in mailbox.received()}) == len(expected)
+
+
+def _mailed(mailbox: Mailbox, kind: str, partner: str) -> int:
+    return sum(m["X-Offerdesk-Kind"] == kind and m["X-Offerdesk-Partner"] == partner for m in mailbox.received())
+
+
+@pytest.mark.asyncio(loop_scope="session")
 async def test_nothing_is_lost_while_the_mail_server_is_away(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
     port = free_port()
-    local = _settings(settings, tmp_path, port)
+    local = _settings(settings, tmp_path, port, database)
     _people(local, ["BW"])
     queue = f"mail-down-{tmp_path.name}"
     engine = _engine(env, local, queue)
@@ -247,7 +308,7 @@ async def test_nothing_is_lost_while_the_mail_server_is_away(
     spec = round_spec(["BW"]).model_copy(update={"letter_attempts": 1})
     closing.append(spec)
     rid = spec.round_id
-    postbox = open_people(local.portal_db).notices
+    postbox = open_people(local.database).notices
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
         async with worker:
             await engine.open_round(spec)
@@ -280,10 +341,10 @@ async def test_nothing_is_lost_while_the_mail_server_is_away(
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
     port = free_port()
-    local = _settings(settings, tmp_path, port)
+    local = _settings(settings, tmp_path, port, database)
     accounts = _people(local, ["JP", "KR", "VN"])
     accounts.set_reminders("grace", False)  # grace opted out: her reminder stays on the portal
     queue = f"reminders-{tmp_path.name}"
@@ -315,7 +376,7 @@ async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
         ]
     )
     assert reminded_at < spec.deadline  # before the deadline, not at it
-    notices = open_people(local.portal_db).notices
+    notices = open_people(local.database).notices
     assert [e.kind for e in notices.inbox("grace") if e.kind.reminder] == [NoticeKind.REMIND_REVIEW]
     assert [e.kind for e in notices.inbox("ada") if e.kind.reminder] == []
     quiet = notices.inbox("neg-jp-quiet")  # no address: on the portal
@@ -324,10 +385,10 @@ async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
     port = free_port()
-    local = _settings(settings, tmp_path, port)
+    local = _settings(settings, tmp_path, port, database)
     _people(local, ["JP", "KR"])
     queue = f"restart-{tmp_path.name}"
     engine = _engine(env, local, queue)
@@ -338,7 +399,7 @@ async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
         **os.environ,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "OFFERDESK_HOME": str(tmp_path),
-        "OFFERDESK_PORTAL_DB": str(local.portal_db),
+        "OFFERDESK_DATABASE_URL": local.database,  # workers file notices through the database URL
         "OFFERDESK_TASK_QUEUE": queue,
         "OFFERDESK_SMTP_URL": f"smtp://127.0.0.1:{port}",
         "OFFERDESK_MAIL_FROM": "offerdesk@trade.example.org",
@@ -389,8 +450,8 @@ async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
     assert sorted(counts) == sorted(
         [
             *[(r, "in_review", p) for r in reviewers for p in ("JP", "KR")],
-            ("neg-jp@partner.example", "letter_ready", "JP"),
-            ("neg-kr@partner.example", "letter_ready", "KR"),
+            ("neg-jp@partner.example", "awaits_answer", "JP"),
+            ("neg-kr@partner.example", "awaits_answer", "KR"),
         ]
     )
 
@@ -448,7 +509,7 @@ def test_the_mailer_uses_starttls_when_offered_and_logs_in_with_the_urls_account
     try:
         url = f"smtp://mailer:s3cret%2Fpass@localhost:{port}"
         mailer = Mailer(SmtpSettings.from_url(url, "offerdesk@trade.example.org"), tls=client_tls)
-        notice = _notice(NoticeKind.IN_REVIEW)
+        notice = a_notice(NoticeKind.IN_REVIEW)
         person = Recipient(name="ada", email="ada@trade.example.org")
         smtp = mailer.connect()
         try:

@@ -11,12 +11,16 @@ from temporalio.exceptions import ApplicationError
 
 from offerdesk.samples import sample_offer
 from offers.reference import partner_references
+from schemas.answer import Accept, CloseOffer, Reopen
 from schemas.document_ref import reference_for
-from schemas.landing import Approval, LandingZone
+from schemas.landing import AgreedTerms, Approval, LandingZone
+from schemas.letter import LetterRef
 from schemas.notice import NoticeKind
 from schemas.offer_state import (
     CARRIED,
     ON_CARD,
+    Deal,
+    IssuedLetter,
     OfferCard,
     OfferCarry,
     OfferInput,
@@ -28,7 +32,7 @@ from schemas.portal import ApproveBody, DecideBody, RequestChangesBody
 from schemas.refusal import Refusal
 from schemas.review import Approve, AuditEvent, ExtendReview, RequestChanges, StaffDecision
 from workflows import offer_rules as rules
-from workflows.offer_notices import reminder_at, reminder_key
+from workflows.offer_notices import reminder_at, reminder_key, reminder_kind
 
 S = OfferState
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -116,6 +120,10 @@ def test_the_payload_shapes_recorded_in_histories_stay() -> None:
         "terms",
         "letter",
         "letter_failure",
+        "respond_by",
+        "letters",
+        "deal",
+        "closing",
         "audit_chunks",
         "run",
     ]
@@ -304,3 +312,112 @@ def test_the_workflow_imports_neither_weasyprint_nor_jinja2() -> None:
     probe = "import sys, workflows.offer; print(sorted({'weasyprint', 'jinja2'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+# ---- the partner's answer to a letter (issue 25) --------------------------------------------------------
+
+
+def letter(number: int, answers: int) -> IssuedLetter:
+    ref = LetterRef(letter_id="f" * 64, sha256="f" * 64, size=1, pages=1, filename=f"l-v{answers}.pdf")
+    terms = AgreedTerms(
+        landing_zone=zone(), agreed_rate_pct=15.0, rate_set_by="x", rate_reason="y", approvals=[], agreed_at=NOW
+    )
+    return IssuedLetter(number=number, version=answers, issued_at=NOW, ref=ref, terms=terms)
+
+
+def awaiting(letters: int = 1, **changes: object) -> OfferMemory:
+    """An offer whose latest letter (of `letters`, each answering the next version) awaits an answer for a day."""
+    memory = under_review(
+        versions=[version(n, seed=n) for n in range(1, letters + 1)],
+        letters=[letter(n, n) for n in range(1, letters + 1)],
+        review_deadline=None,
+    )
+    memory.state, memory.respond_by, memory.letter = S.LETTER_ISSUED, NOW + timedelta(days=1), memory.letters[-1].ref
+    return memory.model_copy(update=changes)
+
+
+def test_a_letter_awaits_an_answer_only_with_a_response_window() -> None:
+    inp = offer_input()
+    memory = awaiting()
+    assert memory.awaits_answer and not memory.final
+    assert rules.due(inp, memory) == NOW + timedelta(days=1)
+    assert reminder_kind(memory.state) is NoticeKind.REMIND_ANSWER
+    before = memory.model_copy(update={"respond_by": None})  # a letter issued before letters awaited an answer
+    assert before.final and not before.awaits_answer and rules.due(inp, before) is None
+    for state in (S.ACCEPTED, S.UNANSWERED):
+        assert memory.model_copy(update={"state": state}).final
+
+
+def test_accepting_a_letter() -> None:
+    inp, memory = offer_input(), awaiting(letters=2)
+    rules.check_accept(inp, memory, Accept(by="nadia", letter=2), NOW)
+    rules.check_accept(inp, memory, Accept(by="nadia"), NOW)  # the latest, read just before
+    message = refused(Refusal.STALE_LETTER, rules.check_accept, inp, memory, Accept(by="nadia", letter=1), NOW)
+    assert message == "letter 2 to Japan has replaced letter 1; read it and answer it"
+    refused(Refusal.NO_SUCH_LETTER, rules.check_accept, inp, memory, Accept(by="nadia", letter=3), NOW)
+    refused(Refusal.DEADLINE_PASSED, rules.check_accept, inp, memory, Accept(by="nadia"), NOW + timedelta(days=1))
+    refused(Refusal.REASON_REQUIRED, rules.check_accept, inp, memory, Accept(by="sam", on_behalf=True), NOW)
+    rules.check_accept(inp, memory, Accept(by="sam", on_behalf=True, reason="by letter of 3 May"), NOW)
+
+    countered = memory.model_copy(update={"state": S.UNDER_REVIEW, "respond_by": None})
+    message = refused(Refusal.NO_ANSWER_AWAITED, rules.check_accept, inp, countered, Accept(by="nadia"), NOW)
+    assert message.endswith("no letter awaits an answer: version 2 answered letter 2")
+    deal = Deal(letter=2, version=2, rate_pct=15, accepted_by="nadia", accepted_at=NOW)
+    accepted = memory.model_copy(update={"state": S.ACCEPTED, "deal": deal})
+    message = refused(Refusal.NO_ANSWER_AWAITED, rules.check_accept, inp, accepted, Accept(by="nadia", letter=1), NOW)
+    assert "letter 2 was accepted already" in message
+    unanswered = memory.model_copy(update={"state": S.UNANSWERED})
+    refused(Refusal.NO_ANSWER_AWAITED, rules.check_accept, inp, unanswered, Accept(by="sam"), NOW)
+    refused(Refusal.NO_ANSWER_AWAITED, rules.check_accept, inp, awaiting(respond_by=None), Accept(by="nadia"), NOW)
+
+
+def test_a_counter_offer_is_an_amendment_while_the_letter_awaits_its_answer() -> None:
+    inp, memory = offer_input(), awaiting(respond_by=NOW + timedelta(days=7))
+    counter = reference_for(sample_offer(ROUND, "JP", seed=7))
+    late = NOW + timedelta(days=5)  # after the round's deadline, within the response window
+    assert rules.check_submission(inp, memory, counter, True, late) is False
+    refused(Refusal.ALREADY_SUBMITTED, rules.check_submission, inp, memory, counter, False, NOW)
+    closed = NOW + timedelta(days=7)
+    message = refused(Refusal.DEADLINE_PASSED, rules.check_submission, inp, memory, counter, True, closed)
+    assert "the response window of letter 1" in message
+    rules.check_open(inp, memory, "withdraw")
+    deal = Deal(letter=1, version=1, rate_pct=15, accepted_by="nadia", accepted_at=NOW)
+    accepted = memory.model_copy(update={"state": S.ACCEPTED, "deal": deal})
+    message = refused(Refusal.OFFER_CLOSED, rules.check_submission, inp, accepted, counter, True, NOW)
+    assert message == (
+        "Japan's offer in round r-rules is ACCEPTED: letter 1 was accepted, and its terms are the deal; "
+        "it takes no new version"
+    )
+    unanswered = memory.model_copy(update={"state": S.UNANSWERED})
+    message = refused(Refusal.OFFER_CLOSED, rules.check_submission, inp, unanswered, counter, True, NOW)
+    assert "letter 1 was not answered by" in message and "unless staff reopen it" in message
+    refused(Refusal.OFFER_CLOSED, rules.check_open, inp, unanswered, "withdraw")
+    issued_before = memory.model_copy(update={"respond_by": None})
+    refused(Refusal.OFFER_CLOSED, rules.check_submission, inp, issued_before, counter, True, NOW)
+
+
+def test_staff_reopen_or_close_only_an_unanswered_offer() -> None:
+    inp = offer_input()
+    unanswered = awaiting().model_copy(update={"state": S.UNANSWERED})
+    reopen = Reopen(by="sam", respond_within=timedelta(days=2), reason="they asked for a week")
+    rules.check_reopen(inp, unanswered, reopen)
+    rules.check_close(inp, unanswered, CloseOffer(by="sam"))
+    refused(Refusal.WRONG_STATE, rules.check_reopen, inp, awaiting(), reopen)
+    refused(Refusal.WRONG_STATE, rules.check_close, inp, awaiting(), CloseOffer(by="sam"))
+    bad = Reopen.model_construct(by="sam", respond_within=timedelta(0), reason="x")
+    refused(Refusal.BAD_DURATION, rules.check_reopen, inp, unanswered, bad)
+    with pytest.raises(ValueError, match="give a reason"):
+        Reopen(by="sam", respond_within=timedelta(days=1), reason="  ")
+    with pytest.raises(ValueError, match="less than or equal to 90 days"):
+        Reopen(by="sam", respond_within=timedelta(days=91), reason="long")
+
+
+def test_a_counter_offer_is_compared_with_the_version_its_letter_answered() -> None:
+    inp = offer_input()
+    memory = awaiting(letters=2)  # letter 1 answered version 1, letter 2 version 2
+    memory.versions += [version(3, seed=3), version(4, seed=4)]  # a deficient counter, then a clean one
+    card = memory.card(inp)
+    assert [card.compare_from(n) for n in (2, 3, 4)] == [1, 2, 2]
+    assert card.compare_from(1) == 0
+    old = card.model_copy(update={"letters": [], "versions": card.versions[:1]})  # a card from before the list
+    assert [(x.number, x.version) for x in old.numbered_letters()] == [(1, 1)]

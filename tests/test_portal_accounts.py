@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from offerdesk.people import People, open_people
 from offerdesk.people.audit import Entry
@@ -22,18 +22,20 @@ from schemas.review import AuditEvent
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "portal.db"
+def people(database: str) -> People:
+    """A new database of people's records: SQLite, or PostgreSQL with OFFERDESK_TEST_DATABASE=postgresql."""
+    return open_people(database)
 
 
-@pytest.fixture
-def people(path: Path) -> People:
-    return open_people(path)
+def kept(people: People, query: str) -> Any:
+    """What the database holds, read past the records' interfaces."""
+    with people.database.begin() as db:
+        return db.execute(text(query)).scalar_one()
 
 
-def test_passwords_are_kept_as_argon2_hashes_only(people: People, path: Path) -> None:
+def test_passwords_are_kept_as_argon2_hashes_only(people: People) -> None:
     people.users.add("kenji", Role.NEGOTIATOR, "s3cret-enough", "JP")
-    stored = sqlite3.connect(path).execute("SELECT password_hash FROM users").fetchone()[0]
+    stored = kept(people, "SELECT password_hash FROM users")
     assert stored.startswith("$argon2id$") and "s3cret-enough" not in stored
     assert people.users.check_password("kenji", "s3cret-enough") is not None
     assert people.users.check_password("KENJI", "s3cret-enough") is not None  # names are not case-sensitive
@@ -68,11 +70,10 @@ def test_a_name_is_taken_once(people: People) -> None:
     assert e.value.kind is Refusal.EXISTS
 
 
-def test_tokens_are_stored_hashed_and_can_be_revoked(people: People, path: Path) -> None:
+def test_tokens_are_stored_hashed_and_can_be_revoked(people: People) -> None:
     people.users.add("bot", Role.NEGOTIATOR, "long enough", "VN")
     created = people.tokens.create("bot", "upload script", "sam")
-    kept = sqlite3.connect(path).execute("SELECT secret_sha256 FROM tokens").fetchone()[0]
-    assert created.token.split("_", 2)[2] not in kept
+    assert created.token.split("_", 2)[2] not in kept(people, "SELECT secret_sha256 FROM tokens")
     who = people.tokens.principal(created.token)
     assert who is not None and (who.name, who.role, who.partner, who.via) == ("bot", Role.NEGOTIATOR, "VN", "token")
     assert people.tokens.principal(created.token[:-1] + ("A" if created.token[-1] != "A" else "B")) is None

@@ -16,7 +16,8 @@ import pytest
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
 from schemas.portal import Role
-from tests.conftest import new_round_id
+from schemas.review import Approve
+from tests.conftest import new_round_id, round_spec
 from tests.portal import Portal, User, offer_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -120,6 +121,123 @@ async def test_the_whole_lifecycle_through_the_api(portal: Portal) -> None:
     assert (staff.name, "download a round's letters", "done") in done
 
 
+# ---- the partner's answer (issue 25) -------------------------------------------------------------
+
+
+async def test_a_counter_offer_and_an_acceptance_through_the_api(portal: Portal) -> None:
+    staff, negotiator = portal.user(Role.STAFF), portal.user(Role.NEGOTIATOR, "MY")
+    ada, grace = portal.user(Role.REVIEWER), portal.user(Role.REVIEWER)
+    rid = new_round_id("ans")
+    deadline = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    path = OFFER.format(r=rid, p="MY")
+    async with staff.api() as api:
+        body = {"round_id": rid, "partners": ["MY"], "deadline": deadline, "respond_within": "P100D"}
+        too_long = await api.post("/api/rounds", json=body)
+        assert too_long.status_code == 422 and too_long.json()["fields"][0]["path"] == "respond_within"
+        opened = await api.post("/api/rounds", json=body | {"respond_within": "PT10M"})
+        assert opened.status_code == 201 and opened.json()["respond_within"] == "PT10M", opened.text
+
+    async def approve(version: int) -> None:
+        for reviewer in (ada, grace):
+            async with reviewer.api() as api:
+                answer = await api.post(path + "/approve", json={"version": version})
+                assert answer.status_code == 200, answer.text
+
+    today = datetime.now(UTC).date()
+    async with negotiator.api() as api:
+        first = sample_offer(rid, "MY", lines=6, seed=1, received=today)
+        assert (await api.post(path + "/versions", json=json.loads(first.model_dump_json()))).status_code == 201
+    await approve(1)
+    issued = await wait_state(negotiator, rid, "MY", "LETTER_ISSUED")
+    assert issued["respond_by"] is not None and [x["number"] for x in issued["letters"]] == [1]
+
+    async with ada.api() as api:
+        refused = await api.post(path + "/accept", json={"letter": 1})
+        assert refused.status_code == 403 and refused.json()["error"] == "Forbidden"  # reviewers never accept
+    async with negotiator.api() as api:
+        assert (await api.post(path + "/accept", json={})).status_code == 422  # the letter read is required
+        counter = sample_offer(rid, "MY", lines=6, seed=2, received=today)
+        sent = await api.post(path + "/versions", json=json.loads(counter.model_dump_json()))
+        assert sent.status_code == 201 and sent.json()["state"] == "UNDER_REVIEW" and sent.json()["version"] == 2
+        late = await api.post(path + "/accept", json={"letter": 1})
+        assert late.status_code == 409 and late.json()["error"] == "NoAnswerAwaited"
+    await approve(2)
+    for _ in range(300):
+        second = await wait_state(negotiator, rid, "MY", "LETTER_ISSUED")
+        if len(second["letters"]) == 2:
+            break
+        await asyncio.sleep(0.2)
+    async with negotiator.api() as api:
+        stale = await api.post(path + "/accept", json={"letter": 1})
+        assert stale.status_code == 409 and stale.json()["error"] == "StaleLetter", stale.text
+        listed = (await api.get(path + "/letters")).json()
+        assert [(x["number"], x["version"]) for x in listed] == [(1, 1), (2, 2)]
+        one, two = (await api.get(path + "/letters/1")), (await api.get(path + "/letters/2"))
+        assert one.status_code == two.status_code == 200 and one.content != two.content
+        assert one.headers["etag"] == f'"{listed[0]["ref"]["sha256"]}"'
+        missing = await api.get(path + "/letters/3")
+        assert missing.status_code == 404 and missing.json()["error"] == "NotFound"  # a negotiator's one 404
+        accepted = await api.post(path + "/accept", json={"letter": 2})
+        assert accepted.status_code == 200 and accepted.json()["state"] == "ACCEPTED", accepted.text
+        again = sample_offer(rid, "MY", lines=6, seed=3, received=today)
+        closed = await api.post(path + "/versions", json=json.loads(again.model_dump_json()))
+        assert closed.status_code == 409 and closed.json()["error"] == "OfferClosed"
+        assert "ACCEPTED" in closed.json()["message"]
+    async with staff.api() as api:
+        missing = await api.get(path + "/letters/3")
+        assert missing.status_code == 404 and missing.json()["error"] == "NoSuchLetter"
+        assert "there is no letter 3" in missing.json()["message"]
+        shown = (await api.get(path)).json()
+        assert shown["deal"]["letter"] == 2 and shown["deal"]["accepted_by"] == negotiator.name
+        archive = zipfile.ZipFile(io.BytesIO((await api.get(f"/api/rounds/{rid}/letters.zip")).content))
+        assert sorted(archive.namelist()) == [f"landing-zone-{rid}-MY-v1.pdf", f"landing-zone-{rid}-MY-v2.pdf"]
+        for _ in range(50):
+            board = (await api.get(f"/api/rounds/{rid}")).json()
+            if board["offers"][0]["state"] == "ACCEPTED":
+                break
+            await asyncio.sleep(0.2)
+        mine = board["offers"][0]
+        assert (mine["state"], mine["letters"], mine["deal"]["rate_pct"]) == (
+            "ACCEPTED",
+            2,
+            shown["terms"]["agreed_rate_pct"],
+        )
+        report = (await api.get(f"/api/rounds/{rid}/report")).json()
+        assert (report["accepted"], report["countered"], report["unanswered"]) == (1, 1, 0)
+        assert report["rows"][0]["letters"] == 2 and report["rows"][0]["deal_rate_pct"] is not None
+
+
+async def test_staff_reopen_and_close_unanswered_offers_through_the_api(portal: Portal, engine: Engine) -> None:
+    staff, negotiator = portal.user(Role.STAFF), portal.user(Role.NEGOTIATOR, "LA")
+    spec = round_spec(["LA", "MM"], approvals=1, respond_within=timedelta(seconds=2))
+    await engine.open_round(spec)
+    rid = spec.round_id
+    for code in ("LA", "MM"):
+        await engine.submit(sample_offer(rid, code, lines=4), by="negotiator")
+        await engine.approve(rid, code, Approve(reviewer="Prep One", version=1))
+    await wait_state(staff, rid, "LA", "UNANSWERED")
+    await wait_state(staff, rid, "MM", "UNANSWERED")
+    async with negotiator.api() as api:
+        refused = await api.post(OFFER.format(r=rid, p="LA") + "/reopen", json={"respond_within": "P1D", "reason": "x"})
+        assert refused.status_code == 403
+    async with staff.api() as api:
+        no_reason = await api.post(OFFER.format(r=rid, p="LA") + "/reopen", json={"respond_within": "P1D"})
+        assert no_reason.status_code == 422
+        reopened = await api.post(
+            OFFER.format(r=rid, p="LA") + "/reopen", json={"respond_within": "P1D", "reason": "asked for a day"}
+        )
+        assert reopened.status_code == 200 and reopened.json()["state"] == "LETTER_ISSUED", reopened.text
+        closed = await api.post(OFFER.format(r=rid, p="MM") + "/close", json={"reason": "no reply"})
+        assert closed.status_code == 200 and closed.json()["state"] == "UNANSWERED"
+        twice = await api.post(OFFER.format(r=rid, p="LA") + "/close", json={})
+        assert twice.status_code == 409 and twice.json()["error"] == "WrongState"
+        on_behalf = await api.post(OFFER.format(r=rid, p="LA") + "/accept", json={"letter": 1})
+        assert on_behalf.status_code == 422 and on_behalf.json()["error"] == "ReasonRequired"
+        assert "give a reason" in on_behalf.json()["message"]
+    la = await engine.offer_status(rid, "LA")
+    assert la.awaits_answer and "reopened" in [e.action for e in la.events]
+
+
 # ---- the role table, as a matrix ----------------------------------------------------------------
 
 N, R, S = Role.NEGOTIATOR, Role.REVIEWER, Role.STAFF
@@ -142,6 +260,14 @@ MATRIX: dict[str, tuple[str, str, Any, str | None, set[Role]]] = {
     "submit": ("POST", OFFER + "/versions", _doc, "INVITED", {N, S}),
     "withdraw": ("POST", OFFER + "/withdraw", lambda r: {"reason": "x"}, "UNDER_REVIEW", {N, S}),
     "download letter": ("GET", OFFER + "/letter", None, "LETTER_ISSUED", {N, S}),
+    "download letter 1": ("GET", OFFER + "/letters/1", None, "LETTER_ISSUED", {N, S}),
+    "accept": (
+        "POST",
+        OFFER + "/accept",
+        lambda r: {"letter": 1, "reason": "by note verbale"},
+        "LETTER_ISSUED",
+        {N, S},
+    ),
     "review queue": ("GET", "/api/queue", None, None, {R, S}),
     "approve": ("POST", OFFER + "/approve", lambda r: {"version": 1}, "UNDER_REVIEW", {R, S}),
     "request changes": (

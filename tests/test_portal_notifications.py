@@ -13,7 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import Message
 from offerdesk.config import Settings
-from offerdesk.people import open_people
+from offerdesk.people import SchemaMismatch, open_people
+from offerdesk.people.db import sqlite_url
+from offerdesk.people.migrate import upgrade
 from schemas.notice import Notice, NoticeKind
 from schemas.portal import Role
 from tests.commands import cli
@@ -35,7 +37,7 @@ CREATE TABLE users (
 """
 
 
-def test_a_database_from_before_email_addresses_opens_and_gains_them(tmp_path: Path) -> None:
+def test_a_database_from_before_email_addresses_upgrades_and_gains_them(tmp_path: Path) -> None:
     path = tmp_path / "portal.db"
     with sqlite3.connect(path) as db:
         db.execute(OLD_USERS)
@@ -43,7 +45,11 @@ def test_a_database_from_before_email_addresses_opens_and_gains_them(tmp_path: P
             "INSERT INTO users (name, role, partner, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
             ("kenji", "negotiator", "JP", "$argon2id$not-a-real-hash", datetime.now(UTC).isoformat()),
         )
-    users = open_people(path).users
+    url = sqlite_url(path)
+    with pytest.raises(SchemaMismatch, match="run 'offerdesk db upgrade'"):
+        open_people(url)
+    upgrade(url)
+    users = open_people(url).users
     columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(users)")}
     assert {"email", "reminders"} <= columns
     [kenji] = users.all()
@@ -51,8 +57,9 @@ def test_a_database_from_before_email_addresses_opens_and_gains_them(tmp_path: P
     assert users.set_email("kenji", " Kenji@Example.ORG ").email == "Kenji@example.org"
     assert users.set_reminders("kenji", False).reminders is False
     assert users.set_email("kenji", None).email is None
-    open_people(path).notices.inbox("kenji")  # opening it again changes nothing, nor do the worker's notices
-    [again] = open_people(path).users.all()
+    open_people(url).notices.inbox("kenji")  # opening it again changes nothing, nor do the worker's notices
+    upgrade(url)  # nor does upgrading again
+    [again] = open_people(url).users.all()
     assert (again.email, again.reminders) == (None, False)
 
 
@@ -61,7 +68,7 @@ def test_a_database_from_before_email_addresses_opens_and_gains_them(tmp_path: P
 
 @on_the_portal
 async def test_addresses_and_reminders_from_the_command_line(env: WorkflowEnvironment, settings: Settings) -> None:
-    users = open_people(settings.portal_db).users
+    users = open_people(settings.database).users
     name = f"cli-{uuid.uuid4().hex[:8]}"
     code, out, err = await cli(
         env, settings, "user", "add", name, "--role", "reviewer", "--password", PASSWORD, "--email", "Ada@Example.ORG"

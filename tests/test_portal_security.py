@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import Request, Response
 
+from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.people import open_people
-from offerdesk.people.throttle import Throttled, backoff, locked_until
+from offerdesk.people.throttle import WINDOW, Throttled, backoff, lock_after
+from offerdesk.portal.app import create_app
+from offerdesk.portal.limits import MAX_BODY_BYTES
 from offerdesk.portal.security import CSP
 from schemas.portal import AuditRecord, Role
 from tests.conftest import new_round_id
@@ -32,15 +38,11 @@ def test_backoff_starts_at_the_limit_with_30_s_and_doubles_up_to_15_minutes() ->
     assert backoff(19, 20) == timedelta(0) and backoff(20, 20) == timedelta(seconds=30)
 
 
-def test_the_lock_runs_from_the_latest_failure_and_forgets_old_ones() -> None:
-    five = [T0 + timedelta(seconds=i) for i in range(5)]
-    assert locked_until(five[:4], 5, T0 + timedelta(seconds=5)) is None
-    assert locked_until(five, 5, T0 + timedelta(seconds=5)) == T0 + timedelta(seconds=34)
-    assert locked_until(five, 5, T0 + timedelta(seconds=34)) is None  # waited it out
-    six = [*five, T0 + timedelta(seconds=40)]
-    assert locked_until(six, 5, T0 + timedelta(seconds=41)) == T0 + timedelta(seconds=100)
-    stale = [T0 - timedelta(minutes=16), *five[:4]]  # one failure is older than 15 minutes
-    assert locked_until(stale, 5, T0 + timedelta(seconds=5)) is None
+def test_the_wait_starts_at_the_failure_that_reaches_the_limit() -> None:
+    assert lock_after(4, 5, T0) is None
+    assert lock_after(5, 5, T0) == T0 + timedelta(seconds=30)
+    assert lock_after(6, 5, T0) == T0 + timedelta(seconds=60)
+    assert lock_after(99, 5, T0) == T0 + timedelta(minutes=15)
 
 
 def test_the_throttle_sentence_says_when_to_try_again() -> None:
@@ -50,36 +52,57 @@ def test_the_throttle_sentence_says_when_to_try_again() -> None:
     assert "in 2 min 5 s" in Throttled("from 192.0.2.7", T0 + timedelta(seconds=125), T0).message
 
 
-# ---- the state in the portal database ------------------------------------------------------------
+# ---- the state in the portal database (SQLite, or PostgreSQL with OFFERDESK_TEST_DATABASE=postgresql) --------
 
 
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "portal.db"
-
-
-def test_failures_are_kept_in_the_database_and_a_right_password_clears_the_accounts(path: Path) -> None:
+def test_failures_are_kept_in_the_database_and_a_right_password_clears_the_accounts(database: str) -> None:
     for i in range(5):
-        open_people(path).throttle.failed("Ada", "192.0.2.7", T0 + timedelta(seconds=i))
-    again = open_people(path).throttle  # another process, or the portal after a restart
-    throttled = again.throttled("ada", "198.51.100.1", T0 + timedelta(seconds=10))
+        assert open_people(database).throttle.attempt("Ada", "192.0.2.7", T0 + timedelta(seconds=i)) is None
+    again = open_people(database).throttle  # another process, or the portal after a restart
+    throttled = again.attempt("ada", "198.51.100.1", T0 + timedelta(seconds=10))
     assert throttled is not None and throttled.whom == "for ada" and throttled.retry_after == 24
-    assert again.throttled("grace", "198.51.100.1", T0 + timedelta(seconds=10)) is None
-    again.succeeded("ADA")
-    assert again.throttled("ada", "198.51.100.1", T0 + timedelta(seconds=10)) is None
+    assert again.throttled("ada", "198.51.100.1", T0 + timedelta(seconds=10)) == throttled
+    assert again.attempt("grace", "198.51.100.1", T0 + timedelta(seconds=10)) is None
+    again.succeeded("ADA", "198.51.100.1")
+    assert again.attempt("ada", "198.51.100.1", T0 + timedelta(seconds=11)) is None
 
 
-def test_one_address_trying_many_names_is_throttled_too(path: Path) -> None:
-    throttle = open_people(path).throttle
+def test_the_wait_doubles_from_the_latest_failure_and_a_quiet_window_forgets(database: str) -> None:
+    throttle = open_people(database).throttle
+
+    def attempt(seconds: float) -> int | None:
+        """Seconds to wait, or None when the attempt is counted and goes on to its password."""
+        refused = throttle.attempt("ada", "192.0.2.7", T0 + timedelta(seconds=seconds))
+        return refused.retry_after if refused else None
+
+    assert [attempt(i) for i in range(5)] == [None] * 5
+    assert attempt(5) == 29  # 30 s from the fifth failure; the refused attempt is not counted
+    assert attempt(34) is None  # waited it out: the sixth failure doubles the wait
+    assert attempt(40) == 54
+    quiet = 34 + WINDOW.total_seconds() + 1
+    assert [attempt(quiet + i) for i in range(5)] == [None] * 5  # counting from one again
+    assert attempt(quiet + 5) == 29
+
+
+def test_one_address_trying_many_names_is_throttled_too(database: str) -> None:
+    throttle = open_people(database).throttle
     for i in range(20):
-        throttle.failed(f"name{i}", "192.0.2.7", T0 + timedelta(seconds=i))
-    throttled = throttle.throttled("someone-new", "192.0.2.7", T0 + timedelta(seconds=20))
+        assert throttle.attempt(f"name{i}", "192.0.2.7", T0 + timedelta(seconds=i)) is None
+    throttled = throttle.attempt("someone-new", "192.0.2.7", T0 + timedelta(seconds=20))
     assert throttled is not None and throttled.whom == "from 192.0.2.7"
-    assert throttle.throttled("someone-new", "192.0.2.8", T0 + timedelta(seconds=20)) is None
+    assert throttle.attempt("someone-new", "192.0.2.8", T0 + timedelta(seconds=20)) is None
 
 
-def test_a_new_password_or_removal_revokes_the_users_tokens(path: Path) -> None:
-    people = open_people(path)
+def test_a_right_password_gives_the_address_its_attempt_back(database: str) -> None:
+    throttle = open_people(database).throttle
+    for i in range(25):  # an office behind one address: 25 people sign in within a minute
+        assert throttle.attempt(f"person{i}", "192.0.2.7", T0 + timedelta(seconds=i)) is None
+        throttle.succeeded(f"person{i}", "192.0.2.7")
+    assert throttle.throttled("anyone", "192.0.2.7", T0 + timedelta(seconds=30)) is None
+
+
+def test_a_new_password_or_removal_revokes_the_users_tokens(database: str) -> None:
+    people = open_people(database)
     people.users.add("bot", Role.NEGOTIATOR, "long enough", "VN")
     first, second = people.tokens.create("bot", "a", "sam"), people.tokens.create("bot", "b", "sam")
     assert people.users.set_password("bot", "another long one") == 2
@@ -213,13 +236,14 @@ async def test_reads_of_an_offers_content_and_refused_administration_are_audited
 
 
 def assert_security_headers(answer: httpx.Response, no_store: bool = True) -> None:
-    assert answer.headers["content-security-policy"] == CSP
+    where = f"{answer.request.method} {answer.request.url.path} ({answer.status_code})"
+    assert answer.headers.get("content-security-policy") == CSP, where
     assert "'unsafe-inline'" not in answer.headers["content-security-policy"]
-    assert answer.headers["x-frame-options"] == "DENY"
-    assert answer.headers["x-content-type-options"] == "nosniff"
-    assert answer.headers["referrer-policy"] == "same-origin"
+    assert answer.headers.get("x-frame-options") == "DENY", where
+    assert answer.headers.get("x-content-type-options") == "nosniff", where
+    assert answer.headers.get("referrer-policy") == "same-origin", where
     if no_store:
-        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers.get("cache-control") == "no-store", where
 
 
 @live
@@ -243,11 +267,103 @@ async def test_every_answer_carries_the_security_headers(portal: Portal, engine:
         css = await client.get("/static/portal.css")
         assert_security_headers(css, no_store=False)
         assert "no-store" not in css.headers.get("cache-control", "")
-        docs = await client.get("/docs")
-        assert (
-            docs.headers["x-frame-options"] == "DENY"
-            and "frame-ancestors 'none'" in docs.headers["content-security-policy"]
-        )
+        for docs in ("/docs", "/redoc"):  # the same policy as every page: no CDN, no inline script
+            answer = await client.get(docs)
+            assert answer.status_code == 200
+            assert_security_headers(answer)
+
+
+BOUNDARY = "b0undary"
+MULTIPART = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+@live
+async def test_every_kind_of_refusal_and_framework_error_carries_the_security_headers(
+    portal: Portal, engine: Engine
+) -> None:
+    """Each kind of answer the portal gives besides a success, from each place that gives one: the routes' refusals,
+    FastAPI's validation and parsing, the router's 404 and 405, the body caps' middleware, the codec endpoint."""
+    rid = await offer_in(engine, "UNDER_REVIEW", ["TN"])
+    offer = OFFER.format(r=rid, p="TN")
+    staff, reviewer = portal.user(Role.STAFF), portal.user(Role.REVIEWER)
+    deep = b"[" * 50_000 + b"]" * 50_000
+    json_type = {"Content-Type": "application/json"}
+    async with staff.api() as api, reviewer.api() as reviewing:
+        answers = {
+            "unknown API route": (404, await api.get("/api/no-such-thing")),
+            "unknown page": (404, await api.get("/no-such-page")),
+            "unknown offer": (404, await api.get(OFFER.format(r=rid, p="FJ"))),
+            "method not allowed": (405, await api.put("/api/me")),
+            "method not allowed on a page": (405, await api.delete("/signin")),
+            "missing field": (422, await api.post("/api/tokens", json={})),
+            "wrong type": (422, await api.get(offer + "/lines", params={"page": "first"})),
+            "broken JSON": (422, await api.post("/api/tokens", content=b'{"user": ', headers=json_type)),
+            "broken document": (422, await api.post(offer + "/versions", content=b"{,}", headers=json_type)),
+            "broken multipart": (400, await api.post(offer + "/versions/upload", content=b"--x", headers=MULTIPART)),
+            "deep JSON": (422, await api.post(offer + "/comments", content=deep, headers=json_type)),
+            "deep JSON to the codec": (422, await api.post("/codec/decode", content=deep, headers=json_type)),
+            "declared too large": (413, await api.post("/api/tokens", content=b"x" * (2 * MAX_BODY_BYTES))),
+            "streamed too large": (413, await api.post("/api/tokens", content=streamed(2 * MAX_BODY_BYTES))),
+            "state does not allow it": (409, await api.get(offer + "/diff")),
+            "forbidden": (403, await reviewing.get(f"/api/rounds/{rid}")),
+            "not signed in": (401, await api.get("/api/me", headers={"Authorization": "Bearer od_nope_nope"})),
+            "codec without a caller": (401, await api.post("/codec/decode", json={}, headers={"Authorization": ""})),
+            "codec preflight": (204, await api.options("/codec/decode")),
+        }
+    async with httpx.AsyncClient(base_url=portal.url) as anyone:
+        answers["a page, signed out"] = (303, await anyone.get(f"/rounds/{rid}"))
+        answers["a form missing a field"] = (422, await anyone.post("/signin", data={"name": "x"}))
+        missing_asset = await anyone.get("/static/docs/no-such-file.js")
+    for what, (status, answer) in answers.items():
+        assert answer.status_code == status, f"{what}: {answer.status_code} {answer.text[:300]}"
+        assert_security_headers(answer)
+    assert missing_asset.status_code == 404
+    assert_security_headers(missing_asset, no_store=False)
+    assert "more than 64 levels deep" in answers["deep JSON to the codec"][1].json()["message"]
+    assert answers["method not allowed"][1].headers["allow"] == "GET"  # RFC 9110: a 405 says what is allowed
+    assert answers["method not allowed on a page"][1].headers["allow"] == "GET, POST"  # every route's, not the first
+
+
+async def streamed(size: int) -> AsyncIterator[bytes]:
+    """A body without Content-Length, in parts."""
+    for _ in range(0, size, 64 * 1024):
+        yield b"x" * (64 * 1024)
+
+
+def test_a_500_and_a_failing_500_handler_carry_the_security_headers(tmp_path: Path, database: str) -> None:
+    """A route that raises: the portal's own 500 (a page, or JSON under /api), and the answer of last resort when
+    the 500 handler fails too. Starlette answers both outside every middleware added the usual way."""
+    app = create_app(Settings.from_env({"OFFERDESK_HOME": str(tmp_path), "OFFERDESK_DATABASE_URL": database}))
+
+    @app.get("/boom")
+    @app.get("/api/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://portal") as client:
+            page, api = await client.get("/boom"), await client.get("/api/boom")
+
+            async def failing(request: Request, exc: Exception) -> Response:
+                raise LookupError("the handler has a bug too")
+
+            app.add_exception_handler(Exception, failing)
+            app.middleware_stack = None  # rebuilt on the next request, with the failing handler
+            last = await client.get("/api/boom")
+        return [page, api, last]
+
+    page, api, last = asyncio.run(run())
+    for answer in (page, api, last):
+        assert answer.status_code == 500
+        assert_security_headers(answer)
+    assert "<html" in page.text and "something went wrong on our side" in page.text
+    assert api.json() == {
+        "error": "InternalError",
+        "message": "something went wrong on our side; it has been logged",
+        "fields": [],
+    }
+    assert last.json() == api.json()
 
 
 @live

@@ -39,16 +39,12 @@ def loose(home: Path) -> dict[str, str]:
 def test_the_cli_writes_the_portal_database_owner_only(tmp_path: Path, open_umask: None) -> None:
     home = tmp_path / "home"
     environ = {**os.environ, "OFFERDESK_HOME": str(home)}
-    result = subprocess.run(
-        [OFFERDESK, "user", "add", "ada", "--role", "reviewer", "--password", "long enough"],
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert (home / "portal.db").exists()
-    assert loose(home) == {}
+    environ.pop("OFFERDESK_DATABASE_URL", None)
+    for command in (["db", "upgrade"], ["user", "add", "ada", "--role", "reviewer", "--password", "long enough"]):
+        result = subprocess.run([OFFERDESK, *command], env=environ, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+        assert (home / "portal.db").exists()
+        assert loose(home) == {}
 
 
 def test_the_dev_server_database_and_log_are_owner_only(tmp_path: Path, open_umask: None) -> None:

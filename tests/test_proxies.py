@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
@@ -33,9 +32,9 @@ async def failed_signins(portal: Portal) -> list[int]:
 
 
 async def test_a_made_up_forwarded_for_neither_escapes_the_throttle_nor_enters_the_audit_log(
-    env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+    env: WorkflowEnvironment, settings: Settings, database: str
 ) -> None:
-    alone = replace(settings, portal_db=tmp_path / "portal.db")
+    alone = replace(settings, database_url=database)
     async for portal in start_portal(env, alone):
         statuses = await failed_signins(portal)
         records = portal.people.audit.records()
@@ -44,8 +43,8 @@ async def test_a_made_up_forwarded_for_neither_escapes_the_throttle_nor_enters_t
     assert details == {"from 127.0.0.1"}, details
 
 
-async def test_a_trusted_proxy_names_the_client(env: WorkflowEnvironment, settings: Settings, tmp_path: Path) -> None:
-    behind = replace(settings, portal_db=tmp_path / "portal.db")
+async def test_a_trusted_proxy_names_the_client(env: WorkflowEnvironment, settings: Settings, database: str) -> None:
+    behind = replace(settings, database_url=database)
     async for portal in start_portal(env, behind, OFFERDESK_TRUSTED_PROXIES="127.0.0.1"):
         statuses = await failed_signins(portal)
         records = portal.people.audit.records()

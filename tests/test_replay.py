@@ -30,6 +30,7 @@ from offerdesk.converter import Keyring, data_converter
 from offerdesk.engine import Engine, EngineUnavailable, Refused
 from offerdesk.samples import sample_offer
 from offerdesk.worker import WORKFLOWS
+from schemas.answer import Accept, CloseOffer, Reopen
 from schemas.offer_state import OfferState
 from schemas.review import Approve, Comment, RequestChanges, Withdraw
 from tests.conftest import round_spec
@@ -39,7 +40,7 @@ from workflows.patches import DEPRECATED, LIVE
 
 HISTORIES = Path(__file__).parent / "histories"
 KEYS = "keys.json"
-NEWEST_WINDOW = "3-notify-people"
+NEWEST_WINDOW = "4-negotiate-after-the-letter"
 """Where `make histories` records: the window of the newest patch in force (see workflows/PATCHES.md)."""
 CONTINUING_COMMENTS = MAX_RUN_UPDATES + 10
 """Enough updates for an offer to continue as new, so a carry is recorded as the next run's input."""
@@ -58,13 +59,26 @@ def recorded(window: Path) -> list[Path]:
     return sorted(p for p in window.glob("*.json") if p.name != KEYS)
 
 
+PARTNERS = ("JP", "VN", "CH", "KR", "MY")
+WAIT = timedelta(seconds=60)
+
+
 async def _record(engine: Engine, env: WorkflowEnvironment) -> list[WorkflowHistory]:
-    """A round that goes through every kind of transition: deficient, amend, changes, escalate, letter, and an
-    offer commented on so often that it continues as new (both its runs are kept)."""
-    spec = round_spec(["JP", "VN", "CH", "KR"], deadline_in=timedelta(seconds=8), review_window=timedelta(seconds=4))
+    """A round that goes through every kind of transition: deficient, amend, changes, escalate, letters answered
+    by a counter-offer and an acceptance, a letter unanswered and closed, one unanswered and reopened whose offer
+    is then commented on so often that it continues as new, letters and all (both its runs are kept)."""
+    spec = round_spec(
+        list(PARTNERS),
+        deadline_in=timedelta(seconds=8),
+        review_window=timedelta(seconds=4),
+        respond_within=timedelta(seconds=8),
+    )
     rid = spec.round_id
     await engine.open_round(spec)
-    await engine.submit(sample_offer(rid, "KR"), by="negotiator")
+    for partner in ("KR", "MY"):
+        await engine.submit(sample_offer(rid, partner), by="negotiator")
+        await engine.approve(rid, partner, Approve(reviewer="Ada", version=1))
+        await engine.approve(rid, partner, Approve(reviewer="Grace", version=1))
     await engine.submit(sample_offer(rid, "VN", deficient=True), by="negotiator")
     await engine.submit(sample_offer(rid, "VN"), amend=True, by="negotiator")
     await engine.submit(sample_offer(rid, "JP"), by="negotiator")
@@ -72,16 +86,28 @@ async def _record(engine: Engine, env: WorkflowEnvironment) -> list[WorkflowHist
     await engine.submit(sample_offer(rid, "JP", seed=2), amend=True, by="negotiator")
     await engine.approve(rid, "JP", Approve(reviewer="Ada", version=2, rate_pct=15, reason="July deal"))
     await engine.approve(rid, "JP", Approve(reviewer="Grace", version=2))
+    await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, WAIT)
+    await engine.submit(sample_offer(rid, "JP", seed=3), amend=True, by="negotiator")  # a counter-offer
+    await engine.approve(rid, "JP", Approve(reviewer="Ada", version=3))
+    await engine.approve(rid, "JP", Approve(reviewer="Grace", version=3))
+    for _ in range(300):  # letter 2
+        if len((await engine.offer_card(rid, "JP"))[0].letters) == 2:
+            break
+        await asyncio.sleep(0.1)
+    await engine.accept(rid, "JP", Accept(by="negotiator", letter=2))
+    await engine.wait_for(rid, "MY", {OfferState.UNANSWERED}, WAIT)
+    await engine.close(rid, "MY", CloseOffer(by="staff", reason="no reply"))
+    await engine.wait_for(rid, "KR", {OfferState.UNANSWERED}, WAIT)
+    await engine.reopen(rid, "KR", Reopen(by="staff", respond_within=timedelta(minutes=10), reason="asked for time"))
     await _comment_until_it_continues(engine, env, rid, "KR")
-    await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timedelta(seconds=60))
-    await engine.wait_for(rid, "VN", {OfferState.ESCALATED}, timedelta(seconds=60))
+    await engine.wait_for(rid, "VN", {OfferState.ESCALATED}, WAIT)
     await engine.withdraw(rid, "VN", Withdraw(by="n"))
     await engine.withdraw(rid, "KR", Withdraw(by="n"))
-    await engine.wait_for(rid, "CH", {OfferState.LAPSED}, timedelta(seconds=60))
+    await engine.wait_for(rid, "CH", {OfferState.LAPSED}, WAIT)
     handle = env.client.get_workflow_handle(round_workflow_id(rid))
     await handle.result()
     histories = [await env.client.get_workflow_handle(round_workflow_id(rid)).fetch_history()]
-    for partner in ("JP", "VN", "CH", "KR"):
+    for partner in PARTNERS:
         histories += await _runs(env, offer_workflow_id(rid, partner))
     return histories
 
@@ -140,7 +166,7 @@ def _keep(fresh: list[WorkflowHistory], settings: Settings, folder: str) -> None
 @ON_THE_SESSION_LOOP
 async def test_fresh_histories_replay(engine: Engine, env: WorkflowEnvironment, settings: Settings) -> None:
     fresh = await _record(engine, env)
-    assert len(fresh) == 6, "the round, JP, VN, CH and KR's two runs"
+    assert len(fresh) == 7, "the round, JP, VN, CH, KR's two runs and MY"
     for history in fresh:
         await _replayer(env.client.data_converter).replay_workflow(history)
     scheduled = {

@@ -23,8 +23,9 @@ from offerdesk.portal.errors import portal_wording
 from offers.reference import load_partners
 from offers.report import HEADER, rate_chart_svg, report_csv, report_table, report_xlsx, round_report
 from schemas.landing import AgreedTerms, Approval, LandingZone
+from schemas.letter import LetterRef
 from schemas.listing import OfferListing
-from schemas.offer_state import OfferCard, OfferState, OfferVersion
+from schemas.offer_state import Deal, IssuedLetter, OfferCard, OfferState, OfferVersion
 from schemas.partner import PartnerReference
 from schemas.report import RoundReport
 from schemas.review import Approve
@@ -330,6 +331,54 @@ def test_xlsx_holds_the_same_matrix_with_real_durations() -> None:
     assert "first version received" in str(book["About"]["B4"].value)
 
 
+# ---- answers to letters (issue 25) ------------------------------------------------------------------------
+
+
+def _answered() -> RoundReport:
+    """JP countered letter 1 and accepted letter 2 at 12%; VN's letter went unanswered; KR is under review."""
+    zone = _zone("JP", 24, 16)
+    jp = _card("JP", OfferState.ACCEPTED, [NOW - timedelta(days=4), NOW - timedelta(days=2)], ALL_MET, zone, (12, NOW))
+    ref = LetterRef(letter_id="a" * 64, sha256="a" * 64, size=1, pages=2, filename="l.pdf")
+    letters = [IssuedLetter(number=n, version=n, issued_at=NOW, ref=ref, terms=jp.terms) for n in (1, 2)]
+    deal = Deal(letter=2, version=2, rate_pct=12, accepted_by="kenji", accepted_at=NOW)
+    jp = jp.model_copy(update={"letters": letters, "deal": deal, "letter": ref})
+    vn = _card("VN", OfferState.UNANSWERED, [NOW - timedelta(days=3)], ALL_MET, _zone("VN", 46, 30), (20, NOW))
+    vn = vn.model_copy(update={"letters": letters[:1], "letter": ref, "respond_by": NOW})
+    kr = _card("KR", OfferState.UNDER_REVIEW, [NOW - timedelta(days=1)], ALL_MET, _zone("KR", 25, 18))
+    return round_report(
+        _status(["JP", "VN", "KR"]), [_listed(jp), _listed(vn), _listed(kr)], load_partners(), as_of=NOW
+    )
+
+
+def test_the_report_counts_answers_and_letters_and_marks_the_deal() -> None:
+    report = _answered()
+    assert (report.accepted, report.countered, report.unanswered) == (1, 1, 1)
+    jp, vn, kr = report.rows
+    assert (jp.letters, jp.countered, jp.deal_rate_pct, jp.charted_rate_pct) == (2, True, 12, 12)
+    assert (vn.letters, vn.countered, vn.deal_rate_pct, vn.charted_rate_pct) == (1, False, None, 20)
+    assert (kr.letters, kr.countered) == (0, False)
+    assert jp.time_in_review == timedelta(days=4) and vn.time_in_review is not None  # agreed terms stop the clock
+
+    svg = rate_chart_svg(report)
+    marks = {m.get("data-partner"): m for m in _marks(svg)}
+    assert (marks["JP"].get("class"), marks["VN"].get("class")) == ("mark deal", "mark agreed")
+    tip = marks["JP"].find(f"{SVG}title")
+    assert tip is not None and tip.text == "JP Partner JP: announced 24%, the deal 12% (ACCEPTED, 2 letters)"
+    assert len(ET.fromstring(svg).findall(f".//{SVG}circle[@class='deal-ring']")) == 1
+    assert "1 with a deal" in svg
+
+    rows = _csv_rows(report_csv(report))
+    assert [(r["letters"], r["countered"], r["deal_rate_pct"]) for r in rows] == [
+        ("2", "yes", "12"),
+        ("1", "no", ""),
+        ("0", "no", ""),
+    ]
+    sheet = openpyxl.load_workbook(io.BytesIO(report_xlsx(report)))["Report"]
+    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    jp_row = dict(zip(HEADER, values[1], strict=True))
+    assert (jp_row["letters"], jp_row["countered"], jp_row["deal_rate_pct"]) == (2, True, 12)
+
+
 # ---- refusals in the portal's words ---------------------------------------------------------------------
 
 
@@ -511,3 +560,11 @@ async def test_the_dashboard_shows_when_invited_offers_close_and_links_the_repor
     left = row[row.index('class="left">') + len('class="left">') :].split("<")[0]
     assert re.fullmatch(r"[1-4] m [0-9]{1,2} s", left), left  # the round closes 5 minutes after it opened
     assert f'href="/rounds/{rid}/report"' in page.text
+
+
+def test_a_time_in_review_is_counted_to_the_second() -> None:
+    """The API gives it as an RFC 3339 duration, which has no fractions of a second ("PT1M0.69S" is not one)."""
+    kr = _card("KR", OfferState.DEFICIENT, [NOW - timedelta(minutes=1, seconds=0.691741)], ALL_MET)
+    report = round_report(_status(["KR"]), [_listed(kr)], load_partners(), as_of=NOW)
+    assert report.rows[0].time_in_review == timedelta(minutes=1, seconds=1)
+    assert report.model_dump(mode="json")["rows"][0]["time_in_review"] == "PT1M1S"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,6 +20,7 @@ from offerdesk.worker import worker_for
 from schemas.offer_state import OfferState
 from schemas.review import Approve
 from schemas.round import RoundSpec
+from tests.commands import cli
 from tests.conftest import round_spec
 from tests.s3server import CREDENTIALS, S3Server, s3_server
 
@@ -82,19 +81,18 @@ async def test_an_offer_goes_to_a_letter_with_documents_and_letters_in_s3(
 
     # A third machine, the CLI with only the bucket's URL, reads the offer and downloads the letter.
     target = tmp_path / "letter.pdf"
-    environ = {
-        **os.environ,
+    third = replace(settings, home=tmp_path / "third-machine")
+    code, _, err = await cli(
+        env,
+        third,
+        "letter",
+        "download",
+        rid,
+        "LK",
+        "-o",
+        str(target),
         **aws,
-        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "OFFERDESK_HOME": str(tmp_path / "third-machine"),
-        "OFFERDESK_STORE_URL": f"s3://{bucket}/offerdesk",
-    }
-    process = await asyncio.create_subprocess_exec(
-        *(OFFERDESK, "letter", "download", rid, "LK", "-o", str(target)),
-        env=environ,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        OFFERDESK_STORE_URL=f"s3://{bucket}/offerdesk",
     )
-    _, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
+    assert code == 0, err
     assert target.read_bytes() == engine.store.get(Kind.LETTER, card.letter.letter_id)

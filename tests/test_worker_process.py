@@ -20,7 +20,7 @@ from schemas.offer_state import OfferState
 from schemas.review import Approve
 from schemas.round import RoundSpec
 from tests.conftest import round_spec
-from tests.workers import eventually, render_attempts, running, start_worker
+from tests.workers import WorkerProcess, eventually, render_attempts, running, start_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 WAIT = timedelta(seconds=90)
@@ -45,19 +45,32 @@ async def _approved(engine: Engine, spec: RoundSpec) -> None:
         await engine.approve(spec.round_id, partner.code, Approve(reviewer="Ada"))
 
 
+async def _worker_with_letters(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    tmp_path: Path,
+    closing: list[RoundSpec],
+    name: str,
+    partners: list[str],
+    processes: int,
+) -> tuple[Engine, RoundSpec, WorkerProcess]:
+    """`offerdesk worker` with `processes` render processes on a queue of its own, and a round of `partners` for it."""
+    queue = f"{name}-{tmp_path.name}"
+    engine = Engine(env.client, replace(settings, home=tmp_path).store(), task_queue=queue)
+    spec = round_spec(partners, approvals=1)
+    closing.append(spec)
+    environ = _environ(
+        env, tmp_path, queue, OFFERDESK_RENDER_PROCESSES=str(processes), OFFERDESK_DATABASE_URL=settings.database
+    )
+    return engine, spec, await start_worker(env.client, environ, tmp_path / "worker")
+
+
 async def test_a_worker_stopped_with_sigterm_finishes_the_letter_it_renders_and_takes_no_other(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
-    queue = f"drain-{tmp_path.name}"
-    local = replace(settings, home=tmp_path)
-    engine = Engine(env.client, local.store(), task_queue=queue)
-    spec = round_spec(["JP", "KR"], approvals=1)
-    closing.append(spec)
-    rid = spec.round_id
     # One render process, so one activity slot: one letter renders, the other waits on the task queue.
-    worker = await start_worker(
-        env.client, _environ(env, tmp_path, queue, OFFERDESK_RENDER_PROCESSES="1"), tmp_path / "worker"
-    )
+    engine, spec, worker = await _worker_with_letters(env, settings, tmp_path, closing, "drain", ["JP", "KR"], 1)
+    local, queue, rid = replace(settings, home=tmp_path), engine.task_queue, spec.round_id
     try:
         await _approved(engine, spec)
         await eventually(lambda: len(worker.started()) == 1, 60, "a letter rendering")
@@ -88,14 +101,7 @@ async def test_a_worker_stopped_with_sigterm_finishes_the_letter_it_renders_and_
 async def test_render_processes_end_with_their_worker_even_one_killed_with_sigkill(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
-    queue = f"orphans-{tmp_path.name}"
-    local = replace(settings, home=tmp_path)
-    engine = Engine(env.client, local.store(), task_queue=queue)
-    spec = round_spec(["JP", "KR"], approvals=1)
-    closing.append(spec)
-    worker = await start_worker(
-        env.client, _environ(env, tmp_path, queue, OFFERDESK_RENDER_PROCESSES="2"), tmp_path / "worker"
-    )
+    engine, spec, worker = await _worker_with_letters(env, settings, tmp_path, closing, "orphans", ["JP", "KR"], 2)
     try:
         await _approved(engine, spec)
         # Both render processes busy with a letter (held at the gate), the resource tracker beside them.
@@ -109,21 +115,13 @@ async def test_render_processes_end_with_their_worker_even_one_killed_with_sigki
         assert await asyncio.wait_for(worker.process.wait(), 10) == -signal.SIGKILL
         await eventually(lambda: not running(family), 5, f"the render processes ending: {running(family)}")
     finally:
-        for orphan in running(worker.seen):
-            orphan.kill()
         await worker.stop()
 
 
 async def test_a_second_sigterm_stops_a_draining_worker_at_once_and_its_render_processes_with_it(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
-    queue = f"impatient-{tmp_path.name}"
-    engine = Engine(env.client, replace(settings, home=tmp_path).store(), task_queue=queue)
-    spec = round_spec(["JP"], approvals=1)
-    closing.append(spec)
-    worker = await start_worker(
-        env.client, _environ(env, tmp_path, queue, OFFERDESK_RENDER_PROCESSES="1"), tmp_path / "worker"
-    )
+    engine, spec, worker = await _worker_with_letters(env, settings, tmp_path, closing, "impatient", ["JP"], 1)
     try:
         await _approved(engine, spec)
         await eventually(lambda: len(worker.started()) == 1, 60, "a letter rendering")
@@ -135,7 +133,5 @@ async def test_a_second_sigterm_stops_a_draining_worker_at_once_and_its_render_p
         assert await asyncio.wait_for(worker.process.wait(), 10) == -signal.SIGTERM
         await eventually(lambda: not running(family), 5, f"the render processes ending: {running(family)}")
     finally:
-        for orphan in running(worker.seen):
-            orphan.kill()
         await worker.stop()
     assert "Stopping at once" in worker.log.read_text()

@@ -54,11 +54,14 @@ class WorkerProcess:
         self.process.send_signal(sig)
 
     async def stop(self) -> int:
-        """SIGTERM, and its exit code once it has drained."""
+        """SIGTERM, and its exit code once it has drained; any render process it left behind is killed."""
         if self.process.returncode is None:
             self.release()
             self.process.terminate()
-        return await asyncio.wait_for(self.process.wait(), 120)
+        code = await asyncio.wait_for(self.process.wait(), 120)
+        for orphan in running(self.seen):
+            orphan.kill()
+        return code
 
 
 def running(processes: list[psutil.Process]) -> list[psutil.Process]:

@@ -1,9 +1,14 @@
-"""One offer, from invitation to letter: the lifecycle of DESIGN.md as a Temporal workflow.
+"""One offer, from invitation to the partner's answer: the lifecycle of DESIGN.md as a Temporal workflow.
 
     INVITED ──submit──▶ VALIDATING ──▶ DEFICIENT ──amend──▶ VALIDATING ──▶ UNDER_REVIEW ──quorum──▶ APPROVED
-    APPROVED ──letter──▶ LETTER_ISSUED (or LETTER_FAILED, for staff to retry)
+    APPROVED ──letter──▶ LETTER_ISSUED (or LETTER_FAILED, for staff to retry), awaiting the partner's answer:
+        accept ──▶ ACCEPTED; a counter-offer (a new version) ──▶ VALIDATING ──▶ … ──▶ the next letter;
+        the response window passes ──▶ UNANSWERED ──staff reopen──▶ LETTER_ISSUED, or staff close it
     a deadline passes: INVITED, DEFICIENT ──▶ LAPSED; UNDER_REVIEW ──▶ ESCALATED, for staff to decide
-    any open state ──withdraw──▶ WITHDRAWN
+    any open state, and a letter awaiting its answer ──withdraw──▶ WITHDRAWN
+
+The workflow completes at ACCEPTED, UNANSWERED once staff close it, WITHDRAWN and LAPSED; an offer whose letter
+was issued before the NEGOTIATE patch completed at LETTER_ISSUED, and replays so.
 
 Every change is an update with a validator, so the caller learns at once whether it was accepted and, if
 not, why. Deadlines are durable timers; nothing is approved by a timer. Documents, findings and letters live
@@ -23,8 +28,8 @@ from functools import partial
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from schemas.answer import Accept, CloseOffer, Reopen
     from schemas.offer_state import (
-        FINAL_STATES,
         OfferAnswer,
         OfferCard,
         OfferInput,
@@ -46,11 +51,14 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.offer_rules import (
+    check_accept,
     check_approve,
+    check_close,
     check_decide,
     check_extend,
     check_fresh,
     check_open,
+    check_reopen,
     check_request_changes,
     check_retry_letter,
     check_submission,
@@ -77,7 +85,7 @@ class OfferWorkflow:
         self._begin()
         while True:
             offer.publish()
-            if offer.state in FINAL_STATES:
+            if offer.ended():
                 break
             if offer.continue_due():
                 await continue_as_new(offer)
@@ -107,7 +115,8 @@ class OfferWorkflow:
         """Until an update moves the offer, or its deadline (or the reminder before it) comes with nobody moving it.
 
         The deadline depends on the state: submissions close (INVITED), the time to amend ends (DEFICIENT), the
-        review window closes (UNDER_REVIEW). ESCALATED and LETTER_FAILED wait for staff, without a timer.
+        review window closes (UNDER_REVIEW), the response window closes (LETTER_ISSUED). ESCALATED, LETTER_FAILED
+        and UNANSWERED wait for staff, without a timer.
         """
         offer = self._offer
         seen = offer.memory.revision
@@ -212,6 +221,47 @@ class OfferWorkflow:
     def _validate_comment(self, request: Comment) -> None:
         self._check_fresh(request)
         check_open(self._offer.inp, self._offer.memory, "comment on")
+
+    # ---- the partner's answer to a letter ----------------------------------------------------------------
+
+    @workflow.update
+    def accept(self, request: Accept) -> OfferAnswer:
+        o = self._offer
+        o.updates += 1
+        check_accept(o.inp, o.memory, request, workflow.now())
+        o.accept(request)
+        return o.answer()
+
+    @accept.validator
+    def _validate_accept(self, request: Accept) -> None:
+        self._check_fresh(request)
+        check_accept(self._offer.inp, self._offer.memory, request, workflow.now())
+
+    @workflow.update
+    def reopen(self, request: Reopen) -> OfferAnswer:
+        o = self._offer
+        o.updates += 1
+        check_reopen(o.inp, o.memory, request)
+        o.reopen(request)
+        return o.answer()
+
+    @reopen.validator
+    def _validate_reopen(self, request: Reopen) -> None:
+        self._check_fresh(request)
+        check_reopen(self._offer.inp, self._offer.memory, request)
+
+    @workflow.update
+    def close(self, request: CloseOffer) -> OfferAnswer:
+        o = self._offer
+        o.updates += 1
+        check_close(o.inp, o.memory, request)
+        o.close(request)
+        return o.answer()
+
+    @close.validator
+    def _validate_close(self, request: CloseOffer) -> None:
+        self._check_fresh(request)
+        check_close(self._offer.inp, self._offer.memory, request)
 
     # ---- staff ---------------------------------------------------------------------------------------
 

@@ -62,8 +62,9 @@ def notice_for(
         partner=inp.partner.code,
         partner_name=inp.partner.name,
         version=len(memory.versions),
+        letter=len(memory.letters),
         at=at,
-        due=due_of(inp, memory),
+        due=memory.respond_by if kind is NoticeKind.UNANSWERED else due_of(inp, memory),
         note=note,
         categories=dict(report.categories) if report is not None else {},
         error_count=report.error_count if report is not None else 0,
@@ -73,11 +74,16 @@ def notice_for(
 
 
 def reminder_kind(state: OfferState) -> NoticeKind | None:
-    """Whom a state waits on: the negotiator to submit or amend, or the reviewers to decide."""
+    """Whom a state waits on: the negotiator to submit, amend or answer a letter, or the reviewers to decide.
+
+    LETTER_ISSUED has a deadline only while its letter awaits an answer (`due`); before NEGOTIATE it had none.
+    """
     if state in (S.INVITED, S.DEFICIENT):
         return NoticeKind.REMIND_SUBMIT
     if state is S.UNDER_REVIEW:
         return NoticeKind.REMIND_REVIEW
+    if state is S.LETTER_ISSUED:
+        return NoticeKind.REMIND_ANSWER
     return None
 
 

@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from schemas.answer import Accept, CloseOffer, Reopen
     from schemas.document_ref import DocumentRef, reference_for
     from schemas.landing import AgreedTerms, Approval, LandingZone
     from schemas.offer_state import OfferInput, OfferMemory, OfferState, SubmitOffer
@@ -21,6 +22,11 @@ with workflow.unsafe.imports_passed_through():
 
 S = OfferState
 OPEN_STATES = frozenset({S.INVITED, S.VALIDATING, S.DEFICIENT, S.UNDER_REVIEW, S.ESCALATED})
+"""States that take versions, comments and a withdrawal; so does a letter that awaits the partner's answer."""
+
+
+def takes_changes(memory: OfferMemory) -> bool:
+    return memory.state in OPEN_STATES or memory.awaits_answer
 
 
 def refuse(message: str, kind: Refusal) -> ApplicationError:
@@ -89,9 +95,8 @@ def check_submission(inp: OfferInput, memory: OfferMemory, ref: DocumentRef, ame
         latest = m.versions[-1].report
         if latest is None or latest.failure is None:
             return True  # the same document again: answered with the existing version, not a second offer
-    if m.state not in OPEN_STATES:
-        closed = f"; submissions closed at {inp.deadline.isoformat()}" if m.state is S.LAPSED else ""
-        raise refuse(f"{who(inp)} is {m.state.value}: it takes no more submissions{closed}", Refusal.OFFER_CLOSED)
+    if not takes_changes(m):
+        raise refuse(f"{who(inp)} is {m.state.value}: {_no_more(inp, m)}", Refusal.OFFER_CLOSED)
     if not amend:
         if m.versions:
             raise refuse(
@@ -108,6 +113,15 @@ def check_submission(inp: OfferInput, memory: OfferMemory, ref: DocumentRef, ame
         return False
     if not m.versions:
         raise refuse(f"{who(inp)} has not been submitted yet; use 'offer submit' first", Refusal.NOTHING_TO_AMEND)
+    if m.awaits_answer:
+        assert m.respond_by is not None
+        if now < m.respond_by:
+            return False  # a counter-offer: the partner's answer to the letter
+        raise refuse(
+            f"the response window of letter {len(m.letters)} to {who(inp)} closed at {m.respond_by.isoformat()}; "
+            "it takes no counter-offer now",
+            Refusal.DEADLINE_PASSED,
+        )
     if m.state is S.DEFICIENT and now < m.amend_until:
         return False
     if m.state is S.UNDER_REVIEW and now < inp.deadline:
@@ -122,8 +136,19 @@ def check_submission(inp: OfferInput, memory: OfferMemory, ref: DocumentRef, ame
     raise refuse(f"{who(inp)} is {m.state.value}: it cannot be amended now", Refusal.WRONG_STATE)
 
 
+def _no_more(inp: OfferInput, m: OfferMemory) -> str:
+    """Why a closed offer takes no version: the deal, the unanswered letter, or the deadline."""
+    if m.state is S.ACCEPTED and m.deal is not None:
+        return f"letter {m.deal.letter} was accepted, and its terms are the deal; it takes no new version"
+    if m.state is S.UNANSWERED:
+        due = f" by {m.respond_by.isoformat()}" if m.respond_by else ""
+        return f"letter {len(m.letters)} was not answered{due}; it takes no new version unless staff reopen it"
+    closed = f"; submissions closed at {inp.deadline.isoformat()}" if m.state is S.LAPSED else ""
+    return f"it takes no more submissions{closed}"
+
+
 def check_open(inp: OfferInput, memory: OfferMemory, verb: str) -> None:
-    if memory.state not in OPEN_STATES:
+    if not takes_changes(memory):
         raise refuse(f"{who(inp)} is {memory.state.value}: there is nothing left to {verb}", Refusal.OFFER_CLOSED)
 
 
@@ -229,6 +254,62 @@ def check_retry_letter(inp: OfferInput, memory: OfferMemory) -> None:
         )
 
 
+def check_accept(inp: OfferInput, memory: OfferMemory, request: Accept, now: datetime) -> None:
+    """The partner accepts the latest letter while it awaits an answer, and only that letter.
+
+    An acceptance names the letter its sender read: once a counter-offer has brought a later letter, the earlier
+    one is refused (StaleLetter), in the validator and again in the handler, as a decision on a replaced version is.
+    """
+    m, latest = memory, len(memory.letters)
+    if request.letter is not None and request.letter < latest and m.state is not S.ACCEPTED:
+        raise refuse(
+            f"letter {latest} to {inp.partner.name} has replaced letter {request.letter}; read it and answer it",
+            Refusal.STALE_LETTER,
+        )
+    if not m.awaits_answer:
+        if m.state is S.ACCEPTED and m.deal is not None:
+            why = f"letter {m.deal.letter} was accepted already, {m.deal.accepted_at.isoformat(timespec='seconds')}"
+        elif m.state is S.UNANSWERED:
+            why = "its letter went unanswered; staff may reopen it with a new response window"
+        elif m.letters and m.state in OPEN_STATES | {S.APPROVED}:
+            why = f"no letter awaits an answer: version {len(m.versions)} answered letter {latest}"
+        else:
+            why = "no letter awaits an answer"
+        raise refuse(f"{who(inp)} is {m.state.value}: {why}", Refusal.NO_ANSWER_AWAITED)
+    if request.letter is not None and request.letter > latest:
+        raise refuse(
+            f"{who(inp)} has no letter {request.letter}; its latest is letter {latest}", Refusal.NO_SUCH_LETTER
+        )
+    assert m.respond_by is not None
+    if now >= m.respond_by:
+        raise refuse(
+            f"the response window of letter {latest} to {who(inp)} closed at {m.respond_by.isoformat()}; "
+            "staff may reopen it",
+            Refusal.DEADLINE_PASSED,
+        )
+    if request.on_behalf and not request.reason.strip():
+        raise refuse("accepting on the partner's behalf needs a reason; add --reason", Refusal.REASON_REQUIRED)
+
+
+def _check_unanswered(inp: OfferInput, memory: OfferMemory, verb: str) -> None:
+    if memory.state is not S.UNANSWERED or memory.closing is not None:
+        closed = ", and staff closed it" if memory.closing is not None else ""
+        raise refuse(
+            f"{who(inp)} is {memory.state.value}{closed}; staff {verb} only an offer whose letter went unanswered",
+            Refusal.WRONG_STATE,
+        )
+
+
+def check_reopen(inp: OfferInput, memory: OfferMemory, request: Reopen) -> None:
+    _check_unanswered(inp, memory, "reopen")
+    if request.respond_within <= timedelta(0):
+        raise refuse("reopen for a positive duration, such as 7d", Refusal.BAD_DURATION)
+
+
+def check_close(inp: OfferInput, memory: OfferMemory, request: CloseOffer) -> None:
+    _check_unanswered(inp, memory, "close")
+
+
 # ---- time and terms ----------------------------------------------------------------------------------
 
 
@@ -240,6 +321,8 @@ def due(inp: OfferInput, memory: OfferMemory) -> datetime | None:
         return memory.amend_until
     if memory.state is S.UNDER_REVIEW:
         return memory.review_deadline
+    if memory.awaits_answer:
+        return memory.respond_by
     return None
 
 

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.document_ref import DocumentRef, reference_for
     from schemas.landing import ProposeRequest
     from schemas.letter import LetterRequest
-    from schemas.offer_state import FINAL_STATES, SubmissionReceipt, SubmitOffer
+    from schemas.offer_state import SubmissionReceipt, SubmitOffer
     from schemas.review import AuditChunk
     from schemas.validation import (
         Finding,
@@ -213,7 +213,7 @@ async def continue_as_new(offer: Offer) -> None:
     """Carry the memory into a new run: the trail so far goes to the store, handlers finish first."""
     await file_audit_trail(offer)
     await workflow.wait_condition(workflow.all_handlers_finished)
-    if offer.state in FINAL_STATES:
+    if offer.ended():
         return  # the run ends on its own
     carry = offer.memory.carry(offer.inp, offer.notices.pending())
     workflow.continue_as_new(offer.inp.model_copy(update={"carry": carry}), memo={"card": carry.card})

@@ -12,10 +12,14 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from schemas.answer import Accept, CloseOffer, Reopen
     from schemas.document_ref import DocumentRef
     from schemas.notice import NoticeKind
     from schemas.offer import OfferDocument
     from schemas.offer_state import (
+        Closing,
+        Deal,
+        IssuedLetter,
         OfferAnswer,
         OfferCard,
         OfferInput,
@@ -41,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.offer_notices import Notices
 from workflows.offer_rules import agreed_terms, approval, failure_reason
 from workflows.offer_rules import due as due_of
-from workflows.patches import COMPACT
+from workflows.patches import COMPACT, NEGOTIATE
 
 S = OfferState
 # Continue as new well before Temporal's limits (10,240 events / 10 MB warning, 2,000 updates per run).
@@ -63,6 +67,7 @@ class Offer:
         self.inline: dict[str, tuple[OfferDocument, ValidationReport]] = {}
         """Documents sent inline by clients older than documents-by-reference, with their reports, for the letter."""
         self._compact_mode: bool | None = None
+        self._negotiates: bool | None = None
         self._published: OfferCard | None = None if inp.carry is None else self.card()
         """The card as last published; a new run starts from the card its predecessor published."""
 
@@ -75,6 +80,20 @@ class Offer:
         if self._compact_mode is None:
             self._compact_mode = workflow.patched(COMPACT)
         return self._compact_mode
+
+    def negotiates(self) -> bool:
+        """Asked when a letter is issued: offers whose letter came before NEGOTIATE ended at LETTER_ISSUED (no
+        response window), and replay so; every later letter awaits the partner's answer."""
+        if self._negotiates is None:
+            self._negotiates = workflow.patched(NEGOTIATE)
+        return self._negotiates
+
+    def ended(self) -> bool:
+        """Whether the run is over: a final state, save an unanswered letter that staff may still reopen."""
+        m = self.memory
+        if m.state is S.UNANSWERED:
+            return m.closing is not None
+        return m.final
 
     # ---- views: small; the full view is assembled outside the workflow from these and the store ----------
 
@@ -96,6 +115,8 @@ class Offer:
             approvals_required=self.inp.approvals_required,
             review_deadline=m.review_deadline,
             amend_until=m.amend_until,
+            respond_by=m.respond_by,
+            letters=len(m.letters),
         )
 
     def receipt(self, duplicate: bool, findings: list[Finding]) -> SubmissionReceipt:
@@ -111,7 +132,13 @@ class Offer:
 
     def outcome(self) -> OfferOutcome:
         m = self.memory
-        return OfferOutcome(partner=self.inp.partner.code, state=m.state, versions=len(m.versions), letter=m.letter)
+        return OfferOutcome(
+            partner=self.inp.partner.code,
+            state=m.state,
+            versions=len(m.versions),
+            letter=m.letter,
+            letters=len(m.letters),
+        )
 
     def publish(self) -> None:
         """The card as memo: what a reader sees with no worker running, and what lists show."""
@@ -185,8 +212,16 @@ class Offer:
     # ---- moves -------------------------------------------------------------------------------------------
 
     def add_version(self, ref: DocumentRef, by: str | None, amend: bool) -> OfferVersion:
-        """A new version, received now and not yet validated: approvals of the last one no longer count."""
+        """A new version, received now and not yet validated: approvals of the last one no longer count.
+
+        One sent while a letter awaits an answer is a counter-offer: the answer to that letter. It goes through
+        validation and review as an amendment does; if deficient, it may be amended for one review window.
+        """
         m = self.memory
+        countering = m.awaits_answer
+        if countering:
+            m.respond_by = None
+            m.amend_until = max(self.inp.deadline, workflow.now() + self.inp.review_window)
         version = OfferVersion(
             number=len(m.versions) + 1,
             digest=ref.digest,
@@ -198,8 +233,10 @@ class Offer:
         m.versions.append(version)
         m.approvals = []
         contact = f"{ref.summary.submitted_by.name} <{ref.summary.submitted_by.email}>"
-        verb = "amended" if amend else "submitted"
-        if by is None:  # a submission from before accounts were recorded: the trail it always had
+        verb = "countered" if countering else "amended" if amend else "submitted"
+        if countering:
+            self.record(by or contact, verb, f"version {version.number} answers letter {len(m.letters)}")
+        elif by is None:  # a submission from before accounts were recorded: the trail it always had
             self.record(contact, verb, f"version {version.number}")
         else:
             self.record(by, verb, f"version {version.number}, contact: {contact}")
@@ -220,7 +257,10 @@ class Offer:
         m.changes_requested = []
         m.review_deadline = workflow.now() + self.inp.review_window
         self.set_state(S.UNDER_REVIEW)
-        self.notify(NoticeKind.AMENDED if version.number > 1 else NoticeKind.IN_REVIEW)
+        if m.letters and version.number > m.letters[-1].version:
+            self.notify(NoticeKind.COUNTERED)
+        else:
+            self.notify(NoticeKind.AMENDED if version.number > 1 else NoticeKind.IN_REVIEW)
 
     def failed(self, version: OfferVersion, what: str, error: BaseException) -> ReportSummary:
         """Validation or the landing zone failed after its retries: a finding that says so, never a hung offer."""
@@ -303,6 +343,11 @@ class Offer:
             self.record("system", "lapsed", f"the time to submit or amend passed and {what}")
             self.set_state(S.LAPSED)
             self.notify(NoticeKind.LAPSED, note=f"the time to submit or amend passed and {what}")
+        elif self.memory.awaits_answer:
+            why = f"letter {len(self.memory.letters)} was not answered by {due_text(self.memory.respond_by)}"
+            self.record("system", "went unanswered", why)
+            self.set_state(S.UNANSWERED)
+            self.notify(NoticeKind.UNANSWERED, note=why)
         elif state is S.UNDER_REVIEW:
             approvals = len(self.memory.approvals)
             why = f"the review window closed with {approvals} of {self.inp.approvals_required} approvals"
@@ -311,17 +356,70 @@ class Offer:
             self.notify(NoticeKind.ESCALATED, note=why)
 
     def letter_issued(self) -> None:
-        letter = self.memory.letter
+        """The letter is stored: kept with every earlier one, and (since NEGOTIATE) awaiting the partner's answer."""
+        m = self.memory
+        letter = m.letter
         assert letter is not None
-        self.record("system", "issued the letter", f"{letter.filename}, sha256 {letter.sha256}")
+        awaiting = self.negotiates()
+        now = workflow.now()
+        number = len(m.letters) + 1
+        m.letters.append(
+            IssuedLetter(number=number, version=m.versions[-1].number, issued_at=now, ref=letter, terms=m.terms)
+        )
+        self.record("system", "issued the letter", f"letter {number}: {letter.filename}, sha256 {letter.sha256}")
+        if awaiting:
+            m.respond_by = now + self.inp.respond_within
         self.set_state(S.LETTER_ISSUED)
-        self.notify(NoticeKind.LETTER_READY)
+        self.notify(NoticeKind.AWAITS_ANSWER if awaiting else NoticeKind.LETTER_READY)
+
+    # ---- the partner's answer ----------------------------------------------------------------------------
+
+    def accept(self, request: Accept) -> None:
+        """The latest letter's terms become the deal (the rules refused any other letter)."""
+        m = self.memory
+        letter = m.letters[-1]
+        terms = letter.terms or m.terms
+        assert terms is not None
+        m.deal = Deal(
+            letter=letter.number,
+            version=letter.version,
+            rate_pct=terms.agreed_rate_pct,
+            accepted_by=request.by,
+            accepted_at=workflow.now(),
+            on_behalf=request.on_behalf,
+            reason=request.reason,
+        )
+        what = f"letter {letter.number} (version {letter.version}) at {terms.agreed_rate_pct:g}%"
+        if request.on_behalf:
+            self.record(request.by, "accepted for the partner", f"{what}: {request.reason}", terms.agreed_rate_pct)
+        else:
+            self.record(request.by, "accepted", what, terms.agreed_rate_pct)
+        self.set_state(S.ACCEPTED)
+        self.notify(NoticeKind.ACCEPTED, note=f"{request.by} accepted {what}")
+
+    def reopen(self, request: Reopen) -> None:
+        m = self.memory
+        m.respond_by = workflow.now() + request.respond_within
+        detail = f"letter {len(m.letters)} awaits an answer until {m.respond_by.isoformat()}: {request.reason}"
+        self.record(request.by, "reopened", detail)
+        self.set_state(S.LETTER_ISSUED)
+        self.notify(NoticeKind.REOPENED, note=request.reason)
+
+    def close(self, request: CloseOffer) -> None:
+        """It stays UNANSWERED; the run ends."""
+        self.memory.closing = Closing(by=request.by, at=workflow.now(), reason=request.reason)
+        self.record(request.by, "closed", request.reason or f"letter {len(self.memory.letters)} went unanswered")
+        self.touch()
 
     def letter_failed(self, reason: str) -> None:
         self.memory.letter_failure = reason
         self.record("system", "letter failed", reason)
         self.set_state(S.LETTER_FAILED)
         self.notify(NoticeKind.LETTER_FAILED, note=reason)
+
+
+def due_text(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment is not None else "its time"
 
 
 def reference(number: int) -> str:

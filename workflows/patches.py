@@ -16,7 +16,11 @@ NOTIFY_PEOPLE = "notify-people"
 """bde17b0, 2026-11-23: notices of every event and reminders before deadlines. Offers started before it tell
 nobody and set no reminders; they replay so."""
 
-LIVE = (QUICK_AS_LOCAL, COMPACT, NOTIFY_PEOPLE)
+NEGOTIATE = "negotiate-after-the-letter"
+"""Issue 25: a letter awaits the partner's answer (accept, counter, or none within the response window) instead of
+ending the offer. Offers whose letter was issued before it ended at LETTER_ISSUED; they replay and end so."""
+
+LIVE = (QUICK_AS_LOCAL, COMPACT, NOTIFY_PEOPLE, NEGOTIATE)
 """Asked with `workflow.patched`: histories from before each still take the old path."""
 DEPRECATED: tuple[str, ...] = ()
 """Asked with `workflow.deprecate_patch`: no history from before them can still be open."""

@@ -24,6 +24,7 @@ OFFER_TERMS = {
     "letter_attempts",
     "letter_first_retry",
     "remind_before",
+    "respond_within",
 }
 """What each offer takes from its round's spec, fixed when the partner is invited."""
 

@@ -14,6 +14,8 @@ import sys
 import typer
 
 from offerdesk.cli import (
+    answer,
+    db,
     keys,
     letter,
     offer,
@@ -42,8 +44,10 @@ app.add_typer(letter.letter_app, name="letter")
 app.add_typer(user.user_app, name="user")
 app.add_typer(token.token_app, name="token")
 app.add_typer(keys.keys_app, name="keys")
-# These add commands to the groups above when imported: offer template/export, offer diff, round report.
-_EXTENSIONS = (offer_files, offer_diff, round_report)
+app.add_typer(db.db_app, name="db")
+# These add commands to the groups above when imported: offer template/export, offer diff, round report, offer
+# accept and staff reopen/close.
+_EXTENSIONS = (offer_files, offer_diff, round_report, answer)
 
 
 SERVICES = {"worker": "offerdesk-worker", "portal": "offerdesk-portal", "up": "offerdesk"}

@@ -9,7 +9,7 @@ import typer
 
 from offerdesk.cli.common import JsonOpt, call, operator, out, parse_input, print_json
 from offers.documents import load_offer
-from schemas.offer_state import OfferStatus, SubmissionResult
+from schemas.offer_state import OfferState, OfferStatus, SubmissionResult
 from schemas.review import Withdraw
 
 offer_app = typer.Typer(help="Submit, amend, withdraw and read offers.", no_args_is_help=True)
@@ -101,8 +101,7 @@ def _print_status(s: OfferStatus) -> None:
         )
     if s.terms:
         out.print(f"  agreed rate {s.terms.agreed_rate_pct:g}%, set by {s.terms.rate_set_by}")
-    if s.letter:
-        out.print(f"  letter {s.letter.filename}, {s.letter.pages} pages, sha256 {s.letter.sha256}")
+    _print_letters(s)
     if s.letter_failure:
         out.print(
             f"  [red]the letter failed:[/] {s.letter_failure}. Once the cause is fixed, staff retry it with "
@@ -111,6 +110,44 @@ def _print_status(s: OfferStatus) -> None:
         )
     for note in s.notes:
         out.print(f"  [yellow]note:[/] {note}", highlight=False)
+
+
+def _print_letters(s: OfferStatus) -> None:
+    """Every letter, the answer it awaits or got, and a counter-offer beside the terms of the letter it answers."""
+    letters = s.numbered_letters()
+    for x in letters:
+        rate = f", {x.terms.agreed_rate_pct:g}%" if x.terms else ""
+        out.print(
+            f"  letter {x.number} (answering version {x.version}{rate}): {x.ref.filename}, {x.ref.pages} pages, "
+            f"sha256 {x.ref.sha256}",
+            highlight=False,
+        )
+    if s.awaits_answer and s.respond_by is not None:
+        out.print(
+            f"  letter {len(letters)} awaits the partner's answer until {s.respond_by.isoformat()}: "
+            f"'offerdesk offer accept {s.round_id} {s.partner}', or a counter-offer with 'offer amend'",
+            highlight=False,
+        )
+    if s.deal is not None:
+        d = s.deal
+        whose = f", for the partner: {d.reason}" if d.on_behalf else ""
+        out.print(
+            f"  [bold]the deal:[/] letter {d.letter} (version {d.version}) at {d.rate_pct:g}%, accepted by "
+            f"{d.accepted_by} {d.accepted_at.isoformat()}{whose}",
+            highlight=False,
+        )
+    if s.state is OfferState.UNANSWERED and s.respond_by is not None:
+        closed = f"; closed by {s.closing.by}" if s.closing is not None else "; staff may reopen or close it"
+        out.print(f"  letter {len(letters)} was not answered by {s.respond_by.isoformat()}{closed}", highlight=False)
+    answered = s.answered_version(s.versions[-1].number) if s.versions and letters else None
+    if answered is not None and letters[-1].terms is not None:
+        proposed = f"proposed {s.landing_zone.proposed_rate_pct:g}%" if s.landing_zone else "no proposal yet"
+        out.print(
+            f"  counter-offer: version {s.versions[-1].number} answers letter {letters[-1].number} "
+            f"({letters[-1].terms.agreed_rate_pct:g}% for version {answered}); the new proposal: {proposed}. "
+            f"'offer diff {s.round_id} {s.partner}' compares it with version {answered}",
+            highlight=False,
+        )
 
 
 @offer_app.command("show")

@@ -8,6 +8,7 @@ import typer
 
 from offerdesk.cli.common import JsonOpt, call, fail, out, print_json
 from offerdesk.cli.offer import offer_app
+from offerdesk.engine import Engine
 from offers.diff import diff_documents
 from schemas.diff import FieldChange, OfferDiff, Value
 from schemas.offer import OfferDocument
@@ -87,15 +88,28 @@ def offer_diff(
     round_id: str,
     partner: str,
     from_: Annotated[
-        int | None, typer.Option("--from", min=1, help="The earlier version (default: the one before)")
+        int | None,
+        typer.Option(
+            "--from",
+            min=1,
+            help="The earlier version (default: the one the last letter answered, for a counter-offer; else the one "
+            "before)",
+        ),
     ] = None,
     to: Annotated[int | None, typer.Option("--to", min=1, help="The later version (default: the latest)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """What changed between two versions of an offer: tariff lines, quotas, measures, pledges, category statuses."""
     code = partner.upper()
-    new: Read = call(lambda e: e.document(round_id, code, to))
-    number = from_ if from_ is not None else new[1].number - 1
+
+    async def read(e: Engine) -> tuple[Read, int]:
+        new = await e.document(round_id, code, to)
+        if from_ is not None:
+            return new, from_
+        card, _ = await e.offer_card(round_id, code)
+        return new, card.compare_from(new[1].number)
+
+    new, number = call(read)
     if number < 1:
         raise fail(
             f"the offer of {code} in round {round_id} has only version {new[1].number}; "

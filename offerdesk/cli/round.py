@@ -13,6 +13,7 @@ from offerdesk.cli.common import JsonOpt, call, out, parse_input, print_json
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
 from offerdesk.engine import Engine
 from offers.reference import partner_references
+from schemas.listing import OfferListing
 from schemas.offer_state import OfferState
 from schemas.round import RoundSpec
 
@@ -38,6 +39,13 @@ def round_open(
             "window closes, e.g. 24h; 0 for no reminders."
         ),
     ] = "24h",
+    respond_within: Annotated[
+        str,
+        typer.Option(
+            "--respond-within",
+            help="How long a partner has to answer each letter (accept it, or counter it), e.g. 7d.",
+        ),
+    ] = "7d",
     by: Annotated[str, typer.Option(help="Who opens the round.")] = "staff",
     as_json: JsonOpt = False,
 ) -> None:
@@ -51,6 +59,7 @@ def round_open(
             approvals_required=approvals,
             opened_by=by,
             remind_before=timedelta(0) if remind_before.strip() in ("0", "off") else parse_duration(remind_before),
+            respond_within=parse_duration(respond_within),
         )
     )
     status = call(lambda e: e.open_round(spec))
@@ -60,6 +69,7 @@ def round_open(
         out.print(
             f"Round [bold]{round_id}[/] is open for {', '.join(status.partners)} until {status.deadline.isoformat()}; "
             f"review window {format_duration(status.review_window)}, {status.approvals_required} approvals; "
+            f"letters answered within {format_duration(status.respond_within)}; "
             + (
                 f"reminders {format_duration(status.remind_before)} before each deadline."
                 if status.remind_before
@@ -89,9 +99,23 @@ def round_status(round_id: str, as_json: JsonOpt = False) -> None:
         if x is None:  # visibility lags the round by a second or so
             table.add_row(code, "INVITED", "", "")
             continue
-        note = f"letter failed: {x.letter_failure}" if x.state == OfferState.LETTER_FAILED and x.letter_failure else ""
+        note = listing_note(x)
         table.add_row(x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "", note)
     out.print(table)
+
+
+def listing_note(x: OfferListing) -> str:
+    """What a round's table says beside an offer's state: its letters, the answer due, the deal, a failure."""
+    if x.state == OfferState.LETTER_FAILED and x.letter_failure:
+        return f"letter failed: {x.letter_failure}"
+    if x.deal is not None:
+        return f"deal: letter {x.deal.letter} at {x.deal.rate_pct:g}%"
+    letters = f"{x.letters} letter{'s' if x.letters != 1 else ''}" if x.letters else ""
+    if x.state == OfferState.LETTER_ISSUED and x.respond_by is not None:
+        return f"{letters}; answer due {x.respond_by.isoformat(timespec='seconds')}"
+    if x.state == OfferState.UNANSWERED and x.respond_by is not None:
+        return f"{letters}; no answer by {x.respond_by.isoformat(timespec='seconds')}"
+    return letters
 
 
 @round_app.command("list")

@@ -59,12 +59,13 @@ def report(
 
 def _table(made: RoundReport) -> Table:
     table = Table(
-        title=f"Round {made.round_id} at a glance, {made.as_of:%Y-%m-%d %H:%M} UTC",
+        title=f"Round {made.round_id} at a glance, {made.as_of:%Y-%m-%d %H:%M} UTC: {made.accepted} accepted, "
+        f"{made.countered} countered, {made.unanswered} unanswered",
         caption=made.time_in_review_defined_as,
     )
     for column in ("partner", "state", *(c.value.replace("_", " ") for c in Category)):
         table.add_column(column)
-    for column in ("announced", "proposed", "agreed", "versions"):
+    for column in ("announced", "proposed", "agreed", "deal", "versions", "letters"):
         table.add_column(column, justify="right")
     table.add_column("time in review")
     for row in made.rows:
@@ -77,9 +78,10 @@ def _table(made: RoundReport) -> Table:
             *(MARKS[row.categories[c]] if c in row.categories else "" for c in Category),
             *(
                 f"{v:g}%" if v is not None else ""
-                for v in (row.announced_rate_pct, row.proposed_rate_pct, row.agreed_rate_pct)
+                for v in (row.announced_rate_pct, row.proposed_rate_pct, row.agreed_rate_pct, row.deal_rate_pct)
             ),
             str(row.versions),
+            f"{row.letters}{' (countered)' if row.countered else ''}",
             in_review,
         )
     return table

@@ -13,14 +13,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from offerdesk.cli.common import OUTAGE, call, fail, load_settings, log, out, say, warn
+from offerdesk.cli.common import OUTAGE, UNUSABLE, call, fail, load_settings, log, out, say, warn
 from offerdesk.config import Settings
 from offerdesk.converter import KeyringError, ensure_keyring
 from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
 from offerdesk.engine.connection import serve_sdk_metrics
 from offerdesk.observe.endpoint import MetricsEndpoint
 from offerdesk.observe.logs import LoggingConsole, json_logs
-from offerdesk.people import open_people
+from offerdesk.people import DatabaseUnavailable, SchemaMismatch, open_people
 from offerdesk.private import make_private
 from schemas.refusal import Refusal
 
@@ -46,6 +46,7 @@ def up(
         else None
     )
     try:
+        _ready_database(settings)
         if server:
             server.start()
             say.print(f"Temporal dev server on {settings.address}, database {settings.home / 'temporal.db'}")
@@ -53,8 +54,10 @@ def up(
         else:
             say.print(f"Using Temporal at {settings.address}, namespace {settings.namespace}")
         asyncio.run(_serve(settings, demo))
-    except EngineUnavailable as e:
+    except (EngineUnavailable, DatabaseUnavailable) as e:
         raise fail(str(e), OUTAGE) from None
+    except SchemaMismatch as e:
+        raise fail(e.message, UNUSABLE) from None
     except KeyringError as e:
         raise fail(str(e), 2) from None
     except (RuntimeError, FileNotFoundError) as e:
@@ -66,6 +69,33 @@ def up(
     finally:
         if server:
             server.stop()
+
+
+def _ready_database(settings: Settings) -> None:
+    """The people's records at this code's revision, or SchemaMismatch before anything starts. A SQLite file is
+    this machine's own, and `up` upgrades it; a shared database is upgraded deliberately, with `offerdesk db
+    upgrade`."""
+    from offerdesk.people.db import shown
+    from offerdesk.people.migrate import upgrade
+
+    if not settings.embedded_database:
+        _check_database(settings)
+        return
+    before, after = upgrade(settings.database)
+    if before.revision != after.revision:
+        say.print(
+            f"Upgraded the portal's database {shown(settings.database)} from {before.revision or 'nothing'} "
+            f"to revision {after.revision}"
+        )
+
+
+def _check_database(settings: Settings) -> None:
+    """SchemaMismatch (naming the command) unless the people's database is at this code's revision."""
+    from offerdesk.people.migrate import State, standing
+
+    found = standing(settings.database)
+    if found.state is not State.CURRENT:
+        raise SchemaMismatch(found.sentence())
 
 
 async def _serve(settings: Settings, demo: bool) -> None:
@@ -209,7 +239,7 @@ async def _seed_demo(engine: Engine, settings: Settings) -> None:
             await _run_demo(engine, out_dir)
     incomplete, complete = write_portal_samples("demo", out_dir)
 
-    users = await asyncio.to_thread(seed_users, open_people(settings.portal_db).users)
+    users = await asyncio.to_thread(seed_users, open_people(settings.database).users)
     table = Table(title=f"Sign in at {_portal_url(settings)}signin")
     secret = not json_logs()  # a log line never carries a password: the demo's are printed at a terminal only
     for column in ("name", *(["password"] if secret else []), "role", "their job in the demo round"):
@@ -234,6 +264,7 @@ def worker() -> None:
     make_private(settings.home)
 
     async def main() -> None:
+        await asyncio.to_thread(_check_database, settings)  # a database to upgrade is said before connecting
         sdk = serve_sdk_metrics() if settings.worker_metrics_port else None
         client = await connect(settings, verbose=True)
         stop = _stop_on_signals(settings)
@@ -247,8 +278,10 @@ def worker() -> None:
 
     try:
         asyncio.run(main())
-    except EngineUnavailable as e:
+    except (EngineUnavailable, DatabaseUnavailable) as e:
         raise fail(str(e), OUTAGE) from None
+    except SchemaMismatch as e:
+        raise fail(e.message, UNUSABLE) from None
     except KeyringError as e:
         raise fail(str(e), 2) from None
     except OSError as e:  # the metrics port taken
@@ -285,16 +318,28 @@ def portal(
     except KeyringError as e:
         raise fail(str(e), 2) from None
     settings = replace(settings, portal_host=host or settings.portal_host, portal_port=port or settings.portal_port)
+    try:
+        app = create_app(settings)  # a database to upgrade, or away, is said now rather than on every page
+    except DatabaseUnavailable as e:
+        raise fail(f"{e.message} ({_shown_database(settings)})", OUTAGE) from None
+    except SchemaMismatch as e:
+        raise fail(e.message, UNUSABLE) from None
     say.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
     endpoint = None
     try:
         if settings.portal_metrics_port:
             endpoint = portal_metrics(settings, serve_sdk_metrics())
             say.print(f"Metrics (Prometheus): {_metrics_url(settings, settings.portal_metrics_port)}")
-        uvicorn.run(create_app(settings), **settings.server_options())
+        uvicorn.run(app, **settings.server_options())
     except EngineUnavailable as e:
         raise fail(str(e), OUTAGE) from None
     except OSError as e:  # the metrics port taken
         raise fail(f"{e}; choose another OFFERDESK_PORTAL_METRICS_PORT", 1) from None
     finally:
         _close(endpoint)
+
+
+def _shown_database(settings: Settings) -> str:
+    from offerdesk.people.db import shown
+
+    return shown(settings.database)

@@ -27,7 +27,7 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     table = Table("id", "acts as", "label", "created", "revoked")
-    for t in people().tokens.all():
+    for t in account_call(people().tokens.all):
         table.add_row(t.token_id, t.user, t.label, t.created_at.strftime("%Y-%m-%d %H:%M"), "yes" if t.revoked else "")
     out.print(table)
 

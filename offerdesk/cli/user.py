@@ -9,10 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from offerdesk.cli.common import JsonOpt, T, fail, out, print_json
-from offerdesk.config import Settings
-from offerdesk.people import People, open_people
-from offerdesk.people.users import AccountError
+from offerdesk.cli.common import OUTAGE, UNUSABLE, JsonOpt, T, fail, load_settings, out, print_json
+from offerdesk.people import AccountError, DatabaseUnavailable, People, SchemaMismatch, open_people
 from schemas.portal import Role
 from schemas.refusal import Refusal
 
@@ -20,16 +18,23 @@ user_app = typer.Typer(help="Portal users: negotiators (bound to a partner), rev
 
 
 def people() -> People:
-    """The portal's records, where the portal keeps them (OFFERDESK_HOME, or OFFERDESK_PORTAL_DB)."""
-    return open_people(Settings.from_env().portal_db)
+    """The portal's records, where the portal keeps them (OFFERDESK_DATABASE_URL, or the SQLite file in
+    OFFERDESK_HOME); a database to upgrade (exit 2) or away (exit 3) is a sentence."""
+    settings = load_settings()
+    return account_call(lambda: open_people(settings.database, 1))
 
 
 def account_call(work: Callable[[], T]) -> T:
-    """Run `work`; a refusal is its sentence, exit 2 for input to fix, 1 for a name taken or missing."""
+    """Run `work`; a refusal is its sentence, exit 2 for input to fix, 1 for a name taken or missing, 3 when the
+    database cannot be reached."""
     try:
         return work()
     except AccountError as e:
         raise fail(e.message, 2 if e.kind is Refusal.INVALID else 1) from None
+    except SchemaMismatch as e:
+        raise fail(e.message, UNUSABLE) from None
+    except DatabaseUnavailable as e:
+        raise fail(e.message, OUTAGE) from None
 
 
 def mailed_to(address: str) -> str:
@@ -68,7 +73,7 @@ def user_add(
 @user_app.command("list")
 def user_list(as_json: JsonOpt = False) -> None:
     """The portal's users, with the address their notifications go to and whether they get reminders."""
-    users = people().users.all()
+    users = account_call(people().users.all)
     if as_json:
         print_json([u.model_dump(mode="json") for u in users])
         return

@@ -31,10 +31,11 @@ from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectSt
 from offerdesk.config import Settings
 from offerdesk.engine.connection import connect
 from offerdesk.engine.errors import EngineUnavailable, Refused, cannot_reach, guarded
+from offerdesk.engine.letters import Letters
 from offerdesk.engine.visibility import CLOSED_AS, closed_run, listed, memo, offer_clauses, quote, round_ids
 from offerdesk.engine.workers import Pollers
+from schemas.answer import Accept, CloseOffer, Reopen
 from schemas.document_ref import canonical_bytes, reference_for
-from schemas.letter import LetterRef
 from schemas.listing import OfferListing
 from schemas.offer import OfferDocument
 from schemas.offer_state import (
@@ -72,11 +73,14 @@ from workflows.round import RoundWorkflow
 T = TypeVar("T", bound=BaseModel)
 
 QUERY_TIMEOUT = timedelta(seconds=3)
-FILED_STATES = frozenset({OfferState.LETTER_ISSUED, OfferState.LAPSED, OfferState.WITHDRAWN})
-"""States an offer's workflow completes in, having filed its whole audit trail to the store."""
+FILED_STATES = frozenset(
+    {OfferState.ACCEPTED, OfferState.UNANSWERED, OfferState.LAPSED, OfferState.WITHDRAWN, OfferState.LETTER_ISSUED}
+)
+"""States an offer's workflow completes in, having filed its whole audit trail to the store: UNANSWERED once staff
+close it, LETTER_ISSUED for a letter from before letters awaited an answer. Temporal says whether it completed."""
 
 
-class Engine:
+class Engine(Letters):
     def __init__(
         self,
         client: Client,
@@ -249,6 +253,15 @@ class Engine:
     async def retry_letter(self, round_id: str, partner: str, request: RetryLetter) -> OfferAnswer:
         return await self._update(round_id, partner, OfferWorkflow.retry_letter, request, OfferAnswer)
 
+    async def accept(self, round_id: str, partner: str, request: Accept) -> OfferAnswer:
+        return await self._update(round_id, partner, OfferWorkflow.accept, request, OfferAnswer)
+
+    async def reopen(self, round_id: str, partner: str, request: Reopen) -> OfferAnswer:
+        return await self._update(round_id, partner, OfferWorkflow.reopen, request, OfferAnswer)
+
+    async def close(self, round_id: str, partner: str, request: CloseOffer) -> OfferAnswer:
+        return await self._update(round_id, partner, OfferWorkflow.close, request, OfferAnswer)
+
     @guarded
     async def _update(self, round_id: str, partner: str, update: Any, arg: Request, result: type[T]) -> T:
         """Send an update and wait at most update_timeout for its answer.
@@ -292,11 +305,12 @@ class Engine:
     @guarded
     async def offer_card(self, round_id: str, partner: str) -> tuple[OfferCard, ClosedRun | None]:
         """The offer's card as it last published it, and Temporal's word if its workflow ended abnormally."""
-        card, closed, _ = await self._card(round_id, partner)
+        card, closed, _, _ = await self._card(round_id, partner)
         return card, closed
 
-    async def _card(self, round_id: str, partner: str) -> tuple[OfferCard, ClosedRun | None, str]:
-        """The card, Temporal's word on a closed run, and the task queue the offer's workflow runs on."""
+    async def _card(self, round_id: str, partner: str) -> tuple[OfferCard, ClosedRun | None, str, bool]:
+        """The card, Temporal's word on a closed run, the task queue the offer's workflow runs on, and whether
+        the workflow completed (having filed its audit trail)."""
         handle = self._offer(round_id, partner)
         try:
             description = await handle.describe()
@@ -312,12 +326,13 @@ class Engine:
         closed = await self._closed(description)
         if closed is not None:
             card = card.model_copy(update={"state": CLOSED_AS[cast(WorkflowExecutionStatus, description.status)]})
-        return card, closed, description.task_queue
+        completed = description.status is WorkflowExecutionStatus.COMPLETED
+        return card, closed, description.task_queue, completed
 
     @guarded
     async def offer_status(self, round_id: str, partner: str) -> OfferStatus:
         """The full view: the card, every finding (from the store), the audit trail, and Temporal's status."""
-        card, closed, queue = await self._card(round_id, partner)
+        card, closed, queue, completed = await self._card(round_id, partner)
         notes: list[str] = []
         report: ValidationReport | None = None
         if card.report is not None:
@@ -332,7 +347,7 @@ class Engine:
                     notes.append(f"the findings could not be read: {e}")
             else:
                 report = ValidationReport(categories=card.report.categories, findings=[])
-        events = await self._events(round_id, partner, card, closed is None, queue, notes)
+        events = await self._events(round_id, partner, card, completed, queue, notes)
         return OfferStatus(
             **card.model_dump(exclude={"report", "audit_chunks", "run"}),
             report=report,
@@ -342,14 +357,14 @@ class Engine:
         )
 
     async def _events(
-        self, round_id: str, partner: str, card: OfferCard, ended_normally: bool, queue: str, notes: list[str]
+        self, round_id: str, partner: str, card: OfferCard, completed: bool, queue: str, notes: list[str]
     ) -> list[AuditEvent]:
         """The trail from the store's chunks, then the current run's events if a worker can answer for them.
 
         An offer that completed filed its whole trail to the store, so reading it needs no worker.
         """
         page: AuditPage | None = None
-        filed = ended_normally and card.state in FILED_STATES and card.audit_chunks
+        filed = completed and card.state in FILED_STATES and card.audit_chunks
         try:
             if not filed and await self.worker_running(task_queue=queue):
                 page = await self._offer(round_id, partner).query(OfferWorkflow.audit, rpc_timeout=QUERY_TIMEOUT)
@@ -373,11 +388,6 @@ class Engine:
 
     async def _closed(self, description: WorkflowExecutionDescription) -> ClosedRun | None:
         return await closed_run(self.client, description)
-
-    @guarded
-    async def letter(self, round_id: str, partner: str) -> tuple[OfferCard, LetterRef | None]:
-        card, _ = await self.offer_card(round_id, partner)
-        return card, card.letter
 
     @guarded
     async def document(
@@ -417,19 +427,6 @@ class Engine:
         clauses = [f"{OFFER_ROUND.name} = {quote(round_id)}", "ExecutionStatus != 'ContinuedAsNew'"]
         found = [pair async for pair in listed(self.client, clauses)]
         return sorted(found, key=lambda x: x[0].partner)
-
-    async def letter_bytes(self, ref: LetterRef) -> bytes:
-        """An issued letter's PDF from the store; a missing one is a sentence about sharing the store."""
-        try:
-            return await asyncio.to_thread(self.store.get, Kind.LETTER, ref.letter_id)
-        except (NotInStoreError, DamagedObjectError) as e:
-            raise Refused(
-                f"letter {ref.filename} was issued, but {e}; the portal, the CLI and the workers must share "
-                "OFFERDESK_STORE_URL",
-                Refusal.LETTER_MISSING,
-            ) from None
-        except StoreError as e:
-            raise EngineUnavailable(str(e)) from None
 
     async def wait_for(self, round_id: str, partner: str, states: set[OfferState], timeout: timedelta) -> OfferCard:
         """Poll an offer until it reaches one of the states (for the demo and scripts)."""

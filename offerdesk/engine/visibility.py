@@ -30,7 +30,10 @@ CLOSED_AS = {
     WorkflowExecutionStatus.TIMED_OUT: OfferState.FAILED,
 }
 """How Temporal says an execution ended other than by completing, and what an offer shows for it."""
-_LETTER_STATES = frozenset({OfferState.LETTER_ISSUED.value, OfferState.LETTER_FAILED.value})
+_LETTER_STATES = frozenset(
+    s.value for s in (OfferState.LETTER_ISSUED, OfferState.LETTER_FAILED, OfferState.ACCEPTED, OfferState.UNANSWERED)
+)
+"""States whose listing shows what the card says of letters: the latest, how many, the answer due, the deal."""
 
 
 def offer_clauses(
@@ -57,8 +60,8 @@ async def listed(
 ) -> AsyncIterator[tuple[OfferListing, OfferCard | None]]:
     """Offers as visibility lists them, each with the card its memo holds; TERMINATED / FAILED from Temporal.
 
-    With `cards` False, a card is decrypted and read only where the listing needs it (its letter, or why the
-    letter failed): most of a long list's time went to decoding cards for nothing.
+    With `cards` False, a card is decrypted and read only where the listing needs it (its letters, why the letter
+    failed, the answer due, the deal): most of a long list's time went to decoding cards for nothing.
     """
     async for wf in client.list_workflows(" AND ".join(clauses)):
         sa = wf.typed_search_attributes
@@ -74,6 +77,9 @@ async def listed(
             running=wf.close_time is None,
             letter=card.letter if card else None,
             letter_failure=card.letter_failure if card else None,
+            letters=len(card.numbered_letters()) if card else 0,
+            respond_by=card.respond_by if card else None,
+            deal=card.deal if card else None,
         )
         yield listing, card
 

@@ -1,12 +1,17 @@
-"""The portal's audit log: who read or decided what, on which offer, when, and how it ended. Appended, never changed."""
+"""The portal's audit log: who read or decided what, on which offer, when, and how it ended.
+
+Appended, never changed: the code has no path that updates or deletes a record (a test holds it to that).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import select
+
 from offerdesk.people.db import Database, now
+from offerdesk.people.schema import audit
 from schemas.portal import AuditRecord
 
 
@@ -32,37 +37,30 @@ class AuditLog(Protocol):
         ...
 
 
-class SqliteAuditLog:
+class DatabaseAuditLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def record(self, entry: Entry) -> None:
         e = entry
-        with self._db.transaction() as db:
+        with self._db.begin() as db:
             db.execute(
-                "INSERT INTO audit (at, actor, role, action, round_id, partner, outcome, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (now().isoformat(), e.actor, e.role, e.action, e.round_id, e.partner, e.outcome, e.detail),
+                audit.insert().values(
+                    at=now(),
+                    actor=e.actor,
+                    role=e.role,
+                    action=e.action,
+                    round_id=e.round_id,
+                    partner=e.partner,
+                    outcome=e.outcome,
+                    detail=e.detail,
+                )
             )
 
     def records(self, limit: int = 500, round_id: str | None = None) -> list[AuditRecord]:
-        query, args = "SELECT * FROM audit", []
+        query = select(audit)
         if round_id is not None:
-            query += " WHERE round_id = ?"
-            args.append(round_id)
-        with self._db.transaction() as db:
-            rows = db.execute(query + " ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
-        return [
-            AuditRecord(
-                seq=r["seq"],
-                at=datetime.fromisoformat(r["at"]),
-                actor=r["actor"],
-                role=r["role"],
-                action=r["action"],
-                round_id=r["round_id"],
-                partner=r["partner"],
-                outcome=r["outcome"],
-                detail=r["detail"],
-            )
-            for r in rows
-        ]
+            query = query.where(audit.c.round_id == round_id)
+        with self._db.begin() as db:
+            rows = db.execute(query.order_by(audit.c.seq.desc()).limit(limit)).mappings().all()
+        return [AuditRecord.model_validate(dict(r)) for r in rows]

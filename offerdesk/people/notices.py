@@ -2,7 +2,8 @@
 
 The notify activity (activities/notify.py) files entries and marks them mailed through the `Postbox` side; the
 portal's notifications page reads a person's inbox. The entry's key is the notice's key and the person's name,
-so filing twice is one entry, and the claim (a lease) keeps two attempts from mailing the same entry at once.
+so filing twice is one entry (the key is unique; a second filing is ignored by the database, on any number of
+workers), and the claim (a lease, taken by one conditional update) keeps two attempts from mailing it at once.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import and_, or_, select, update
+
 from activities.notify import Claim, Holder, Message, Postbox
 from offerdesk.people.db import Database, now
+from offerdesk.people.schema import notices, users
 from schemas.notice import Audience, InboxEntry, Notice, NoticeKind, Recipient
 from schemas.portal import Role
 
@@ -26,91 +30,98 @@ class Notices(Postbox, Protocol):
         ...
 
 
-class SqliteNotices:
+class DatabaseNotices:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def recipients(self, notice: Notice) -> list[Recipient]:
         audience = notice.kind.audience
-        query = "SELECT name, email, reminders FROM users WHERE role = ?"
-        args: list[str] = [_ROLE_OF[audience].value]
+        query = select(users.c.name, users.c.email, users.c.reminders).where(users.c.role == _ROLE_OF[audience].value)
         if audience is Audience.NEGOTIATORS:
-            query += " AND partner = ?"
-            args.append(notice.partner)
-        with self._db.transaction() as db:
-            rows = db.execute(query + " ORDER BY name", args).fetchall()
+            query = query.where(users.c.partner == notice.partner)
+        with self._db.begin() as db:
+            rows = db.execute(query.order_by(users.c.name)).all()
         excluded = {x.strip().casefold() for x in notice.exclude}
         return [
-            Recipient(name=r["name"], email=r["email"], reminders=bool(r["reminders"]))
+            Recipient(name=r.name, email=r.email, reminders=bool(r.reminders))
             for r in rows
-            if r["name"].casefold() not in excluded
+            if r.name.casefold() not in excluded
         ]
 
     def file(self, entry_key: str, user: str, notice: Notice, message: Message) -> None:
-        with self._db.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO notices (key, user, kind, round_id, partner, subject, text, link, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry_key,
-                    user,
-                    notice.kind.value,
-                    notice.round_id,
-                    notice.partner,
-                    message.subject,
-                    message.text,
-                    message.link,
-                    notice.at.isoformat(),
-                ),
-            )
+        entry = self._db.insert(notices).values(
+            key=entry_key,
+            user=user,
+            kind=notice.kind.value,
+            round_id=notice.round_id,
+            partner=notice.partner,
+            subject=message.subject,
+            text=message.text,
+            link=message.link,
+            created_at=notice.at,
+            attempts=0,
+            mail_final=False,
+        )
+        with self._db.begin() as db:
+            db.execute(entry.on_conflict_do_nothing(index_elements=[notices.c.key]))
 
     def claim(self, entry_key: str, until: datetime, holder: Holder) -> Claim:
-        at = now().isoformat()
-        with self._db.transaction(immediate=True) as db:  # one writer decides, so two attempts never both claim
-            row = db.execute(
-                "SELECT mailed_at, mail_final, lease_until, lease_holder, lease_attempt FROM notices WHERE key = ?",
-                (entry_key,),
-            ).fetchone()
-            if row is None or row["mailed_at"] is not None or row["mail_final"]:
-                return "done"  # never filed, mailed already, or refused for good
-            held = row["lease_until"] is not None and row["lease_until"] > at
+        n, at = notices.c, now()
+        free = or_(
+            n.lease_until.is_(None),
+            n.lease_until <= at,
             # A later attempt of the same delivery exists only once Temporal gave the earlier one up.
-            if held and not (row["lease_holder"] == holder.delivery and row["lease_attempt"] < holder.attempt):
-                return "busy"
-            db.execute(
-                "UPDATE notices SET lease_until = ?, lease_holder = ?, lease_attempt = ?, attempts = attempts + 1 "
-                "WHERE key = ?",
-                (until.isoformat(), holder.delivery, holder.attempt, entry_key),
+            and_(n.lease_holder == holder.delivery, n.lease_attempt < holder.attempt),
+        )
+        take = (
+            update(notices)
+            .where(n.key == entry_key, n.mailed_at.is_(None), n.mail_final.is_(False), free)
+            .values(
+                lease_until=until, lease_holder=holder.delivery, lease_attempt=holder.attempt, attempts=n.attempts + 1
             )
-        return "claimed"
+        )
+        with self._db.begin() as db:  # one statement decides, so two attempts never both claim
+            if db.execute(take).rowcount:
+                return "claimed"
+            row = db.execute(select(n.mailed_at, n.mail_final).where(n.key == entry_key)).first()
+        if row is None or row.mailed_at is not None or row.mail_final:
+            return "done"  # never filed, mailed already, or refused for good
+        return "busy"
 
     def mailed(self, entry_key: str) -> None:
-        with self._db.transaction() as db:
+        with self._db.begin() as db:
             db.execute(
-                "UPDATE notices SET mailed_at = ?, lease_until = NULL, mail_error = NULL WHERE key = ?",
-                (now().isoformat(), entry_key),
+                update(notices)
+                .where(notices.c.key == entry_key)
+                .values(mailed_at=now(), lease_until=None, mail_error=None)
             )
 
     def not_mailed(self, entry_key: str, reason: str) -> None:
-        with self._db.transaction() as db:
+        with self._db.begin() as db:
             db.execute(
-                "UPDATE notices SET mail_error = ?, mail_final = 1 WHERE key = ? AND mailed_at IS NULL",
-                (reason, entry_key),
+                update(notices)
+                .where(notices.c.key == entry_key, notices.c.mailed_at.is_(None))
+                .values(mail_error=reason, mail_final=True)
             )
 
     def mail_failed(self, entry_key: str, error: str, final: bool) -> None:
         # A final refusal is done with: the entry stays in the inbox, and its error says why no mail came.
-        with self._db.transaction() as db:
+        with self._db.begin() as db:
             db.execute(
-                "UPDATE notices SET lease_until = NULL, mail_error = ?, mail_final = ? WHERE key = ?",
-                (error[:500], int(final), entry_key),
+                update(notices)
+                .where(notices.c.key == entry_key)
+                .values(lease_until=None, mail_error=error[:500], mail_final=final)
             )
 
     def inbox(self, user: str, limit: int = 200) -> list[InboxEntry]:
-        with self._db.transaction() as db:
-            rows = db.execute(
-                "SELECT * FROM notices WHERE user = ? ORDER BY created_at DESC, key LIMIT ?", (user, limit)
-            ).fetchall()
+        query = (
+            select(notices)
+            .where(notices.c.user == user)
+            .order_by(notices.c.created_at.desc(), notices.c.key)
+            .limit(limit)
+        )
+        with self._db.begin() as db:
+            rows = db.execute(query).mappings().all()
         return [
             InboxEntry(
                 key=r["key"],
@@ -120,8 +131,8 @@ class SqliteNotices:
                 subject=r["subject"],
                 text=r["text"],
                 link=r["link"],
-                created_at=datetime.fromisoformat(r["created_at"]),
-                mailed_at=datetime.fromisoformat(r["mailed_at"]) if r["mailed_at"] else None,
+                created_at=r["created_at"],
+                mailed_at=r["mailed_at"],
                 mail_error=r["mail_error"],
             )
             for r in rows

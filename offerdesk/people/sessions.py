@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from sqlalchemy import delete, exc, select, update
+
 from offerdesk.people.db import Database, now, sha256
 from offerdesk.people.principal import Principal
+from offerdesk.people.schema import sessions, users
+from offerdesk.people.users import no_user
 from schemas.portal import Role, UserInfo
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -37,41 +41,54 @@ class Sessions(Protocol):
     def end(self, cookie: str) -> None: ...
 
 
-class SqliteSessions:
+class DatabaseSessions:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def start(self, user: UserInfo) -> NewSession:
         cookie, csrf, at = secrets.token_urlsafe(32), secrets.token_urlsafe(32), now()
-        with self._db.transaction() as db:
-            db.execute("DELETE FROM sessions WHERE expires_at < ?", (at.isoformat(),))
-            db.execute(
-                "INSERT INTO sessions (id_sha256, user, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                (sha256(cookie), user.name, csrf, at.isoformat(), (at + SESSION_LIFETIME).isoformat()),
-            )
+        try:
+            with self._db.begin() as db:
+                db.execute(delete(sessions).where(sessions.c.expires_at < at))
+                db.execute(
+                    sessions.insert().values(
+                        id_sha256=sha256(cookie),
+                        user=user.name,
+                        csrf=csrf,
+                        created_at=at,
+                        expires_at=at + SESSION_LIFETIME,
+                    )
+                )
+        except exc.IntegrityError:  # removed since the password was checked
+            raise no_user(user.name) from None
         return NewSession(cookie, csrf, Principal(user.name, user.role, user.partner, "session", csrf))
 
     def principal(self, cookie: str) -> Principal | None:
-        with self._db.transaction() as db:
-            row = db.execute(
-                "SELECT u.name, u.role, u.partner, s.csrf FROM sessions s JOIN users u ON u.name = s.user "
-                "WHERE s.id_sha256 = ? AND s.expires_at > ?",
-                (sha256(cookie), now().isoformat()),
-            ).fetchone()
-        return Principal(row["name"], Role(row["role"]), row["partner"], "session", row["csrf"]) if row else None
+        query = (
+            select(users.c.name, users.c.role, users.c.partner, sessions.c.csrf)
+            .join_from(sessions, users, users.c.name == sessions.c.user)
+            .where(sessions.c.id_sha256 == sha256(cookie), sessions.c.expires_at > now())
+        )
+        with self._db.begin() as db:
+            row = db.execute(query).first()
+        return Principal(row.name, Role(row.role), row.partner, "session", row.csrf) if row else None
 
     def flash(self, cookie: str, message: str) -> None:
-        with self._db.transaction() as db:
-            db.execute("UPDATE sessions SET flash = ? WHERE id_sha256 = ?", (message, sha256(cookie)))
+        with self._db.begin() as db:
+            db.execute(update(sessions).where(sessions.c.id_sha256 == sha256(cookie)).values(flash=message))
 
     def pop_flash(self, cookie: str) -> str | None:
-        with self._db.transaction() as db:
-            row = db.execute("SELECT flash FROM sessions WHERE id_sha256 = ?", (sha256(cookie),)).fetchone()
-            if row is None or row["flash"] is None:
+        key = sha256(cookie)
+        with self._db.begin() as db:
+            seen = db.execute(select(sessions.c.flash).where(sessions.c.id_sha256 == key)).scalar()
+            if seen is None:
                 return None
-            db.execute("UPDATE sessions SET flash = NULL WHERE id_sha256 = ?", (sha256(cookie),))
-        return str(row["flash"])
+            # Taken only if it is still the message read: two pages shown at once never both show it.
+            taken = db.execute(
+                update(sessions).where(sessions.c.id_sha256 == key, sessions.c.flash == seen).values(flash=None)
+            ).rowcount
+        return str(seen) if taken else None
 
     def end(self, cookie: str) -> None:
-        with self._db.transaction() as db:
-            db.execute("DELETE FROM sessions WHERE id_sha256 = ?", (sha256(cookie),))
+        with self._db.begin() as db:
+            db.execute(delete(sessions).where(sessions.c.id_sha256 == sha256(cookie)))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from datetime import datetime
 from typing import Protocol
 
-from offerdesk.people.db import Database, now, sha256
+from sqlalchemy import exc, literal, select, update
+
+from offerdesk.people.db import Database, Moment, now, sha256
 from offerdesk.people.principal import Principal
+from offerdesk.people.schema import tokens, users
 from offerdesk.people.users import AccountError, no_user
 from schemas.portal import Role, TokenCreated, TokenInfo
 from schemas.refusal import Refusal
@@ -39,24 +41,32 @@ class Tokens(Protocol):
     def revoke(self, token_id: str) -> None: ...
 
 
-class SqliteTokens:
+class DatabaseTokens:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def create(self, user: str, label: str, created_by: str) -> TokenCreated:
         token_id, secret, at = secrets.token_hex(6), secrets.token_urlsafe(32), now()
-        with self._db.transaction() as db:
-            owner = db.execute("SELECT name FROM users WHERE name = ?", (user,)).fetchone()
-            if owner is None:
-                raise no_user(user, "; create it first with 'offerdesk user add'")
-            db.execute(
-                "INSERT INTO tokens (token_id, user, label, secret_sha256, created_at, created_by) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (token_id, owner["name"], label, sha256(secret), at.isoformat(), created_by),
-            )
+        # One statement: the token is made for the user as they are now, or not at all (a removal in between).
+        owner = select(
+            literal(token_id),
+            users.c.name,
+            literal(label),
+            literal(sha256(secret)),
+            literal(at, Moment()),
+            literal(created_by),
+        ).where(users.c.name == user)
+        columns = ["token_id", "user", "label", "secret_sha256", "created_at", "created_by"]
+        try:
+            with self._db.begin() as db:
+                name = db.execute(tokens.insert().from_select(columns, owner).returning(tokens.c.user)).scalar()
+        except exc.IntegrityError:  # removed after the statement saw them: the foreign key refuses the token
+            name = None
+        if name is None:
+            raise no_user(user, "; create it first with 'offerdesk user add'")
         return TokenCreated(
             token_id=token_id,
-            user=owner["name"],
+            user=name,
             label=label,
             created_at=at,
             created_by=created_by,
@@ -68,25 +78,26 @@ class SqliteTokens:
         if not presented.startswith(TOKEN_PREFIX) or "_" not in presented[len(TOKEN_PREFIX) :]:
             return None
         token_id, secret = presented[len(TOKEN_PREFIX) :].split("_", 1)
-        with self._db.transaction() as db:
-            row = db.execute(
-                "SELECT t.secret_sha256, u.name, u.role, u.partner FROM tokens t JOIN users u ON u.name = t.user "
-                "WHERE t.token_id = ? AND t.revoked_at IS NULL",
-                (token_id,),
-            ).fetchone()
-        if row is None or not hmac.compare_digest(row["secret_sha256"], sha256(secret)):
+        query = (
+            select(tokens.c.secret_sha256, users.c.name, users.c.role, users.c.partner)
+            .join_from(tokens, users, users.c.name == tokens.c.user)
+            .where(tokens.c.token_id == token_id, tokens.c.revoked_at.is_(None))
+        )
+        with self._db.begin() as db:
+            row = db.execute(query).first()
+        if row is None or not hmac.compare_digest(row.secret_sha256, sha256(secret)):
             return None
-        return Principal(row["name"], Role(row["role"]), row["partner"], "token")
+        return Principal(row.name, Role(row.role), row.partner, "token")
 
     def all(self) -> list[TokenInfo]:
-        with self._db.transaction() as db:
-            rows = db.execute("SELECT * FROM tokens ORDER BY created_at").fetchall()
+        with self._db.begin() as db:
+            rows = db.execute(select(tokens).order_by(tokens.c.created_at, tokens.c.token_id)).mappings().all()
         return [
             TokenInfo(
                 token_id=r["token_id"],
                 user=r["user"],
                 label=r["label"],
-                created_at=datetime.fromisoformat(r["created_at"]),
+                created_at=r["created_at"],
                 created_by=r["created_by"],
                 revoked=r["revoked_at"] is not None,
             )
@@ -94,10 +105,12 @@ class SqliteTokens:
         ]
 
     def revoke(self, token_id: str) -> None:
-        with self._db.transaction() as db:
+        # One statement: of two revocations at once, one revokes and the other hears there is no live token.
+        with self._db.begin() as db:
             changed = db.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
-                (now().isoformat(), token_id),
+                update(tokens)
+                .where(tokens.c.token_id == token_id, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now())
             ).rowcount
         if not changed:
             raise AccountError(f"there is no live token {token_id}", Refusal.MISSING)

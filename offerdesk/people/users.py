@@ -8,33 +8,25 @@ from __future__ import annotations
 import functools
 import os
 import re
-import sqlite3
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import RowMapping, delete, exc, select, update
 
 from offerdesk.people.db import Database, now
+from offerdesk.people.errors import AccountError
+from offerdesk.people.schema import sessions, tokens, users
 from offers.reference import load_partners
 from schemas.offer import PARTNER_PATTERN
 from schemas.portal import USER_NAME_PATTERN, Role, UserInfo
 from schemas.refusal import Refusal
 
+__all__ = ["AccountError", "DatabaseUsers", "Users", "check_email", "no_user"]
+
 MIN_PASSWORD = 8
 _hasher = PasswordHasher()
-
-
-class AccountError(ValueError):
-    """A user or token request that cannot be carried out, said in a sentence.
-
-    kind: INVALID (fix the input), EXISTS (the name is taken) or MISSING (no such user or token).
-    """
-
-    def __init__(self, message: str, kind: Refusal = Refusal.INVALID) -> None:
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
 
 
 def no_user(name: str, hint: str = "") -> AccountError:
@@ -123,7 +115,7 @@ class Users(Protocol):
         ...
 
 
-class SqliteUsers:
+class DatabaseUsers:
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -143,30 +135,35 @@ class SqliteUsers:
         _check_password(password)
         email = check_email(email) if email else None
         created = now()
+        row = {
+            "name": name,
+            "role": role.value,
+            "partner": partner,
+            "password_hash": _hasher.hash(password),
+            "created_at": created,
+            "email": email,
+            "reminders": True,
+        }
         try:
-            with self._db.transaction() as db:
-                db.execute(
-                    "INSERT INTO users (name, role, partner, password_hash, created_at, email) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, role.value, partner, _hasher.hash(password), created.isoformat(), email),
-                )
-        except sqlite3.IntegrityError:
+            with self._db.begin() as db:
+                db.execute(users.insert().values(row))
+        except exc.IntegrityError:  # the name is the key, compared without regard to case
             raise AccountError(f"user {name} exists already; choose another name", Refusal.EXISTS) from None
         return UserInfo(name=name, role=role, partner=partner, created_at=created, email=email)
 
     def get(self, name: str) -> UserInfo | None:
-        with self._db.transaction() as db:
-            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        with self._db.begin() as db:
+            row = db.execute(select(users).where(users.c.name == name)).mappings().first()
         return _user(row) if row else None
 
     def all(self) -> list[UserInfo]:
-        with self._db.transaction() as db:
-            rows = db.execute("SELECT * FROM users ORDER BY role, name").fetchall()
+        with self._db.begin() as db:
+            rows = db.execute(select(users).order_by(users.c.role, users.c.name)).mappings().all()
         return [_user(r) for r in rows]
 
     def check_password(self, name: str, password: str) -> UserInfo | None:
-        with self._db.transaction() as db:
-            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        with self._db.begin() as db:
+            row = db.execute(select(users).where(users.c.name == name)).mappings().first()
         try:
             _hasher.verify(row["password_hash"] if row else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
@@ -174,49 +171,51 @@ class SqliteUsers:
         if row is None:
             return None
         if _hasher.check_needs_rehash(row["password_hash"]):
-            with self._db.transaction() as db:
-                db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), row["name"]))
+            with self._db.begin() as db:
+                db.execute(
+                    update(users).where(users.c.name == row["name"]).values(password_hash=_hasher.hash(password))
+                )
         return _user(row)
 
     def set_email(self, name: str, email: str | None) -> UserInfo:
         address = check_email(email) if email and email.strip() else None
-        return self._set(name, "email", address)
+        return self._set(name, email=address)
 
     def set_reminders(self, name: str, on: bool) -> UserInfo:
-        return self._set(name, "reminders", int(on))
+        return self._set(name, reminders=on)
 
-    def _set(self, name: str, column: str, value: str | int | None) -> UserInfo:
-        with self._db.transaction() as db:
-            rows = db.execute(f"UPDATE users SET {column} = ? WHERE name = ? RETURNING *", (value, name)).fetchall()
-        if not rows:
+    def _set(self, name: str, **values: Any) -> UserInfo:
+        with self._db.begin() as db:
+            row = db.execute(update(users).where(users.c.name == name).values(values).returning(users)).mappings()
+            found = row.first()
+        if found is None:
             raise no_user(name)
-        return _user(rows[0])
+        return _user(found)
 
     def set_password(self, name: str, password: str) -> int:
         _check_password(password)
-        with self._db.transaction() as db:
+        with self._db.begin() as db:
             changed = db.execute(
-                "UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), name)
+                update(users).where(users.c.name == name).values(password_hash=_hasher.hash(password))
             ).rowcount
             if not changed:
                 raise no_user(name)
-            db.execute("DELETE FROM sessions WHERE user = ?", (name,))
+            db.execute(delete(sessions).where(sessions.c.user == name))
             revoked = db.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL", (now().isoformat(), name)
+                update(tokens).where(tokens.c.user == name, tokens.c.revoked_at.is_(None)).values(revoked_at=now())
             ).rowcount
         return int(revoked)
 
     def remove(self, name: str) -> int:
-        with self._db.transaction() as db:
-            live = db.execute("SELECT COUNT(*) FROM tokens WHERE user = ? AND revoked_at IS NULL", (name,)).fetchone()
-            db.execute("DELETE FROM tokens WHERE user = ?", (name,))  # also without foreign keys on
-            db.execute("DELETE FROM sessions WHERE user = ?", (name,))
-            if not db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
+        with self._db.begin() as db:
+            gone = db.execute(delete(tokens).where(tokens.c.user == name).returning(tokens.c.revoked_at)).all()
+            db.execute(delete(sessions).where(sessions.c.user == name))
+            if not db.execute(delete(users).where(users.c.name == name)).rowcount:
                 raise no_user(name)
-        return int(live[0])
+        return sum(1 for (revoked_at,) in gone if revoked_at is None)
 
 
-def _user(row: sqlite3.Row) -> UserInfo:
+def _user(row: RowMapping) -> UserInfo:
     return UserInfo(
         name=row["name"],
         role=Role(row["role"]),

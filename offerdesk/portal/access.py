@@ -29,6 +29,8 @@ class Action(StrEnum):
     DECIDE = "decide an escalation"
     ROUND_LETTERS = "download a round's letters"
     RETRY_LETTER = "retry a failed letter"
+    ACCEPT = "accept a letter"
+    REOPEN = "reopen or close an unanswered offer"
     AUDIT = "read the audit log"
     MANAGE_ACCESS = "manage users and API tokens"
     NOTIFICATIONS = "read your notifications and set your reminders"
@@ -42,6 +44,7 @@ ALLOWED: dict[Role, frozenset[Action]] = {
             Action.WITHDRAW,
             Action.READ_OFFER,
             Action.READ_LETTER,
+            Action.ACCEPT,
             Action.LIST_OFFERS,
             Action.NOTIFICATIONS,
         }
@@ -59,7 +62,8 @@ ALLOWED: dict[Role, frozenset[Action]] = {
     ),
     Role.STAFF: frozenset(Action),
 }
-"""Staff may do everything, as the role table says: they also enter an offer a partner sent by other means.
+"""Staff may do everything, as the role table says: they also enter an offer a partner sent by other means, and
+accept a letter on a partner's behalf (with a reason). Reviewers never accept a letter.
 Everyone reads their own notifications (and only their own: the inbox is the caller's, never a name sent)."""
 
 # What a negotiator sees of the offer's history: their own steps and what was addressed to them.
@@ -73,8 +77,18 @@ NEGOTIATOR_EVENTS = frozenset(
         "lapsed",
         "issued the letter",
         "validation failed",
+        "countered",
+        "accepted",
+        "accepted for the partner",
+        "went unanswered",
+        "reopened",
+        "closed",
     }
 )
+
+
+LETTER_TERMS_SHOWN = frozenset({OfferState.LETTER_ISSUED, OfferState.ACCEPTED, OfferState.UNANSWERED})
+"""States in which a negotiator sees the agreed terms: those of the letter in their hands."""
 
 
 class Forbidden(Exception):
@@ -113,7 +127,7 @@ def view_for(who: Principal, status: OfferStatus) -> OfferStatus:
         update={
             "landing_zone": None,
             "approvals": [],
-            "terms": status.terms if status.state is OfferState.LETTER_ISSUED else None,
+            "terms": status.terms if status.state in LETTER_TERMS_SHOWN else None,
             "letter_failure": None,
             "notes": [],
             "events": [e for e in status.events if e.action in NEGOTIATOR_EVENTS],

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, File, Query, Request, Response, UploadFile
 from offerdesk.portal.params import (
     OFFER,
     Caller,
+    LetterNumber,
     Partner,
     RoundId,
     TheDesk,
@@ -18,9 +19,10 @@ from offerdesk.portal.params import (
 )
 from offerdesk.portal.responses import API_REFUSALS, letters_zip, pdf
 from offers.documents import parse_offer
+from schemas.answer import AcceptBody, CloseBody, ReopenBody
 from schemas.listing import OfferListing
 from schemas.notice import InboxEntry
-from schemas.offer_state import OfferAnswer, OfferState, OfferStatus, SubmissionResult
+from schemas.offer_state import IssuedLetter, OfferAnswer, OfferState, OfferStatus, SubmissionResult
 from schemas.portal import (
     ApproveBody,
     AuditRecord,
@@ -112,8 +114,51 @@ async def withdraw_offer(
     responses={200: {"content": {"application/pdf": {}}, "description": "The landing-zone letter (tagged PDF/A-3a)"}},
 )
 async def get_letter(round_id: RoundId, partner: Partner, who: Caller, d: TheDesk) -> Response:
+    """The latest letter (…/letters/N for any of them)."""
     letter = await d.letter(who, round_id, partner)
     return pdf(letter.content, letter.ref.filename, letter.ref.sha256)
+
+
+@router.get(OFFER + "/letters", tags=["letters"])
+async def list_letters(round_id: RoundId, partner: Partner, who: Caller, d: TheDesk) -> list[IssuedLetter]:
+    """Every letter of the offer, from 1: the version each answers, when it was issued, its terms. All are kept."""
+    return (await d.offer(who, round_id, partner)).numbered_letters()
+
+
+@router.get(
+    OFFER + "/letters/{number}",
+    tags=["letters"],
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "Letter N, as it was issued"}},
+)
+async def get_numbered_letter(
+    round_id: RoundId, partner: Partner, number: LetterNumber, who: Caller, d: TheDesk
+) -> Response:
+    letter = await d.letter(who, round_id, partner, number)
+    return pdf(letter.content, letter.ref.filename, letter.ref.sha256)
+
+
+# ---- the partner's answer ----------------------------------------------------------------------
+
+
+@router.post(OFFER + "/accept", tags=["answers"])
+async def accept_letter(round_id: RoundId, partner: Partner, body: AcceptBody, who: Caller, d: TheDesk) -> OfferAnswer:
+    """Accept the letter that awaits the partner's answer (`letter`: the number read; 409 StaleLetter once a later
+    one exists): its terms become the deal. The partner's negotiator accepts; staff may, for the partner, with a
+    `reason`. To counter it instead, send a new version (POST …/versions)."""
+    return await d.accept(who, round_id, partner, body)
+
+
+@router.post(OFFER + "/reopen", tags=["answers"])
+async def reopen_offer(round_id: RoundId, partner: Partner, body: ReopenBody, who: Caller, d: TheDesk) -> OfferAnswer:
+    """Staff reopen an UNANSWERED offer: its latest letter awaits an answer again for `respond_within`."""
+    return await d.reopen(who, round_id, partner, body)
+
+
+@router.post(OFFER + "/close", tags=["answers"])
+async def close_offer(round_id: RoundId, partner: Partner, body: CloseBody, who: Caller, d: TheDesk) -> OfferAnswer:
+    """Staff close an UNANSWERED offer: it stays UNANSWERED, and its workflow ends."""
+    return await d.close(who, round_id, partner, body)
 
 
 # ---- review ------------------------------------------------------------------------------------

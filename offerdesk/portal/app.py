@@ -15,16 +15,18 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
-from offerdesk.people import open_people
-from offerdesk.portal import api, codec, content, files, health, pages, reports
+from offerdesk.people import DatabaseUnavailable, open_people
+from offerdesk.portal import api, apidocs, codec, content, files, health, pages, reports
 from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
-from offerdesk.portal.errors import HANDLED, json_error, refusal
-from offerdesk.portal.limits import BodyLimit
+from offerdesk.portal.errors import HANDLED, allowed_methods, json_error, refusal
+from offerdesk.portal.limits import BodyLimit, JsonDepthLimit
 from offerdesk.portal.metrics import observe
 from offerdesk.portal.security import SecurityHeaders
 from offerdesk.portal.templating import TEMPLATES, render
@@ -33,17 +35,31 @@ from schemas.offer import OfferDocument
 log = logging.getLogger("offerdesk.portal")
 
 
+class PortalApp(FastAPI):
+    """FastAPI with the security headers around everything, Starlette's ServerErrorMiddleware included.
+
+    Starlette puts ServerErrorMiddleware outside every middleware added with `add_middleware`, and it answers the
+    500 of an unhandled exception through the `send` it was given: a header middleware added the usual way never
+    sees that answer. Wrapping the built stack instead puts the headers on every answer the app gives, whatever
+    gives it: a route, an exception handler, the 500 handler, a middleware's refusal, the router's 404 or 405.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The portal; it connects to Temporal on start unless an engine is given (as `offerdesk up` does)."""
 
-    people = open_people(settings.portal_db)  # the worker files notices there too; /notifications reads them
+    # The worker files notices there too; /notifications reads them. A schema not this code's refuses to start.
+    people = open_people(settings.database, settings.database_pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.desk = Desk(engine or await Engine.from_settings(settings), people)
         yield
 
-    app = FastAPI(
+    app = PortalApp(
         title="Offerdesk",
         version="1",
         summary="Trade partners' best offers, from intake to a landing-zone letter.",
@@ -52,11 +68,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             "with `offerdesk token create`). Every refusal is a JSON body with `error`, `message` and `fields`."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are the portal's own (apidocs), from files it ships
+        redoc_url=None,
     )
     app.state.cookie_secure = settings.cookie_secure
+    app.add_middleware(JsonDepthLimit)  # inside BodyLimit: it reads the body whole, so only up to the cap
     app.add_middleware(BodyLimit)
-    app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 included, carries the headers
-    observe(app)  # metrics, the access line and traces of every request, a 413 included
+    observe(app)  # metrics, the access line and traces of every request (SecurityHeaders wraps them all)
     app.state.ui_origins = settings.ui_origins
     app.include_router(health.router)
     app.include_router(codec.router)
@@ -65,6 +83,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(apidocs.router)
+    apidocs.mount_assets(app)
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
 
     async def on_error(request: Request, exc: Exception) -> Response:
@@ -74,11 +94,17 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         if status >= 500:
             log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         if request.url.path.startswith("/api/") or request.url.path == "/api":
-            return json_error(request, exc)
-        who = None
-        with contextlib.suppress(SignInRequired):
-            who = await page_caller(request)
-        return await render(request, "error.html", who, status, error=body)
+            answer = json_error(request, exc)
+        else:
+            who = None
+            with contextlib.suppress(SignInRequired, DatabaseUnavailable):
+                who = await page_caller(request)
+            answer = await render(request, "error.html", who, status, error=body)
+        if isinstance(exc, StarletteHTTPException) and exc.headers:
+            answer.headers.update(exc.headers)  # the framework's own
+        if status == 405:
+            answer.headers["Allow"] = allowed_methods(request)  # RFC 9110: what the path takes
+        return answer
 
     for kind in (*HANDLED, SignInRequired, Exception):
         app.add_exception_handler(kind, on_error)

@@ -58,7 +58,7 @@ async def decode(request: Request) -> Response:
         decoded = await desk(request).decode(who, await request.body())
     except Forbidden as e:
         return _refuse(request, Refusal.FORBIDDEN, e.message)
-    except (ValueError, json_format.ParseError) as e:
+    except (ValueError, RecursionError, json_format.ParseError) as e:  # JsonDepthLimit refuses deep ones first
         return _refuse(request, Refusal.INVALID, f'send {{"payloads": [...]}} as protobuf JSON: {e}')
     return _cors(request, JSONResponse(decoded))
 

@@ -149,7 +149,8 @@ async def offer_content(request: Request, d: Desk, who: Principal, status: Offer
     if len(status.versions) > 1:
         try:
             to = _number(q.get("to")) or status.versions[-1].number
-            context["diff"] = await d.diff(who, status.round_id, status.partner, _number(q.get("from")), to, found.read)
+            from_ = _number(q.get("from")) or status.compare_from(to)  # a counter-offer: against what was answered
+            context["diff"] = await d.diff(who, status.round_id, status.partner, from_, to, found.read)
         except Refused as e:
             notes.append(f"what changed cannot be shown: {e.message}")
     return context

@@ -8,9 +8,11 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from temporalio.service import RPCError
 
 from offerdesk.engine import EngineUnavailable, Refused
+from offerdesk.people import DatabaseUnavailable
 from offerdesk.people.users import AccountError
 from offerdesk.portal.access import Forbidden, NotFound
 from offerdesk.portal.security import current_caller
@@ -42,6 +44,7 @@ KIND_STATUS: dict[Refusal, int] = {
     Refusal.NO_ROUND: 404,
     Refusal.NOT_INVITED: 404,
     Refusal.NO_VERSION: 404,
+    Refusal.NO_SUCH_LETTER: 404,
     Refusal.MISSING: 404,
     # the offer's state does not allow it
     Refusal.EXISTS: 409,
@@ -56,6 +59,8 @@ KIND_STATUS: dict[Refusal, int] = {
     Refusal.BUSY: 409,
     Refusal.STALE: 409,
     Refusal.STALE_VERSION: 409,
+    Refusal.STALE_LETTER: 409,
+    Refusal.NO_ANSWER_AWAITED: 409,
     Refusal.REFUSED: 409,
     Refusal.UNREADABLE: 409,
     # something behind the request is missing or slow: try again
@@ -145,6 +150,8 @@ def _refusal(exc: Exception) -> tuple[int, ErrorBody]:
     if isinstance(exc, EngineUnavailable | RPCError):
         message = str(exc) if isinstance(exc, EngineUnavailable) else "the offer engine cannot be reached now"
         return 503, ErrorBody(error="EngineUnavailable", message=message)
+    if isinstance(exc, DatabaseUnavailable):
+        return 503, ErrorBody(error="DatabaseUnavailable", message=exc.message)
     if isinstance(exc, StarletteHTTPException):
         return exc.status_code, ErrorBody(error="HTTP", message=str(exc.detail))
     return 500, ErrorBody(error="InternalError", message="something went wrong on our side; it has been logged")
@@ -160,8 +167,20 @@ HANDLED: tuple[type[Exception], ...] = (
     RequestValidationError,
     EngineUnavailable,
     RPCError,
+    DatabaseUnavailable,
     StarletteHTTPException,
 )
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The Allow of a 405: every method some route takes at this path. Starlette's names only the first route's,
+    where the portal has one route per method (GET and POST /api/rounds)."""
+    routes = request.app.router.routes
+    allowed = [m for m in METHODS if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)]
+    return ", ".join(allowed)
 
 
 def json_error(request: Request, exc: Exception) -> Response:

@@ -26,7 +26,7 @@ from typing import Any
 
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.routing import Mount
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offerdesk.config import Settings
@@ -189,8 +189,8 @@ def timed_people(people: People) -> People:
     """`people` with every call to its stores timed; the notices, opened on first use, too."""
     if isinstance(people.users, Timed):
         return people
-    fields = [f.name for f in dataclasses.fields(people) if f.name != "open_notices"]
-    stores = {name: Timed(getattr(people, name), name) for name in fields}
+    fields = [f.name for f in dataclasses.fields(people) if f.name not in ("open_notices", "database")]
+    stores: dict[str, Any] = {name: Timed(getattr(people, name), name) for name in fields}
     opened: Callable[[], Any] = people.open_notices
     return dataclasses.replace(people, **stores, open_notices=lambda: Timed(opened(), "notices"))
 
@@ -206,13 +206,31 @@ def portal_metrics(settings: Settings, sdk_metrics: str | None) -> MetricsEndpoi
     return serve_metrics(settings.metrics_host, settings.portal_metrics_port, collectors)
 
 
+def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
+    """The request span's name and route before routing runs: "POST /api/rounds/{round_id}", never the path."""
+    method = scope.get("method", "HTTP")
+    router = getattr(scope.get("app"), "router", None)
+    for route in getattr(router, "routes", []):
+        if route.matches(scope)[0] is Match.FULL:
+            template = f"{route.path}/{{path}}" if isinstance(route, Mount) else str(route.path)
+            return f"{method} {template}", {"http.route": template}
+    return method, {}
+
+
 def observe(app: Any) -> None:
-    """Measure every request of `app` and, when tracing is on, trace it (FastAPI's instrumentation; the health
-    probes a balancer sends every few seconds are measured, not traced)."""
+    """Measure every request of `app` and, when tracing is on, trace it (OpenTelemetry's ASGI middleware, named by
+    route as FastAPI's instrumentation names it; the health probes a balancer sends every few seconds are measured,
+    not traced). The portal wraps its whole stack in SecurityHeaders, which FastAPI's own instrumentation does not
+    take, so the middleware is added here, outside RequestMetrics: the request's span is current while it runs."""
     from offerdesk.observe.tracing import tracing_on
 
     app.add_middleware(RequestMetrics)
     if tracing_on():
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"])
+        app.add_middleware(
+            OpenTelemetryMiddleware,
+            excluded_urls="healthz,readyz",
+            default_span_details=span_details,
+            exclude_spans=["receive", "send"],
+        )

@@ -19,14 +19,16 @@ from starlette.responses import Response
 from offerdesk.durations import parse_duration
 from offerdesk.engine import Refused
 from offerdesk.people.principal import Principal
+from offerdesk.portal.access import Action, require
 from offerdesk.portal.content import offer_content
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.forms import read_form
-from offerdesk.portal.params import OFFER, Person, Poster, TheDesk, read_upload
+from offerdesk.portal.params import OFFER, LetterNumber, Person, Poster, TheDesk, read_upload
 from offerdesk.portal.responses import pdf
 from offerdesk.portal.templating import act, render, router, when
 from schemas import portal as bodies
-from schemas.offer_state import FINAL_STATES, OfferAnswer, OfferState, OfferStatus
+from schemas.answer import AcceptBody, CloseBody, ReopenBody
+from schemas.offer_state import OfferAnswer, OfferState, OfferStatus
 from schemas.refusal import Refusal
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus
 
@@ -63,10 +65,18 @@ def _status(status: CategoryStatus | None) -> str:
     return status.value if status else ""
 
 
+def _countered(status: OfferStatus) -> dict[str, Any] | None:
+    """A counter-offer beside the letter it answers: that letter's terms, and the version it answered."""
+    letters = status.numbered_letters()
+    if not letters or not status.versions or status.versions[-1].number <= letters[-1].version:
+        return None
+    return {"letter": letters[-1], "answered": status.answered_version(status.versions[-1].number)}
+
+
 @router.get(OFFER, response_class=HTMLResponse)
 async def offer_page(request: Request, round_id: str, partner: str, who: Person, d: TheDesk) -> Response:
     status = await d.offer(who, round_id, partner)
-    open_ = status.state not in FINAL_STATES
+    open_ = not status.final
     base = offer_path(round_id, partner)
     return await render(
         request,
@@ -78,7 +88,10 @@ async def offer_page(request: Request, round_id: str, partner: str, who: Person,
         can_upload=open_ and status.state is not OfferState.VALIDATING,
         can_review=status.state is OfferState.UNDER_REVIEW,
         can_decide=status.state in (OfferState.UNDER_REVIEW, OfferState.ESCALATED),
+        can_reopen=status.state is OfferState.UNANSWERED and status.closing is None,
         is_open=open_,
+        letters=status.numbered_letters(),
+        countered=_countered(status),
         Category=Category,
         **await offer_content(request, d, who, status, base),
     )
@@ -88,6 +101,28 @@ async def offer_page(request: Request, round_id: str, partner: str, who: Person,
 async def letter(round_id: str, partner: str, who: Person, d: TheDesk) -> Response:
     found = await d.letter(who, round_id, partner)
     return pdf(found.content, found.ref.filename, found.ref.sha256)
+
+
+@router.get(OFFER + "/letters/{number}")
+async def numbered_letter(round_id: str, partner: str, number: LetterNumber, who: Person, d: TheDesk) -> Response:
+    found = await d.letter(who, round_id, partner, number)
+    return pdf(found.content, found.ref.filename, found.ref.sha256)
+
+
+@router.get(OFFER + "/accept", response_class=HTMLResponse)
+async def accept_page(request: Request, round_id: str, partner: str, who: Person, d: TheDesk) -> Response:
+    """The confirmation step before a letter is accepted: its terms, and the one button that accepts them."""
+    require(who, Action.ACCEPT, round_id, partner)
+    status = await d.offer(who, round_id, partner)
+    letters = status.numbered_letters()
+    return await render(
+        request,
+        "accept.html",
+        who,
+        offer=status,
+        letter=letters[-1] if letters and status.awaits_answer else None,
+        base=offer_path(round_id, partner),
+    )
 
 
 @router.post(OFFER + "/upload")
@@ -162,6 +197,22 @@ OFFER_FORMS: tuple[OfferForm[Any], ...] = (
             f"decided: {body.decision.replace('_', ' ')} on version {body.version}; the offer is {answer.state.value}"
         ),
     ),
+    OfferForm(
+        "/accept",
+        AcceptBody,
+        Desk.accept,
+        lambda body, answer: (
+            f"you accepted letter {body.letter}: its terms are the deal; the offer is {answer.state.value}"
+        ),
+    ),
+    OfferForm(
+        "/reopen",
+        ReopenBody,
+        Desk.reopen,
+        lambda body, answer: f"reopened: letter {answer.letters} awaits an answer until {when(answer.respond_by)}",
+        {"respond_within": _duration},
+    ),
+    OfferForm("/close", CloseBody, Desk.close, lambda body, answer: f"closed: the offer stays {answer.state.value}"),
     OfferForm(
         "/retry-letter",
         bodies.RetryLetterBody,

@@ -30,6 +30,7 @@ Partner = Annotated[str, Path(pattern=r"^[A-Z]{2}$", description="The partner's 
 UserName = Annotated[str, Path(pattern=USER_NAME_PATTERN, description="The user's name")]
 TokenId = Annotated[str, Path(max_length=64)]
 Number = Annotated[int, Path(ge=1, le=1_000_000, description="The version's number, from 1")]
+LetterNumber = Annotated[int, Path(ge=1, le=1_000_000, description="The letter's number, from 1")]
 Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="A version number; the latest by default")]
 
 

@@ -18,6 +18,7 @@ def refusals(texts: dict[int, str]) -> Responses:
 
 API_REFUSALS = refusals(
     {
+        400: "The body cannot be read: JSON that is not UTF-8 text, or a broken multipart form",
         401: "Not signed in, or the API token is not valid",
         403: "Your role may not do this",
         404: "Nothing you may see exists here",

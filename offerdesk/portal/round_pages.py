@@ -50,6 +50,7 @@ async def open_round(
     deadline: Line,
     review_window: Line = "3d",
     approvals_required: Line = "2",
+    respond_within: Line = "7d",
 ) -> Response:
     async def work() -> str:
         body = OpenRoundBody.model_validate(
@@ -59,6 +60,7 @@ async def open_round(
                 "deadline": parse_deadline(deadline.strip(), datetime.now(UTC)),
                 "review_window": parse_duration(review_window.strip()),
                 "approvals_required": approvals_required.strip(),
+                "respond_within": parse_duration(respond_within.strip()),
             }
         )
         status = await d.open_round(who, body)

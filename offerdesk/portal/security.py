@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -38,39 +39,49 @@ def current_caller() -> Principal | None:
 
 # ---- headers -----------------------------------------------------------------------------------
 
+STYLE_HASHES = (
+    # The two <style> elements ReDoc writes on /redoc (the bundle fastapi-offline 1.7.7 ships): the empty one that
+    # styled-components then fills through the CSSOM (the digest of ""), and perfect-scrollbar's stylesheet. Only
+    # these exact texts are allowed: no other inline style, no style attribute.
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+    "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",
+)
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'self'"
+    f"default-src 'self'; script-src 'self'; style-src 'self' {' '.join(STYLE_HASHES)}; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-# FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN and start them with an inline script: allow just
-# that there (those pages carry no user content), so they work wherever the CDN can be reached.
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
-DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+"""One policy for every answer, /docs and /redoc included: their scripts, stylesheets and initializers are the
+portal's own static files (offerdesk/portal/apidocs.py). No inline script at all, nothing from elsewhere."""
 COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CSP.encode()),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 )
+NO_STORE = (b"cache-control", b"no-store")
 
 
 def headers_for(path: str) -> list[tuple[bytes, bytes]]:
     """The security headers of a response to `path`: everything but static files is no-store."""
-    csp = DOCS_CSP if path in DOCS_PATHS else CSP
-    headers = [(b"content-security-policy", csp.encode()), *COMMON_HEADERS]
-    if not path.startswith("/static/"):
-        headers.append((b"cache-control", b"no-store"))
-    return headers
+    return [*COMMON_HEADERS] if path.startswith("/static/") else [*COMMON_HEADERS, NO_STORE]
+
+
+FAILED = json.dumps(
+    {"error": "InternalError", "message": "something went wrong on our side; it has been logged", "fields": []}
+).encode()
+"""The last resort: the answer when even the app's own 500 handler failed."""
 
 
 class SecurityHeaders:
     """Pure ASGI: sets the security headers on every response (replacing any the app set), and keeps a slot for
-    the caller (the desk records refusals itself, in the audit log)."""
+    the caller (the desk records refusals itself, in the audit log).
+
+    It must wrap the whole app, Starlette's ServerErrorMiddleware included (see `PortalApp`): that middleware
+    answers the 500 of an unhandled exception with the `send` it was given, so a middleware added with
+    `add_middleware` (which sits inside it) never sees that answer. Should the app raise before answering at all
+    (its 500 handler failing too), this answers the 500 itself, with the headers, and lets the error go on to the
+    server's log.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -79,15 +90,29 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        ours = headers_for(path)
+        ours = headers_for(scope["path"])
         names = {name for name, _ in ours}
         CALLER.set(CallerSlot())
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
                 message = {**message, "headers": kept + ours}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            if not started:
+                await with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(FAILED))],
+                    }
+                )
+                await send({"type": "http.response.body", "body": FAILED})
+            raise

@@ -16,4 +16,4 @@ __all__ = ["Desk", "Letter", "LineFilter", "Lines", "Read", "email_detail"]
 
 
 class Desk(OfferDesk, RoundDesk, ContentDesk, PeopleDesk):
-    """Made with the engine and the people's records: `Desk(engine, open_people(settings.portal_db))`."""
+    """Made with the engine and the people's records: `Desk(engine, open_people(settings.database))`."""

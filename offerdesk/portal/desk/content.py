@@ -76,7 +76,8 @@ class ContentDesk(DeskBase):
         to: int | None = None,
         have: Read | None = None,
     ) -> OfferDiff:
-        """What changed from version `from_` to `to`: by default the latest against the one before it.
+        """What changed from version `from_` to `to`: by default the latest against the one before it, or, for a
+        counter-offer, against the version the last letter before it answered.
 
         `have` is a version already read (a full schedule takes a while to parse), used if it is the one asked for.
         """
@@ -86,7 +87,11 @@ class ContentDesk(DeskBase):
                 new, new_version, new_report = have
             else:
                 new, new_version, new_report = await self.engine.document(round_id, partner, to)
-            number = from_ if from_ is not None else new_version.number - 1
+            if from_ is not None:
+                number = from_
+            else:
+                card, _ = await self.engine.offer_card(round_id, partner)
+                number = card.compare_from(new_version.number)
             if number < 1:
                 raise Refused(
                     f"the offer of {partner} in round {round_id} has only version {new_version.number}; "

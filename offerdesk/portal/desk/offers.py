@@ -13,6 +13,7 @@ from offerdesk.engine import Refused
 from offerdesk.people.principal import Principal
 from offerdesk.portal.access import Action, view_for
 from offerdesk.portal.desk.base import DeskBase
+from schemas.answer import Accept, AcceptBody, CloseBody, CloseOffer, Reopen, ReopenBody
 from schemas.letter import LetterRef
 from schemas.listing import OfferListing
 from schemas.offer import OfferDocument
@@ -37,6 +38,7 @@ R = TypeVar("R")
 class Letter:
     ref: LetterRef
     content: bytes
+    number: int = 1
 
 
 class OfferDesk(DeskBase):
@@ -126,6 +128,25 @@ class OfferDesk(DeskBase):
         detail = f"{body.decision} version {body.version}{rate}: {body.reason}"
         return await self._update(who, Action.DECIDE, round_id, partner, self.engine.decide, request, detail)
 
+    # ---- the partner's answer to a letter -------------------------------------------------------
+
+    async def accept(self, who: Principal, round_id: str, partner: str, body: AcceptBody) -> OfferAnswer:
+        """The negotiator accepts the letter; staff accept on the partner's behalf, with a reason (the offer refuses
+        one without). Reviewers may not (Forbidden)."""
+        staff = who.role is Role.STAFF
+        request = Accept(by=who.name, letter=body.letter, on_behalf=staff, reason=body.reason)
+        detail = f"letter {body.letter}" + (f" for the partner: {body.reason}" if staff else "")
+        return await self._update(who, Action.ACCEPT, round_id, partner, self.engine.accept, request, detail)
+
+    async def reopen(self, who: Principal, round_id: str, partner: str, body: ReopenBody) -> OfferAnswer:
+        request = Reopen(by=who.name, respond_within=body.respond_within, reason=body.reason)
+        detail = f"for {body.respond_within}: {body.reason}"
+        return await self._update(who, Action.REOPEN, round_id, partner, self.engine.reopen, request, detail)
+
+    async def close(self, who: Principal, round_id: str, partner: str, body: CloseBody) -> OfferAnswer:
+        request = CloseOffer(by=who.name, reason=body.reason)
+        return await self._update(who, Action.REOPEN, round_id, partner, self.engine.close, request, body.reason)
+
     async def retry_letter(self, who: Principal, round_id: str, partner: str, body: RetryLetterBody) -> OfferAnswer:
         request = RetryLetter(by=who.name, reason=body.reason)
         retry = self.engine.retry_letter
@@ -147,10 +168,12 @@ class OfferDesk(DeskBase):
 
     # ---- letters -----------------------------------------------------------------------------
 
-    async def letter(self, who: Principal, round_id: str, partner: str) -> Letter:
+    async def letter(self, who: Principal, round_id: str, partner: str, number: int | None = None) -> Letter:
+        """Letter `number` of the offer (the latest by default): every letter is kept."""
+
         async def work() -> Letter:
-            card, ref = await self.engine.letter(round_id, partner)
-            if ref is None:
+            card, found = await self.engine.letter(round_id, partner, number)
+            if found is None:
                 why = (
                     f"its letter failed ({card.letter_failure}); staff retry it once the cause is fixed"
                     if card.letter_failure
@@ -160,6 +183,7 @@ class OfferDesk(DeskBase):
                     f"the offer of {card.partner_name} in round {round_id} is {card.state.value}; {why}",
                     Refusal.NO_LETTER_YET,
                 )
-            return Letter(ref, await self.engine.letter_bytes(ref))
+            return Letter(found.ref, await self.engine.letter_bytes(found.ref), found.number)
 
-        return await self._audited(who, Action.READ_LETTER, work, round_id=round_id, partner=partner)
+        detail = f"letter {number}" if number is not None else ""
+        return await self._audited(who, Action.READ_LETTER, work, round_id=round_id, partner=partner, detail=detail)

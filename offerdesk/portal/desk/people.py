@@ -43,10 +43,13 @@ class PeopleDesk(DeskBase):
 
     async def sign_in(self, name: str, password: str, address: str) -> NewSession | Throttled | None:
         """A session for the right password; why to wait when failures throttle the name or the address (the
-        right password waits too); None for a wrong name or password. Every attempt is recorded."""
+        right password waits too); None for a wrong name or password. Every attempt is recorded.
+
+        The attempt is counted before the password is checked, so attempts sent at once to several portals get no
+        more tries between them than one at a time; a right password takes it back."""
         people, name, where = self.people, name.strip(), f"from {address}"
         actor = name if re.match(USER_NAME_PATTERN, name) else UNKNOWN  # never a password typed in the wrong box
-        throttled = await asyncio.to_thread(people.throttle.throttled, actor, address)
+        throttled = await asyncio.to_thread(people.throttle.attempt, actor, address)
         if throttled is not None:
             signin_outcome("throttled")
             await self._record(Entry(actor, "-", "sign in", "refused: throttled", detail=where))
@@ -54,11 +57,10 @@ class PeopleDesk(DeskBase):
         user = await asyncio.to_thread(people.users.check_password, name, password)
         if user is None:
             signin_outcome("bad_password")
-            await asyncio.to_thread(people.throttle.failed, actor, address)
             await self._record(Entry(actor, "-", "sign in", "refused: bad password", detail=where))
             return None
         signin_outcome("done")
-        await asyncio.to_thread(people.throttle.succeeded, user.name)
+        await asyncio.to_thread(people.throttle.succeeded, actor, address)
         session = await asyncio.to_thread(people.sessions.start, user)
         await self._record(Entry(user.name, user.role.value, "sign in", "done", detail=where))
         return session

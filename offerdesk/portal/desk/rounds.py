@@ -109,7 +109,7 @@ class RoundDesk(DeskBase):
             )
             for p in status.partners
         ]
-        ready = sum(o.state is OfferState.LETTER_ISSUED for o in offers)
+        ready = sum(o.letter is not None for o in offers)
         return RoundDashboard(round=status, offers=offers, letters_ready=ready, as_of=began)
 
     # ---- the report and the letters ----------------------------------------------------------
@@ -132,11 +132,13 @@ class RoundDesk(DeskBase):
         return await self._audited(who, Action.DASHBOARD, work, round_id=round_id, detail=f"as {form}", what=what)
 
     async def round_letters(self, who: Principal, round_id: str) -> tuple[bytes, int]:
-        """Every issued letter of the round in one ZIP, and how many it holds."""
+        """Every issued letter of the round in one ZIP (every letter of each offer: each answers its own version,
+        and is named so), and how many it holds."""
 
         async def work() -> tuple[bytes, int]:
             await self.engine.round_status(round_id)  # a round that does not exist says so
-            refs = [o.letter for o in await self.engine.list_offers(round_id=round_id) if o.letter is not None]
+            cards = await self.engine.round_cards(round_id)
+            refs = [x.ref for _, card in cards if card is not None for x in card.numbered_letters()]
             if not refs:
                 raise Refused(f"round {round_id} has no letters yet", Refusal.NO_LETTER_YET)
             contents = [await self.engine.letter_bytes(ref) for ref in refs]
