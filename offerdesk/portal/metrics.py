@@ -26,7 +26,7 @@ from typing import Any
 
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.routing import Match, Mount
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offerdesk.config import Settings
@@ -93,7 +93,7 @@ def sdk_request_metrics(name: str) -> bool:
 def route_of(scope: Scope) -> str:
     """The template of the route that answered (/api/rounds/{round_id}), or "(unmatched)": never the path."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path", None)  # the innermost route that matched (an included router's own has none)
     if not isinstance(path, str):
         return UNMATCHED
     return f"{path}/{{path}}" if isinstance(route, Mount) else path
@@ -105,10 +105,16 @@ def subject_of(scope: Scope) -> dict[str, str]:
     return {k: params[name] for k, name in (("round", "round_id"), ("partner", "partner")) if name in params}
 
 
-def _name_subject(scope: Scope) -> None:
-    subject = subject_of(scope)
-    if subject:
-        trace.get_current_span().set_attributes({f"offerdesk.{k}": v for k, v in subject.items()})
+def _name_span(scope: Scope) -> None:
+    """The request's span named by its route ("POST /api/rounds/{round_id}"), with the round and partner."""
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return
+    route = route_of(scope)
+    if route != UNMATCHED:
+        span.update_name(f"{scope['method']} {route}")
+        span.set_attribute("http.route", route)
+    span.set_attributes({f"offerdesk.{k}": v for k, v in subject_of(scope).items()})
 
 
 class RequestMetrics:
@@ -130,7 +136,7 @@ class RequestMetrics:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                _name_subject(scope)  # routed by now, and the request's span still open
+                _name_span(scope)  # routed by now, and the request's span still open
             await send(message)
 
         try:
@@ -207,14 +213,9 @@ def portal_metrics(settings: Settings, sdk_metrics: str | None) -> MetricsEndpoi
 
 
 def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
-    """The request span's name and route before routing runs: "POST /api/rounds/{round_id}", never the path."""
-    method = scope.get("method", "HTTP")
-    router = getattr(scope.get("app"), "router", None)
-    for route in getattr(router, "routes", []):
-        if route.matches(scope)[0] is Match.FULL:
-            template = f"{route.path}/{{path}}" if isinstance(route, Mount) else str(route.path)
-            return f"{method} {template}", {"http.route": template}
-    return method, {}
+    """The request span's name before routing: its method alone, never the path as sent (RequestMetrics names the
+    route once routing has found it)."""
+    return str(scope.get("method") or "HTTP"), {}
 
 
 def observe(app: Any) -> None:
