@@ -104,8 +104,8 @@ def worker_metrics(settings: Settings, sdk_metrics: str | None) -> MetricsEndpoi
     store and mail, and the Temporal SDK's own metrics read from the runtime at `sdk_metrics`."""
     if settings.worker_metrics_port is None:
         return None
-    collectors = [WORKER, *([SdkMetrics(sdk_metrics)] if sdk_metrics else [])]
-    return serve_metrics(settings.metrics_host, settings.worker_metrics_port, collectors)
+    sdk = SdkMetrics(sdk_metrics) if sdk_metrics else None
+    return serve_metrics(settings.metrics_host, settings.worker_metrics_port, [WORKER], sdk)
 
 
 async def run_worker(client: Client, settings: Settings, stop: asyncio.Event, sdk_metrics: str | None = None) -> None:

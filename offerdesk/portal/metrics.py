@@ -208,8 +208,8 @@ def portal_metrics(settings: Settings, sdk_metrics: str | None) -> MetricsEndpoi
     """The portal's /metrics on OFFERDESK_PORTAL_METRICS_PORT (None when unset)."""
     if settings.portal_metrics_port is None:
         return None
-    collectors = [PORTAL, *([SdkMetrics(sdk_metrics, sdk_request_metrics)] if sdk_metrics else [])]
-    return serve_metrics(settings.metrics_host, settings.portal_metrics_port, collectors)
+    sdk = SdkMetrics(sdk_metrics, sdk_request_metrics) if sdk_metrics else None
+    return serve_metrics(settings.metrics_host, settings.portal_metrics_port, [PORTAL], sdk)
 
 
 def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
