@@ -219,10 +219,11 @@ def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
 
 
 def observe(app: Any) -> None:
-    """Measure every request of `app` and, when tracing is on, trace it (OpenTelemetry's ASGI middleware, named by
-    route as FastAPI's instrumentation names it; the health probes a balancer sends every few seconds are measured,
-    not traced). The portal wraps its whole stack in SecurityHeaders, which FastAPI's own instrumentation does not
-    take, so the middleware is added here, outside RequestMetrics: the request's span is current while it runs."""
+    """Measure every request of `app` and, when tracing is on, trace it: OpenTelemetry's ASGI middleware, the one
+    FastAPI's instrumentation is built on (FastAPIInstrumentor itself skips an app whose stack SecurityHeaders
+    wraps whole, as the portal's is), spans named by route as it names them. The health probes a balancer sends
+    every few seconds are measured, not traced. Added after RequestMetrics, so outside it: the request's span is
+    current while RequestMetrics runs."""
     from offerdesk.observe.tracing import tracing_on
 
     app.add_middleware(RequestMetrics)
