@@ -35,6 +35,7 @@ from urllib.parse import quote, unquote, urlsplit
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import mail_outcome
 from activities.names import MAIL_UNAVAILABLE, MAIL_UNDELIVERABLE, NOTIFY
 from schemas.notice import Notice, NoticeKind, NoticeResult, Recipient
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus
@@ -432,20 +433,24 @@ class NotifyActivities:
                         smtp = mailer.connect()
                     mailer.send(smtp, mail)
                 except MailRefused as e:
+                    mail_outcome("refused")
                     postbox.mail_failed(key, str(e), final=True)
                     result.refused.append(f"{person.email}: {e}")
                     continue
                 except Undeliverable as e:
+                    mail_outcome("undeliverable")
                     postbox.mail_failed(key, str(e), final=True)
                     undeliverable.append(f"{person.name}: {e}")
                     continue
                 except TRANSIENT as e:
+                    mail_outcome("unavailable")
                     reason = f"{type(e).__name__}: {e}"
                     postbox.mail_failed(key, reason, final=False)
                     transient.append(f"{person.name}: {reason}")
                     _drop(smtp)
                     smtp = None
                     continue
+                mail_outcome("sent")
                 postbox.mailed(key)
                 result.mailed += 1
         finally:

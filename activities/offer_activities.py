@@ -26,6 +26,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.capacity import usable_cpus
+from activities.metrics import VALIDATION_SECONDS, counted_letter, timed_render
 from activities.names import (
     DAMAGED_OBJECT,
     LETTER_ERROR,
@@ -42,6 +43,7 @@ from activities.names import (
 from activities.signing.identity import SigningConfig, SigningError, SigningUnavailable
 from activities.signing.records import find_signed, keep_signed
 from activities.store import DamagedObjectError, Kind, NotInStoreError, ObjectStore, sha256_hex
+from activities.tracing import in_span
 from offers.landing_zone import propose_landing_zone
 from offers.reference import LandingZonePolicy, load_policy
 from offers.validation import validate_offer
@@ -110,8 +112,10 @@ def _end_with(parent: int) -> None:
     threading.Thread(target=wait_for_parent, name="offerdesk-parent-watch", daemon=True).start()
 
 
-def _start_render_process(parent: int) -> None:
+def _start_render_process(parent: int, setup: Callable[[], None] | None = None) -> None:
     _end_with(parent)
+    if setup is not None:
+        setup()  # the worker's telemetry, as this process needs it (tracing: offerdesk/observe/tracing.py)
     # Ctrl-C reaches the whole process group; the worker shuts its pool down, so a render process ignores it
     # rather than print a KeyboardInterrupt traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -124,18 +128,18 @@ def render_processes(workers: int | None = None) -> int:
     return workers or usable_cpus()
 
 
-def make_render_pool(workers: int | None = None) -> ProcessPoolExecutor:
+def make_render_pool(workers: int | None = None, setup: Callable[[], None] | None = None) -> ProcessPoolExecutor:
     """Processes for WeasyPrint, one per usable CPU by default: rendering is CPU-bound and holds the GIL.
 
     Spawned, not forked: the worker process runs Temporal's threads, which a fork would copy half-alive.
     They run at the lowest priority (yield_to_interactive_work), and end with the worker that made them, even one
-    killed with SIGKILL (_end_with).
+    killed with SIGKILL (_end_with). `setup`, a module-level function, runs in each process as it starts.
     """
     return ProcessPoolExecutor(
         max_workers=render_processes(workers),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_render_process,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), setup),
     )
 
 
@@ -182,7 +186,8 @@ class OfferActivities:
         """Read the document, run the rules, keep the full report in the store and answer with its summary."""
         document = load_document(self._store, request.ref)
         try:
-            report = validate_offer(document, request.as_of)
+            with VALIDATION_SECONDS.time():
+                report = validate_offer(document, request.as_of)
         except Exception as e:
             # A bug in a rule will not heal by retrying: say so once, with the reference that finds this log line.
             activity.logger.exception("validation failed, reference %s", request.reference)
@@ -195,7 +200,8 @@ class OfferActivities:
     @activity.defn(name=VALIDATE_OFFER)
     def validate(self, request: ValidateRequest) -> ValidationReport:
         """For offers started before documents went by reference: the document inline, the report inline."""
-        return validate_offer(request.document, request.as_of)
+        with VALIDATION_SECONDS.time():
+            return validate_offer(request.document, request.as_of)
 
     @activity.defn(name=PROPOSE_LANDING_ZONE)
     def propose(self, request: ProposeRequest) -> LandingZone:
@@ -214,6 +220,7 @@ class OfferActivities:
             ) from None
 
     @activity.defn(name=RENDER_STORED_LETTER)
+    @counted_letter
     async def render_stored(self, request: LetterRequest) -> LetterRef:
         document = await asyncio.to_thread(load_document, self._store, request.offer)
         report = await asyncio.to_thread(load_report, self._store, request.report_digest)
@@ -222,14 +229,22 @@ class OfferActivities:
         )
 
     @activity.defn(name=RENDER_AND_STORE_LETTER)
+    @counted_letter
     async def render_and_store(self, request: LetterInput) -> LetterRef:
         """For offers started before documents went by reference: everything inline."""
         return await self._render(request)
 
-    async def _in_pool(self, work: Callable[..., Any], *args: Any) -> Any:
+    async def _in_pool(
+        self,
+        work: Callable[..., Any],
+        *args: Any,
+        measure: Callable[[asyncio.Future[Any]], asyncio.Future[Any]] | None = None,
+    ) -> Any:
         """`work` in a render process, heartbeating meanwhile: if this worker dies, another takes the letter within
-        the heartbeat timeout instead of the whole start-to-close timeout."""
+        the heartbeat timeout instead of the whole start-to-close timeout. `measure` times it here, in the worker."""
         running = asyncio.get_running_loop().run_in_executor(self._render_pool, work, *args)
+        if measure is not None:
+            running = measure(running)
         while not (await asyncio.wait({running}, timeout=HEARTBEAT_EVERY_S))[0]:
             activity.heartbeat()
         return running.result()
@@ -238,7 +253,7 @@ class OfferActivities:
         from activities.render import letter_filename, render_letter_pdf  # WeasyPrint: the letter activities only
 
         try:
-            pdf, pages = await self._in_pool(render_letter_pdf, letter)
+            pdf, pages = await self._in_pool(in_span(render_letter_pdf), letter, measure=timed_render)
         except BrokenProcessPool:
             raise  # a render process died (memory?): another try may well succeed
         except Exception as e:

@@ -170,3 +170,16 @@ def letter_input(doc: OfferDocument, partner: PartnerReference, policy: LandingZ
     """A letter as the benchmark renders it: received today, approved now by its reviewers at the policy's rate."""
     now = datetime.now(UTC)
     return approved_letter(doc, partner, policy, [Approval(reviewer=r, at=now) for r in REVIEWERS], now.date())
+
+
+def abba(batches: int, pipelines: tuple[str, ...] = ("temporal", "direct")) -> list[tuple[int, str]]:
+    """The order the pipelines run their batches in: T D, D T, T D, … (batch, pipeline); with the observed
+    pipeline too, T D O, O D T, …
+
+    With an even number of batches, a drift of the machine's speed that is linear in time weighs the same on
+    every pipeline's sum: with two batches, T₁ D₁ D₂ T₂."""
+    order: list[tuple[int, str]] = []
+    for k in range(batches):
+        each = list(pipelines) if k % 2 == 0 else list(reversed(pipelines))
+        order += [(k, which) for which in each]
+    return order

@@ -32,9 +32,12 @@ GOALS: list[tuple[str, str, float]] = [
     ("dashboard.dashboard_600_s", "<", 1),
     ("portal.p99_ms_20_concurrent", "<", 300),
     ("durability_ratio", "≥", 0.9),
+    ("round.observability_overhead_cpu", "≤", 1.1),
+    ("round.observability_overhead_approve_p99", "≤", 1.1),
     ("scale.worker_rss_mib", "<", 1024),
 ]
-"""Issue 15's goals (and issue 24's signing overhead): the figure under each key, and what it must be."""
+"""Issue 15's goals, issue 23's (the cost of metrics and tracing) and issue 24's (the cost of signing): the figure
+under each key, and what it must be."""
 
 
 def figure(results: dict[str, Any], key: str) -> Any:
@@ -106,6 +109,21 @@ def _round_rows(results: dict[str, Any]) -> list[Row]:
         rows.append((f"   approve, {when}", _ms(r[f"approve_latency_while_{phase}"]), ""))
     rows.append(("   floor update (trivial workflow), same moments", _ms(r["floor_update_latency"]), ""))
     rows.append(("   approve p99 / floor p99", f"{r['approve_p99_over_floor_p99']:.1f}×", ""))
+    if "observability_overhead_cpu" in r:
+        o = r["observability"]
+        rows += [
+            (
+                f"   metrics + tracing on ({r['observability_order']}): worker's own CPU per offer",
+                f"{o['worker_main_cpu_ms_per_offer']:.0f} ms = {r['observability_overhead_cpu']:.2f}× off",
+                "round.observability_overhead_cpu",
+            ),
+            (
+                "      with the render pool / approve p99",
+                f"{r['observability_overhead_cpu_with_render_pool']:.2f}× / "
+                f"{r['observability_overhead_approve_p99']:.2f}× off ({_ms(o['approve_latency'])})",
+                "round.observability_overhead_approve_p99",
+            ),
+        ]
     return rows
 
 

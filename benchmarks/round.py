@@ -38,6 +38,7 @@ from benchmarks.common import (
     OFFERDESK,
     REVIEWERS,
     ROOT,
+    abba,
     bench_round,
     console,
     cpu_seconds,
@@ -49,13 +50,22 @@ from benchmarks.common import (
 )
 from benchmarks.floor import FLOOR_QUEUE, FloorWorkflow, floor_workflow_id
 from benchmarks.full_schedule import full_schedule
+from benchmarks.observability import (
+    OBSERVED_QUEUE,
+    ObservedWorker,
+    SpanSink,
+    observed_env,
+    overhead,
+    scraping,
+    traced_engine,
+)
 from benchmarks.portal import PortalProcess, dashboard, open_round_with_offers, portal_env, portal_load
 from benchmarks.rendering import rendering
 from benchmarks.results import GOALS, PARTS, merge, report
 from benchmarks.scale import scale
 from offerdesk.config import Settings
 from offerdesk.converter import ensure_keyring
-from offerdesk.devserver import DevServer, stop_process
+from offerdesk.devserver import DevServer, free_port, stop_process
 from offerdesk.engine import Engine
 from offerdesk.people.migrate import upgrade
 from offers.reference import load_policy
@@ -193,57 +203,80 @@ def _noop() -> None:
     pass
 
 
-def abba(batches: int) -> list[tuple[int, str]]:
-    """The order the two pipelines run their batches in: T D, D T, T D, … (batch, pipeline).
+async def _floors(engine: Engine, round_id: str, docs: list[OfferDocument]) -> None:
+    for doc in docs:  # a floor workflow per offer, as each approval goes to an offer's workflow of its own
+        floor = await engine.client.start_workflow(
+            FloorWorkflow.run, id=floor_workflow_id(round_id, doc.partner), task_queue=FLOOR_QUEUE
+        )
+        await floor.execute_update(FloorWorkflow.touch, -1)  # started, in the floor worker's cache, as offers are
 
-    With an even number of batches, a drift of the machine's speed that is linear in time weighs the same on
-    both pipelines' sums: with two batches, T₁ D₁ D₂ T₂."""
-    order: list[tuple[int, str]] = []
-    for k in range(batches):
-        pair = ["temporal", "direct"] if k % 2 == 0 else ["direct", "temporal"]
-        order += [(k, which) for which in pair]
-    return order
+
+async def _all_issued(engine: Engine, round_id: str, docs: list[OfferDocument]) -> None:
+    status = await engine.client.get_workflow_handle(round_workflow_id(round_id), result_type=RoundStatus).result()
+    issued = sum(o.state.value == "ACCEPTED" and o.letter is not None for o in status.outcomes)
+    assert issued == len(docs), f"only {issued} of {len(docs)} letters issued"
+    for doc in docs:
+        await engine.client.get_workflow_handle(floor_workflow_id(round_id, doc.partner)).signal(FloorWorkflow.finish)
 
 
 async def round_part(
-    engine: Engine, home: Path, procs: dict[str, psutil.Process], args: argparse.Namespace, leave_out: list[int]
+    engine: Engine,
+    home: Path,
+    procs: dict[str, psutil.Process],
+    args: argparse.Namespace,
+    leave_out: list[int],
+    observed: ObservedWorker | None = None,
 ) -> dict[str, Any]:
     """One round of `partners` offers split into `batches` batches; each batch goes through Temporal and, on its
-    own, through the same work without Temporal, the two interleaved (see `abba`). The ratio of offers per
+    own, through the same work without Temporal, the two interleaved (see `abba`); with `observed`, through a
+    worker with metrics and tracing on as well (benchmarks/observability.py). The ratio of offers per
     second comes from the summed wall times of each pipeline."""
     refs = partners(args.partners)
     round_id = f"bench-{int(time.time())}"
     docs = offers(round_id, refs)
     size = -(-len(docs) // args.batches)
     batches = [docs[i : i + size] for i in range(0, len(docs), size)]
-    await engine.open_round(bench_round(round_id, refs, deadline_in=timedelta(hours=3), review=timedelta(hours=3)))
-    for doc in docs:  # a floor workflow per offer, as each approval goes to an offer's workflow of its own
-        floor = await engine.client.start_workflow(
-            FloorWorkflow.run, id=floor_workflow_id(round_id, doc.partner), task_queue=FLOOR_QUEUE
+    setup = Engine(engine.client, engine.store, task_queue=engine.task_queue, update_timeout=3600)  # not measured
+    await setup.open_round(bench_round(round_id, refs, deadline_in=timedelta(hours=3), review=timedelta(hours=3)))
+    await _floors(engine, round_id, docs)
+    pipelines: tuple[str, ...] = ("temporal", "direct", "observed") if observed else ("temporal", "direct")
+    observed_round, observed_docs = f"{round_id}-obs", offers(f"{round_id}-obs", refs)
+    if observed:  # the same offers, in a round of its own on the observed worker's queue
+        patient = Engine(observed.engine.client, engine.store, task_queue=OBSERVED_QUEUE, update_timeout=3600)
+        await patient.open_round(
+            bench_round(observed_round, refs, deadline_in=timedelta(hours=3), review=timedelta(hours=3))
         )
-        await floor.execute_update(FloorWorkflow.touch, -1)  # started, in the floor worker's cache, as offers are
+        await _floors(engine, observed_round, observed_docs)
+    observed_batches = [observed_docs[i : i + size] for i in range(0, len(observed_docs), size)]
+    observed_samples, scrapes = Samples.empty(), []
     samples = Samples.empty()
     pool = make_render_pool()
     loop = asyncio.get_running_loop()
     await asyncio.gather(*(loop.run_in_executor(pool, _noop) for _ in range(render_processes())))  # spawned, warm
     store = FolderStore(home / "direct-store")
     by_code = {p.code: p for p in refs}
-    runs: dict[str, list[dict[str, Any]]] = {"temporal": [], "direct": []}
+    runs: dict[str, list[dict[str, Any]]] = {"temporal": [], "direct": [], "observed": []}
     try:
-        for k, which in abba(len(batches)):
+        for k, which in abba(len(batches), pipelines):
             console.print(f"   batch {k + 1} of {len(batches)} ({len(batches[k])} offers) {which} …")
             if which == "temporal":
                 runs[which].append(await temporal_batch(engine, batches[k], round_id, procs, args, samples))
+            elif which == "observed" and observed:
+                on = {**procs, "worker": observed.process}
+                async with scraping(observed.metrics_port) as sizes:
+                    batch = observed_batches[k]
+                    runs[which].append(
+                        await temporal_batch(observed.engine, batch, observed_round, on, args, observed_samples)
+                    )
+                scrapes += sizes
             else:
                 signing = SigningConfig(key=str(home / "signing.p12"), passphrase_file=str(home / "signing.pass"))
                 runs[which].append(await direct_batch(batches[k], by_code, store, pool, leave_out, signing))
     finally:
         pool.shutdown()
-    status = await engine.client.get_workflow_handle(round_workflow_id(round_id), result_type=RoundStatus).result()
-    issued = sum(o.state.value == "ACCEPTED" and o.letter is not None for o in status.outcomes)
-    assert issued == len(docs), f"only {issued} of {len(docs)} letters issued"
-    for doc in docs:
-        await engine.client.get_workflow_handle(floor_workflow_id(round_id, doc.partner)).signal(FloorWorkflow.finish)
+    await _all_issued(engine, round_id, docs)
+    if observed:
+        await _all_issued(engine, observed_round, observed_docs)
 
     def total(which: str, key: str) -> float:
         return sum(float(b[key]) for b in runs[which])
@@ -276,6 +309,19 @@ async def round_part(
         "approve_p99_over_floor_p99": approve["p99_ms"] / floor_latency["p99_ms"],
         "by_batch": runs["temporal"],
     }
+    if observed:
+        on = {
+            "offers": len(observed_docs),
+            "wall_s": total("observed", "wall_s"),
+            "worker_cpu_s": total("observed", "worker_cpu_s"),
+            "worker_main_cpu_s": total("observed", "worker_main_cpu_s"),
+            "approve_latency": percentiles(
+                observed_samples.approve["submitting"] + observed_samples.approve["rendering"]
+            ),
+            "by_batch": runs["observed"],
+        }
+        temporal |= overhead(temporal, on, observed.sink, scrapes)
+        temporal["observability_order"] = " ".join(f"{w[0].upper()}{k + 1}" for k, w in abba(len(batches), pipelines))
     direct = {
         "offers": len(docs),
         "wall_s": direct_wall,
@@ -312,6 +358,14 @@ async def run(args: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
     upgrade(settings.database)  # the worker and the portal refuse a database older than their code
     env = portal_env(home, settings, address)
     worker = subprocess.Popen([OFFERDESK, "worker"], env=env, stdout=subprocess.DEVNULL)
+    sink = SpanSink()
+    metrics_port = free_port()
+    observing: subprocess.Popen[bytes] | None = None
+    if "round" in parts:  # the same worker with metrics and tracing on, for the round's third pipeline
+        with (home / "observed-worker.log").open("ab") as log:  # its JSON lines, apart from the table
+            observing = subprocess.Popen(
+                [OFFERDESK, "worker"], env=observed_env(env, sink, metrics_port), stdout=log, stderr=log
+            )
     floor: subprocess.Popen[bytes] | None = None
     portal: PortalProcess | None = None
     out: dict[str, Any] = {}
@@ -329,6 +383,8 @@ async def run(args: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
         patient = Engine(engine.client, engine.store, task_queue=engine.task_queue, update_timeout=3600)
         procs = {"worker": psutil.Process(worker.pid), "server": psutil.Process(server.process.pid)}
         queues = {engine.task_queue: "the offerdesk worker", **({FLOOR_QUEUE: "the floor worker"} if floor else {})}
+        if observing:
+            queues[OBSERVED_QUEUE] = "the observed offerdesk worker"
         for queue, what in queues.items():  # a worker takes some seconds to start on a busy machine
             if not await engine.worker_running(wait=180, task_queue=queue):
                 raise RuntimeError(f"{what} did not poll task queue '{queue}' within 180 s")
@@ -337,7 +393,13 @@ async def run(args: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
             assert floor is not None
             console.print(f"[bold]1.[/] a round of {args.partners} partners, through Temporal and without it …")
             round_procs = {**procs, "floor": psutil.Process(floor.pid)}
-            out |= await round_part(engine, home, round_procs, args, [*services, floor.pid])
+            assert observing is not None
+            observed = ObservedWorker(
+                await traced_engine(engine, sink), psutil.Process(observing.pid), metrics_port, sink
+            )
+            leave = [*services, floor.pid, observing.pid]
+            out |= await round_part(engine, home, round_procs, args, leave, observed)
+            stop_process(observing, timeout=30)
             stop_process(floor, timeout=30)
         if "rendering" in parts:
             console.print("[bold]4.[/] letter rendering alone …")
@@ -368,7 +430,9 @@ async def run(args: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
         if portal is not None:
             await portal.stop()
         stop_process(floor, timeout=30)
+        stop_process(observing, timeout=30)
         stop_process(worker, timeout=30)
+        sink.close()
         server.stop()
         shutil.rmtree(home, ignore_errors=True)  # the server's database grows to some 200 MB at 5,000 offers
     return out

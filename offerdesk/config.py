@@ -14,6 +14,7 @@ from activities.capacity import usable_cpus
 from activities.signing.identity import SigningConfig
 from activities.store import ObjectStore, open_store
 from offerdesk.converter import Keyring, data_converter
+from offerdesk.observe.logs import log_format
 from workflows.names import TASK_QUEUE
 
 if TYPE_CHECKING:
@@ -68,6 +69,19 @@ def mail_slots_for(cpus: int) -> int:
     """Notices sent at once: each is an SMTP conversation, mostly waiting on the network, so four per CPU, at most
     16 (a mail server takes only so many connections from one client)."""
     return min(16, 4 * cpus)
+
+
+def _port(value: str | None, name: str) -> int | None:
+    """A TCP port, or None when unset (the endpoint is off)."""
+    if not value or not value.strip():
+        return None
+    try:
+        port = int(value)
+    except ValueError:
+        raise ValueError(f"{name} is a port number, such as 9464; not {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{name} must be a port between 1 and 65535; {value} is not")
+    return port
 
 
 def _flag(value: str | None) -> bool:
@@ -208,6 +222,16 @@ class Settings:
     Offers record it as the account that acted, the same person as the portal user of that name: whoever
     submitted an offer may not review or decide it."""
 
+    worker_metrics_port: int | None = None
+    """OFFERDESK_WORKER_METRICS_PORT: the worker serves Prometheus metrics at /metrics on this port; unset, off."""
+    portal_metrics_port: int | None = None
+    """OFFERDESK_PORTAL_METRICS_PORT: the portal serves its Prometheus metrics at /metrics on this port, never on
+    the public one; unset, off."""
+    metrics_host: str = "127.0.0.1"
+    """OFFERDESK_METRICS_HOST: the address both metrics endpoints listen on; 0.0.0.0 for a Prometheus elsewhere."""
+    log_format: str = "text"
+    """OFFERDESK_LOG_FORMAT: text for people at a terminal, or json (one object per line) for a log pipeline."""
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = dict(os.environ if env is None else env)
@@ -251,6 +275,10 @@ class Settings:
             cookie_secure=e.get("OFFERDESK_COOKIE_SECURE", "1").strip().lower() not in ("0", "false", "no", "off"),
             update_timeout=_seconds(e.get("OFFERDESK_UPDATE_TIMEOUT"), 10.0, "OFFERDESK_UPDATE_TIMEOUT"),
             operator=_operator(e.get("OFFERDESK_OPERATOR")),
+            worker_metrics_port=_port(e.get("OFFERDESK_WORKER_METRICS_PORT"), "OFFERDESK_WORKER_METRICS_PORT"),
+            portal_metrics_port=_port(e.get("OFFERDESK_PORTAL_METRICS_PORT"), "OFFERDESK_PORTAL_METRICS_PORT"),
+            metrics_host=e.get("OFFERDESK_METRICS_HOST") or "127.0.0.1",
+            log_format=log_format(e.get("OFFERDESK_LOG_FORMAT")),
             render_processes=_count(e.get("OFFERDESK_RENDER_PROCESSES"), cpus, "OFFERDESK_RENDER_PROCESSES", 256),
             activity_slots=_count(e.get("OFFERDESK_ACTIVITY_SLOTS"), 0, "OFFERDESK_ACTIVITY_SLOTS") or None,
             mail_slots=_count(e.get("OFFERDESK_MAIL_SLOTS"), mail_slots_for(cpus), "OFFERDESK_MAIL_SLOTS", 256),
@@ -275,6 +303,8 @@ class Settings:
             "log_level": "warning",
             "proxy_headers": bool(self.trusted_proxies),
             "forwarded_allow_ips": list(self.trusted_proxies) or None,
+            # JSON lines: uvicorn's own loggers go through the process's JSON handler rather than its text format.
+            **({"log_config": None} if self.log_format == "json" else {}),
         }
 
     def converter(self) -> DataConverter:

@@ -13,10 +13,13 @@ from types import TracebackType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.metrics import WORKER, MeasuredStore
 from activities.notify import NotifyActivities
 from activities.offer_activities import OfferActivities, make_render_pool
 from activities.signing.identity import cached_signer
 from offerdesk.config import Settings
+from offerdesk.observe.endpoint import MetricsEndpoint, SdkMetrics, serve_metrics
+from offerdesk.observe.tracing import setup_render_process, tracing_on
 from offerdesk.people import open_people
 from workflows.names import mail_queue
 from workflows.offer import OfferWorkflow
@@ -67,10 +70,10 @@ def worker_for(
     people = open_people(settings.database, settings.database_pool_size)  # so is a database to upgrade
     renderers = render_workers or settings.render_processes
     slots = settings.activity_slots or renderers
-    pool = make_render_pool(renderers)
+    pool = make_render_pool(renderers, setup_render_process if tracing_on() else None)
     # Validations, audit chunks and notices run on threads: one for each slot of either worker.
     threads = ThreadPoolExecutor(max_workers=slots + settings.mail_slots)
-    activities = OfferActivities(settings.store(), pool, signing=settings.signing())
+    activities = OfferActivities(MeasuredStore(settings.store()), pool, signing=settings.signing())
     notify = NotifyActivities(people.notices, mailer, settings.public_url)
     drain = timedelta(seconds=settings.worker_drain_s)
     try:
@@ -98,9 +101,28 @@ def worker_for(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def run_worker(client: Client, settings: Settings, stop: asyncio.Event) -> None:
-    """Run until `stop` is set, then drain: no new work, and what runs gets OFFERDESK_WORKER_DRAIN_S to finish."""
-    with worker_for(client, settings) as worker:
-        async with worker:
-            await stop.wait()
-            log.info("stopping: no new work; running letters and notices get %g s to finish", settings.worker_drain_s)
+def worker_metrics(settings: Settings, sdk_metrics: str | None) -> MetricsEndpoint | None:
+    """The worker's /metrics on OFFERDESK_WORKER_METRICS_PORT (None when unset): Offerdesk's letters, validations,
+    store and mail, and the Temporal SDK's own metrics read from the runtime at `sdk_metrics`."""
+    if settings.worker_metrics_port is None:
+        return None
+    sdk = SdkMetrics(sdk_metrics) if sdk_metrics else None
+    return serve_metrics(settings.metrics_host, settings.worker_metrics_port, [WORKER], sdk)
+
+
+async def run_worker(client: Client, settings: Settings, stop: asyncio.Event, sdk_metrics: str | None = None) -> None:
+    """Run until `stop` is set, then drain: no new work, and what runs gets OFFERDESK_WORKER_DRAIN_S to finish.
+
+    With OFFERDESK_WORKER_METRICS_PORT set, its metrics are served meanwhile (`sdk_metrics`: where the process's
+    Temporal runtime serves the SDK's, offerdesk.engine.connection.serve_sdk_metrics)."""
+    endpoint = worker_metrics(settings, sdk_metrics)
+    try:
+        with worker_for(client, settings) as worker:
+            async with worker:
+                await stop.wait()
+                log.info(
+                    "stopping: no new work; running letters and notices get %g s to finish", settings.worker_drain_s
+                )
+    finally:
+        if endpoint is not None:
+            endpoint.close()

@@ -78,8 +78,10 @@ class User:
         return client, principal.csrf
 
 
-async def start_portal(env: WorkflowEnvironment, settings: Settings, **extra: str) -> AsyncIterator[Portal]:
-    """A real `offerdesk portal` process on a free port; `extra` adds to its environment."""
+async def start_portal(
+    env: WorkflowEnvironment, settings: Settings, log: Path | None = None, **extra: str
+) -> AsyncIterator[Portal]:
+    """A real `offerdesk portal` process on a free port; `extra` adds to its environment, `log` takes its stderr."""
     port = free_port()
     environ = {
         **os.environ,
@@ -88,8 +90,15 @@ async def start_portal(env: WorkflowEnvironment, settings: Settings, **extra: st
         "OFFERDESK_DATABASE_URL": settings.database,
         **extra,
     }
+    errors = log.open("ab") if log is not None else None
     process = await asyncio.create_subprocess_exec(
-        OFFERDESK, "portal", "--port", str(port), env=environ, stdout=asyncio.subprocess.DEVNULL
+        OFFERDESK,
+        "portal",
+        "--port",
+        str(port),
+        env=environ,
+        stdout=errors or asyncio.subprocess.DEVNULL,
+        stderr=errors,
     )
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=url) as client:
@@ -109,6 +118,8 @@ async def start_portal(env: WorkflowEnvironment, settings: Settings, **extra: st
     finally:
         process.terminate()
         await process.wait()
+        if errors is not None:
+            errors.close()
 
 
 async def offer_in(engine: Engine, state: str, partners: list[str], approvals: int = 2) -> str:

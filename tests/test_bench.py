@@ -60,6 +60,10 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
     assert results["without_temporal"]["offers"] == 3 and results["durability_ratio"] > 0
     assert [b["offers"] for b in results["without_temporal"]["by_batch"]] == [2, 1]
     assert results["durability"]["order"] == "T1 D1 D2 T2"
+    assert r["observability_order"] == "T1 D1 O1 O2 D2 T2" and r["observability"]["offers"] == 3
+    assert [b["offers"] for b in r["observability"]["by_batch"]] == [2, 1]
+    assert r["observability_overhead_cpu"] > 0 and r["observability_overhead_approve_p99"] > 0
+    assert r["observability"]["scrapes"] >= 1 and r["observability"]["span_exports"] >= 1
 
     rendering = results["rendering"]
     assert rendering["3_pages"]["pages"] >= 1 and rendering["floor_one_line_s"] > 0

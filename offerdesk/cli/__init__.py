@@ -29,6 +29,8 @@ from offerdesk.cli import (
     token,
     user,
 )
+from offerdesk.observe.logs import log_format, log_level, setup_logging
+from offerdesk.observe.tracing import flush_traces, setup_tracing
 from offerdesk.private import keep_private
 
 app = typer.Typer(help="Offerdesk: best offers from intake to landing-zone letter, on Temporal.", no_args_is_help=True)
@@ -48,9 +50,29 @@ app.add_typer(db.db_app, name="db")
 _EXTENSIONS = (offer_files, offer_diff, round_report, answer)
 
 
+SERVICES = {"worker": "offerdesk-worker", "portal": "offerdesk-portal", "up": "offerdesk"}
+"""Each running command's service name in traces, unless OTEL_SERVICE_NAME says otherwise; other commands are
+offerdesk-cli."""
+
+
+def _observe() -> None:
+    """Logs as OFFERDESK_LOG_FORMAT and OFFERDESK_LOG_LEVEL say, and traces if the OTEL_* variables ask; exit 2
+    with a sentence for a value that cannot be used."""
+    try:
+        chosen = log_format(os.environ.get("OFFERDESK_LOG_FORMAT"))
+        setup_logging(chosen, log_level(os.environ.get("OFFERDESK_LOG_LEVEL"), chosen))
+        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+        setup_tracing(SERVICES.get(command, "offerdesk-cli"))
+    except ValueError as e:
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("offerdesk.cli").error("%s", e)
+        sys.stderr.flush()
+        os._exit(2)
+
+
 def main() -> None:
     keep_private()  # the portal database, the store and the server's files are owner-only
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _observe()
     code = 0
     try:
         app()
@@ -64,6 +86,7 @@ def main() -> None:
         child.terminate()
     for child in children:
         child.join(timeout=10)
+    flush_traces()  # the last spans: os._exit skips the exporter's own flush at exit
     sys.stdout.flush()
     sys.stderr.flush()
     logging.shutdown()

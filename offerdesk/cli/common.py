@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,6 +17,7 @@ from temporalio.service import RPCError
 
 from offerdesk.config import Settings
 from offerdesk.engine import Engine, EngineUnavailable, Refused
+from offerdesk.observe.logs import LoggingConsole, json_logs
 from offers.documents import UnusableInputError
 from offers.reference import UnknownPartnerError
 from schemas.refusal import Refusal
@@ -23,12 +25,32 @@ from schemas.refusal import Refusal
 out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
+log = logging.getLogger("offerdesk.cli")
+
+
+class News:
+    """What a running command (up, worker, portal) tells people: on its console, or with OFFERDESK_LOG_FORMAT=json
+    as log lines like every other line the process writes. A command's output (a table, --json) is not news."""
+
+    def __init__(self, console: Console, level: int) -> None:
+        self._console = console
+        self._logged = LoggingConsole(log, level)
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        (self._logged if json_logs() else self._console).print(*objects, **kwargs)
+
+
+say = News(out, logging.INFO)
+warn = News(err, logging.WARNING)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", highlight=False, markup=True)
+    if json_logs():
+        log.error(message, extra={"offerdesk": {"exit_code": code}})
+    else:
+        err.print(f"[red]error:[/] {message}", highlight=False, markup=True)
     return typer.Exit(code)
 
 

@@ -14,10 +14,13 @@ import typer
 from rich.table import Table
 
 from activities.signing.identity import SigningError, make_dev_identity
-from offerdesk.cli.common import OUTAGE, UNUSABLE, call, err, fail, load_settings, out
+from offerdesk.cli.common import OUTAGE, UNUSABLE, call, fail, load_settings, log, out, say, warn
 from offerdesk.config import Settings
 from offerdesk.converter import KeyringError, ensure_keyring
 from offerdesk.engine import Engine, EngineUnavailable, Refused, connect
+from offerdesk.engine.connection import serve_sdk_metrics
+from offerdesk.observe.endpoint import MetricsEndpoint
+from offerdesk.observe.logs import LoggingConsole, json_logs
 from offerdesk.people import DatabaseUnavailable, SchemaMismatch, open_people
 from offerdesk.private import make_private
 from schemas.refusal import Refusal
@@ -31,14 +34,14 @@ def up(
     """Run Offerdesk: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), a worker and the portal."""
     from offerdesk.devserver import DevServer
 
-    settings = load_settings()
+    settings = with_local_metrics(load_settings())
     make_private(settings.home)
     if settings.embedded and ensure_keyring(settings.keys_file):
-        out.print(
+        say.print(
             f"Made a keyring at {settings.keys_file}: every payload in Temporal is encrypted with it; back it up."
         )
     if _made_dev_signer(settings):
-        out.print(
+        say.print(
             f"Made a development signing identity at {settings.signing_key} (self-signed, 'not for real letters'):"
             " letters are signed with it; set OFFERDESK_SIGNING_KEY for the office's own (README: Signed letters)."
         )
@@ -52,10 +55,10 @@ def up(
         _ready_database(settings)
         if server:
             server.start()
-            out.print(f"Temporal dev server on {settings.address}, database {settings.home / 'temporal.db'}")
-            out.print(f"Temporal UI: [bold]{server.ui_url}[/]")
+            say.print(f"Temporal dev server on {settings.address}, database {settings.home / 'temporal.db'}")
+            say.print(f"Temporal UI: [bold]{server.ui_url}[/]")
         else:
-            out.print(f"Using Temporal at {settings.address}, namespace {settings.namespace}")
+            say.print(f"Using Temporal at {settings.address}, namespace {settings.namespace}")
         asyncio.run(_serve(settings, demo))
     except (EngineUnavailable, DatabaseUnavailable) as e:
         raise fail(str(e), OUTAGE) from None
@@ -65,6 +68,10 @@ def up(
         raise fail(str(e), 2) from None
     except (RuntimeError, FileNotFoundError) as e:
         raise fail(str(e), 1) from None
+    except OSError as e:  # a metrics port taken
+        raise fail(
+            f"{e}; choose other ports with OFFERDESK_WORKER_METRICS_PORT and OFFERDESK_PORTAL_METRICS_PORT", 1
+        ) from None
     finally:
         if server:
             server.stop()
@@ -89,7 +96,7 @@ def _ready_database(settings: Settings) -> None:
         return
     before, after = upgrade(settings.database)
     if before.revision != after.revision:
-        out.print(
+        say.print(
             f"Upgraded the portal's database {shown(settings.database)} from {before.revision or 'nothing'} "
             f"to revision {after.revision}"
         )
@@ -106,8 +113,10 @@ def _check_database(settings: Settings) -> None:
 
 async def _serve(settings: Settings, demo: bool) -> None:
     from offerdesk.portal.app import serve_portal
+    from offerdesk.portal.metrics import portal_metrics
     from offerdesk.worker import run_worker
 
+    sdk = serve_sdk_metrics()  # `up` always serves its metrics (with_local_metrics), the SDK's among them
     client = await connect(settings, verbose=True)
     engine = Engine(
         client,
@@ -117,16 +126,21 @@ async def _serve(settings: Settings, demo: bool) -> None:
         embedded=settings.embedded,
     )
     stop = _stop_on_signals(settings)
-    worker = asyncio.create_task(run_worker(client, settings, stop))
-    out.print(
-        f"Worker running on task queue '{settings.task_queue}'; documents and letters are stored in "
-        f"{engine.store.location}; {_mail_line(settings)}"
-    )
-    portal = asyncio.create_task(serve_portal(settings, engine, stop))
-    if demo:
-        await _seed_demo(engine, settings)
-    out.print(f"Portal: [bold]{_portal_url(settings)}[/]   (Ctrl-C stops everything)")
-    await asyncio.gather(worker, portal)
+    endpoint = portal_metrics(settings, sdk)
+    try:
+        worker = asyncio.create_task(run_worker(client, settings, stop, sdk))
+        say.print(
+            f"Worker running on task queue '{settings.task_queue}'; documents and letters are stored in "
+            f"{engine.store.location}; {_mail_line(settings)}"
+        )
+        portal = asyncio.create_task(serve_portal(settings, engine, stop))
+        if demo:
+            await _seed_demo(engine, settings)
+        say.print(f"Portal: [bold]{_portal_url(settings)}[/]   (Ctrl-C stops everything)")
+        say.print(_metrics_line(settings))
+        await asyncio.gather(worker, portal)
+    finally:
+        _close(endpoint)
 
 
 def _stop_on_signals(settings: Settings) -> asyncio.Event:
@@ -139,12 +153,14 @@ def _stop_on_signals(settings: Settings) -> asyncio.Event:
     def on_signal(sig: signal.Signals) -> None:
         if not stop.is_set():
             stop.set()
-            out.print(
+            say.print(
                 f"Stopping: no new work is taken; letters and notices being run get up to "
                 f"{settings.worker_drain_s:g} s to finish (OFFERDESK_WORKER_DRAIN_S). Again to stop at once."
             )
             return
-        err.print("[yellow]Stopping at once:[/] work still running goes to another worker after its heartbeat timeout.")
+        warn.print(
+            "[yellow]Stopping at once:[/] work still running goes to another worker after its heartbeat timeout."
+        )
         for each in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(each)
         signal.signal(sig, signal.SIG_DFL)
@@ -153,6 +169,39 @@ def _stop_on_signals(settings: Settings) -> asyncio.Event:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
     return stop
+
+
+UP_WORKER_METRICS_PORT = 9464
+UP_PORTAL_METRICS_PORT = 9465
+
+
+def with_local_metrics(settings: Settings) -> Settings:
+    """`up` turns both metrics endpoints on: at OFFERDESK_WORKER_METRICS_PORT and OFFERDESK_PORTAL_METRICS_PORT
+    if set, else at fixed local ports (9464 the worker's, 9465 the portal's)."""
+    return replace(
+        settings,
+        worker_metrics_port=settings.worker_metrics_port or UP_WORKER_METRICS_PORT,
+        portal_metrics_port=settings.portal_metrics_port or UP_PORTAL_METRICS_PORT,
+    )
+
+
+def _metrics_url(settings: Settings, port: int) -> str:
+    host = "127.0.0.1" if settings.metrics_host in ("0.0.0.0", "::", "") else settings.metrics_host
+    return f"http://{host}:{port}/metrics"
+
+
+def _metrics_line(settings: Settings) -> str:
+    places = [
+        f"{what} {_metrics_url(settings, port)}"
+        for what, port in (("worker", settings.worker_metrics_port), ("portal", settings.portal_metrics_port))
+        if port is not None
+    ]
+    return "Metrics (Prometheus): " + ", ".join(places) if places else "Metrics: off"
+
+
+def _close(endpoint: MetricsEndpoint | None) -> None:
+    if endpoint is not None:
+        endpoint.close()
 
 
 def _capacity_line(settings: Settings) -> str:
@@ -184,9 +233,9 @@ async def _run_demo(engine: Engine, out_dir: Path) -> None:
     from offerdesk.demo import run_demo
 
     try:
-        await run_demo(engine, out_dir, "demo", out)
+        await run_demo(engine, out_dir, "demo", LoggingConsole(log) if json_logs() else out)
     except Refused as e:
-        err.print(f"[red]the demo could not finish:[/] {e.message}")
+        warn.print(f"[red]the demo could not finish:[/] {e.message}")
 
 
 async def _seed_demo(engine: Engine, settings: Settings) -> None:
@@ -195,17 +244,18 @@ async def _seed_demo(engine: Engine, settings: Settings) -> None:
     out_dir = settings.home / "out" / "demo"
     try:
         await engine.round_status("demo")
-        out.print(f"The demo round exists already; its letters are in {out_dir}")
+        say.print(f"The demo round exists already; its letters are in {out_dir}")
     except Refused as e:
         if e.kind is Refusal.UNREADABLE:  # a demo round from before encryption: say so, and carry on
-            err.print(f"[yellow]note:[/] {e.message}")
+            warn.print(f"[yellow]note:[/] {e.message}")
         else:
             await _run_demo(engine, out_dir)
     incomplete, complete = write_portal_samples("demo", out_dir)
 
     users = await asyncio.to_thread(seed_users, open_people(settings.database).users)
     table = Table(title=f"Sign in at {_portal_url(settings)}signin")
-    for column in ("name", "password", "role", "their job in the demo round"):
+    secret = not json_logs()  # a log line never carries a password: the demo's are printed at a terminal only
+    for column in ("name", *(["password"] if secret else []), "role", "their job in the demo round"):
         table.add_column(column)
     jobs = {
         "negotiator": f"submit {PORTAL_PARTNER}'s offer: upload {incomplete.name}, read the findings, "
@@ -214,8 +264,9 @@ async def _seed_demo(engine: Engine, settings: Settings) -> None:
         "staff": "follow the round on its dashboard, download the letters, read the audit log",
     }
     for name, role, partner, password in users:
-        table.add_row(name, password, role.value + (f" for {partner}" if partner else ""), jobs[role.value])
-    out.print(table)
+        role_text = role.value + (f" for {partner}" if partner else "")
+        table.add_row(name, *([password] if secret else []), role_text, jobs[role.value])
+    say.print(table)
 
 
 def worker() -> None:
@@ -227,13 +278,16 @@ def worker() -> None:
 
     async def main() -> None:
         await asyncio.to_thread(_check_database, settings)  # a database to upgrade is said before connecting
+        sdk = serve_sdk_metrics() if settings.worker_metrics_port else None
         client = await connect(settings, verbose=True)
         stop = _stop_on_signals(settings)
         queue = settings.task_queue
-        out.print(f"Worker connected to {settings.address}, task queue '{queue}'; {_mail_line(settings)}.")
-        out.print(f"{_capacity_line(settings)}. Ctrl-C or SIGTERM stops it (after the work it runs).")
-        await run_worker(client, settings, stop)
-        out.print("Worker stopped.")
+        say.print(f"Worker connected to {settings.address}, task queue '{queue}'; {_mail_line(settings)}.")
+        say.print(f"{_capacity_line(settings)}. Ctrl-C or SIGTERM stops it (after the work it runs).")
+        if settings.worker_metrics_port:
+            say.print(f"Metrics (Prometheus): {_metrics_url(settings, settings.worker_metrics_port)}")
+        await run_worker(client, settings, stop, sdk)
+        say.print("Worker stopped.")
 
     try:
         asyncio.run(main())
@@ -243,6 +297,8 @@ def worker() -> None:
         raise fail(e.message, UNUSABLE) from None
     except (KeyringError, SigningError) as e:
         raise fail(str(e), 2) from None
+    except OSError as e:  # the metrics port taken
+        raise fail(f"{e}; choose another OFFERDESK_WORKER_METRICS_PORT", 1) from None
 
 
 def demo() -> None:
@@ -266,6 +322,7 @@ def portal(
     import uvicorn
 
     from offerdesk.portal.app import create_app
+    from offerdesk.portal.metrics import portal_metrics
 
     settings = load_settings()
     make_private(settings.home)
@@ -280,11 +337,19 @@ def portal(
         raise fail(f"{e.message} ({_shown_database(settings)})", OUTAGE) from None
     except SchemaMismatch as e:
         raise fail(e.message, UNUSABLE) from None
-    out.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
+    say.print(f"Portal: [bold]{_portal_url(settings)}[/] against Temporal at {settings.address}")
+    endpoint = None
     try:
+        if settings.portal_metrics_port:
+            endpoint = portal_metrics(settings, serve_sdk_metrics())
+            say.print(f"Metrics (Prometheus): {_metrics_url(settings, settings.portal_metrics_port)}")
         uvicorn.run(app, **settings.server_options())
     except EngineUnavailable as e:
         raise fail(str(e), OUTAGE) from None
+    except OSError as e:  # the metrics port taken
+        raise fail(f"{e}; choose another OFFERDESK_PORTAL_METRICS_PORT", 1) from None
+    finally:
+        _close(endpoint)
 
 
 def _shown_database(settings: Settings) -> str:

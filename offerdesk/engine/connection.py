@@ -1,15 +1,34 @@
-"""One Temporal client per process: the runtime, TLS or an API key, the encrypting converter, payload limits."""
+"""One Temporal client per process: the runtime, TLS or an API key, the encrypting converter, payload limits,
+and what observes it (the runtime's Prometheus endpoint, the tracing interceptor)."""
 
 from __future__ import annotations
 
 import functools
+import logging
 
 from temporalio.client import Client, TLSConfig
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import PayloadLimitsConfig
 
 from offerdesk.config import Settings
+from offerdesk.devserver import free_port
 from offerdesk.engine.errors import EngineUnavailable, cannot_reach
+from offerdesk.observe.logs import json_logs
+from offerdesk.observe.tracing import client_interceptors
+
+_sdk_metrics: list[str] = []
+"""The loopback address where this process's runtime serves the SDK's metrics, once asked for."""
+
+
+def serve_sdk_metrics() -> str:
+    """Have this process's Temporal runtime serve the SDK's metrics (on a loopback port, read by the process's
+    /metrics endpoints: offerdesk/observe/endpoint.py); its address. Before the first client: the runtime is made
+    once per process, with its metrics or without."""
+    if not _sdk_metrics:
+        if client_runtime.cache_info().currsize:
+            raise RuntimeError("the Temporal runtime exists already: ask for its metrics before the first client")
+        _sdk_metrics.append(f"127.0.0.1:{free_port()}")
+    return _sdk_metrics[0]
 
 
 @functools.cache
@@ -18,11 +37,24 @@ def client_runtime(verbose: bool) -> Runtime:
 
     A command's output may be JSON a script reads, and the SDK's own console log (retries while a server
     restarts) would land in it: commands silence it, and say what went wrong in a sentence on stderr instead.
-    Forwarding the SDK's log to Python logging is not an option: a line forwarded while the interpreter exits
-    aborts the process.
+    Forwarding the SDK's log to Python logging is done only where every line must be JSON
+    (OFFERDESK_LOG_FORMAT=json): a line forwarded while the interpreter exits aborts the process, and the CLI
+    leaves with os._exit, before the interpreter's shutdown.
     """
-    logging_config = LoggingConfig.default if verbose else LoggingConfig(filter="off")
-    return Runtime(telemetry=TelemetryConfig(logging=logging_config))
+    logging_config = LoggingConfig(filter="off")
+    if verbose and json_logs():
+        forward = LogForwardingConfig(logger=logging.getLogger("temporalio.core"), overwrite_log_record_time=False)
+        logging_config = LoggingConfig(filter=LoggingConfig.default.filter, forwarding=forward)
+    elif verbose:
+        logging_config = LoggingConfig.default
+    metrics = None
+    if _sdk_metrics:
+        # The SDK's duration metrics in seconds with their unit in the name, counters with _total: Prometheus's
+        # own conventions (temporal_workflow_task_schedule_to_start_latency_seconds_bucket, ...).
+        metrics = PrometheusConfig(
+            bind_address=_sdk_metrics[0], counters_total_suffix=True, unit_suffix=True, durations_as_seconds=True
+        )
+    return Runtime(telemetry=TelemetryConfig(logging=logging_config, metrics=metrics))
 
 
 async def connect(settings: Settings, verbose: bool = False) -> Client:
@@ -42,6 +74,7 @@ async def connect(settings: Settings, verbose: bool = False) -> Client:
             data_converter=settings.converter(),
             runtime=client_runtime(verbose),
             payload_limits=PAYLOAD_LIMITS,
+            interceptors=client_interceptors(),
         )
     except RuntimeError:
         raise EngineUnavailable(cannot_reach(settings.address, settings.embedded)) from None

@@ -27,6 +27,7 @@ from offerdesk.portal.auth import SignInRequired, page_caller
 from offerdesk.portal.desk import Desk
 from offerdesk.portal.errors import HANDLED, allowed_methods, json_error, refusal
 from offerdesk.portal.limits import BodyLimit, JsonDepthLimit
+from offerdesk.portal.metrics import observe
 from offerdesk.portal.security import SecurityHeaders
 from offerdesk.portal.templating import TEMPLATES, render
 from schemas.offer import OfferDocument
@@ -73,6 +74,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.cookie_secure = settings.cookie_secure
     app.add_middleware(JsonDepthLimit)  # inside BodyLimit: it reads the body whole, so only up to the cap
     app.add_middleware(BodyLimit)
+    observe(app)  # metrics, the access line and traces of every request (SecurityHeaders wraps them all)
     app.state.ui_origins = settings.ui_origins
     app.include_router(health.router)
     app.include_router(codec.router)

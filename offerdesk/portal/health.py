@@ -39,6 +39,7 @@ from temporalio.service import RPCError
 
 from activities.store import Kind
 from offerdesk.portal.desk import Desk
+from offerdesk.portal.metrics import readiness_checked
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("offerdesk.portal.health")
@@ -91,6 +92,7 @@ async def readyz(request: Request) -> JSONResponse:
     if state is None:
         state = request.app.state.readiness = ReadinessChecks(request.app.state.desk)
     answer = await state.answer()
+    readiness_checked({name: check.status == "ok" for name, check in answer.checks.items()})
     status = 503 if answer.status == "unavailable" else 200
     return JSONResponse(answer.model_dump(exclude_none=True), status_code=status)
 

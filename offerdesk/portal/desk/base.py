@@ -12,6 +12,7 @@ from offerdesk.people.audit import Entry
 from offerdesk.people.principal import Principal
 from offerdesk.people.users import AccountError
 from offerdesk.portal.access import Action, Forbidden, NotFound, require
+from offerdesk.portal.metrics import timed_people
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -34,7 +35,7 @@ def _outcome(refusal: Exception) -> str:
 class DeskBase:
     def __init__(self, engine: Engine, people: People) -> None:
         self.engine = engine
-        self.people = people
+        self.people = timed_people(people)  # each call to the people's records timed (offerdesk_database_seconds)
 
     async def _audited(
         self,

@@ -15,6 +15,7 @@ from offerdesk.people.throttle import Throttled
 from offerdesk.people.tokens import token_id_of
 from offerdesk.portal.access import Action
 from offerdesk.portal.desk.base import DeskBase, in_thread
+from offerdesk.portal.metrics import signin_outcome
 from schemas.notice import InboxEntry
 from schemas.portal import USER_NAME_PATTERN, AuditRecord, NewUser, TokenCreated, TokenInfo, UserInfo
 
@@ -50,12 +51,15 @@ class PeopleDesk(DeskBase):
         actor = name if re.match(USER_NAME_PATTERN, name) else UNKNOWN  # never a password typed in the wrong box
         throttled = await asyncio.to_thread(people.throttle.attempt, actor, address)
         if throttled is not None:
+            signin_outcome("throttled")
             await self._record(Entry(actor, "-", "sign in", "refused: throttled", detail=where))
             return throttled
         user = await asyncio.to_thread(people.users.check_password, name, password)
         if user is None:
+            signin_outcome("bad_password")
             await self._record(Entry(actor, "-", "sign in", "refused: bad password", detail=where))
             return None
+        signin_outcome("done")
         await asyncio.to_thread(people.throttle.succeeded, actor, address)
         session = await asyncio.to_thread(people.sessions.start, user)
         await self._record(Entry(user.name, user.role.value, "sign in", "done", detail=where))
