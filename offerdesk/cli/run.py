@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,26 +54,19 @@ def up(
         else None
     )
     try:
-        _ready_database(settings)
-        if server:
-            server.start()
-            say.print(f"Temporal dev server on {settings.address}, database {settings.home / 'temporal.db'}")
-            say.print(f"Temporal UI: [bold]{server.ui_url}[/]")
-        else:
-            say.print(f"Using Temporal at {settings.address}, namespace {settings.namespace}")
-        asyncio.run(_serve(settings, demo))
-    except (EngineUnavailable, DatabaseUnavailable) as e:
-        raise fail(str(e), OUTAGE) from None
-    except SchemaMismatch as e:
-        raise fail(e.message, UNUSABLE) from None
-    except (KeyringError, SigningError) as e:
-        raise fail(str(e), 2) from None
+        with _failing_as_sentences(
+            "choose other ports with OFFERDESK_WORKER_METRICS_PORT and OFFERDESK_PORTAL_METRICS_PORT"
+        ):
+            _ready_database(settings)
+            if server:
+                server.start()
+                say.print(f"Temporal dev server on {settings.address}, database {settings.home / 'temporal.db'}")
+                say.print(f"Temporal UI: [bold]{server.ui_url}[/]")
+            else:
+                say.print(f"Using Temporal at {settings.address}, namespace {settings.namespace}")
+            asyncio.run(_serve(settings, demo))
     except (RuntimeError, FileNotFoundError) as e:
         raise fail(str(e), 1) from None
-    except OSError as e:  # a metrics port taken
-        raise fail(
-            f"{e}; choose other ports with OFFERDESK_WORKER_METRICS_PORT and OFFERDESK_PORTAL_METRICS_PORT", 1
-        ) from None
     finally:
         if server:
             server.stop()
@@ -289,16 +284,26 @@ def worker() -> None:
         await run_worker(client, settings, stop, sdk)
         say.print("Worker stopped.")
 
-    try:
+    with _failing_as_sentences("choose another OFFERDESK_WORKER_METRICS_PORT"):
         asyncio.run(main())
+
+
+@contextmanager
+def _failing_as_sentences(port_hint: str) -> Iterator[None]:
+    """How `up` and `worker` end when they cannot run: an outage exits 3, a database to upgrade and an unusable
+    keyring or signing identity 2, a metrics port taken 1 (with `port_hint`); each with its sentence."""
+    try:
+        yield
     except (EngineUnavailable, DatabaseUnavailable) as e:
         raise fail(str(e), OUTAGE) from None
     except SchemaMismatch as e:
         raise fail(e.message, UNUSABLE) from None
     except (KeyringError, SigningError) as e:
-        raise fail(str(e), 2) from None
-    except OSError as e:  # the metrics port taken
-        raise fail(f"{e}; choose another OFFERDESK_WORKER_METRICS_PORT", 1) from None
+        raise fail(str(e), UNUSABLE) from None
+    except FileNotFoundError:  # no `temporal` binary: said by `up` itself
+        raise
+    except OSError as e:  # a metrics port taken
+        raise fail(f"{e}; {port_hint}", 1) from None
 
 
 def demo() -> None:
