@@ -169,7 +169,7 @@ async def test_withdraw_ends_the_offer_and_refuses_later_changes(engine: Engine)
     await engine.submit(sample_offer(rid, "MY"), by="negotiator")
     status = await engine.withdraw(rid, "MY", Withdraw(by="negotiator", reason="new government"))
     assert status.state is OfferState.WITHDRAWN
-    await asyncio.sleep(0.5)
+    await engine.client.get_workflow_handle(f"offer/{rid}/MY").result()  # refused below by the ended workflow
     with pytest.raises(Refused, match="WITHDRAWN and takes no more changes"):
         await engine.submit(sample_offer(rid, "MY", seed=3), amend=True, by="negotiator")
     with pytest.raises(Refused, match="WITHDRAWN"):
@@ -189,6 +189,7 @@ async def test_deadline_passing_lapses_unsubmitted_and_deficient_offers(engine: 
     deficient = await engine.wait_for(rid, "ID", {OfferState.LAPSED}, WAIT)
     assert len(deficient.versions) == 1  # the deficient offer lapses but is kept
     assert (await engine.offer_status(rid, "PH")).state is OfferState.UNDER_REVIEW
+    await engine.client.get_workflow_handle(f"offer/{rid}/CH").result()  # refused below by the ended workflow
 
     with pytest.raises(Refused, match=r"LAPSED and takes no more changes; submissions closed at"):
         await engine.submit(sample_offer(rid, "CH"), by="negotiator")
@@ -346,6 +347,9 @@ async def test_an_unanswered_letter_is_reopened_by_staff_then_accepted_for_the_p
     assert "accepted for the partner" in [e.action for e in done.events]
 
     await engine.wait_for(rid, "MU", {OfferState.UNANSWERED}, WAIT)
+    # An accepted offer's workflow ends once its notices are out; wait for that end rather than racing it.
+    kz = await engine.client.get_workflow_handle(f"offer/{rid}/KZ", result_type=OfferOutcome).result()
+    assert kz.state is OfferState.ACCEPTED
     with pytest.raises(Refused, match="ACCEPTED and takes no more changes"):  # its workflow completed
         await engine.reopen(rid, "KZ", Reopen(by="Staff Sam", respond_within=timedelta(days=1), reason="again"))
     closed = await engine.close(rid, "MU", CloseOffer(by="Staff Sam", reason="no reply after two reminders"))
