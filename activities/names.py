@@ -7,6 +7,7 @@ failed, and the workflow's retry policies name those that another try cannot hea
 
 VALIDATE_STORED_OFFER = "validate_stored_offer"
 PROPOSE_LANDING_ZONE = "propose_landing_zone"
+ASSESS_STORED_OFFER = "assess_stored_offer"
 RENDER_STORED_LETTER = "render_stored_letter"
 STORE_AUDIT_CHUNK = "store_audit_chunk"
 
@@ -14,6 +15,7 @@ STORE_AUDIT_CHUNK = "store_audit_chunk"
 VALIDATE_OFFER = "validate_offer"
 RENDER_AND_STORE_LETTER = "render_and_store_letter"
 NOTIFY = "notify"
+POST_NOTICE = "post_notice"
 
 RULE_ERROR = "RuleError"
 """A validation rule or the landing-zone policy failed on this document: a bug, which no retry heals."""

@@ -50,6 +50,7 @@ from benchmarks.common import (
 )
 from benchmarks.floor import FLOOR_QUEUE, FloorWorkflow, floor_workflow_id
 from benchmarks.full_schedule import full_schedule
+from benchmarks.history import history_cost
 from benchmarks.observability import (
     OBSERVED_QUEUE,
     ObservedWorker,
@@ -91,10 +92,11 @@ class Samples:
     submit: list[float]
     approve: dict[str, list[float]]
     floor: dict[str, list[float]]
+    floor_at_submit: list[float]
 
     @classmethod
     def empty(cls) -> Samples:
-        return cls([], {"submitting": [], "rendering": []}, {"submitting": [], "rendering": []})
+        return cls([], {"submitting": [], "rendering": []}, {"submitting": [], "rendering": []}, [])
 
 
 LETTER_STATES = {b'"LETTER_ISSUED"', b'"LETTER_FAILED"'}
@@ -136,10 +138,12 @@ async def temporal_batch(
     async def one(i: int, doc: OfferDocument) -> None:
         nonlocal arrived
         await asyncio.sleep(i / args.submit_rate)
+        floor = engine.client.get_workflow_handle(floor_workflow_id(round_id, doc.partner))
+        at_submit = timed(samples.floor_at_submit, lambda: floor.execute_update(FloorWorkflow.touch, 0))
+        floors.append(asyncio.create_task(at_submit))
         receipt = await timed(samples.submit, lambda: engine.submit(doc, by="benchmark"))
         arrived += 1
         assert receipt.state.value == "UNDER_REVIEW", receipt
-        floor = engine.client.get_workflow_handle(floor_workflow_id(round_id, doc.partner))
         for n, reviewer in enumerate(REVIEWERS):
             request = Approve(reviewer=reviewer, version=receipt.version)
             async with desk:
@@ -275,6 +279,7 @@ async def round_part(
     finally:
         pool.shutdown()
     await _all_issued(engine, round_id, docs)
+    cost = await history_cost(engine.client, round_id, [d.partner for d in docs])
     if observed:
         await _all_issued(engine, observed_round, observed_docs)
 
@@ -284,6 +289,7 @@ async def round_part(
     wall, direct_wall = total("temporal", "wall_s"), total("direct", "wall_s")
     main = total("temporal", "worker_main_cpu_s")
     approve = percentiles(samples.approve["submitting"] + samples.approve["rendering"])
+    submit, floor_at_submit = percentiles(samples.submit), percentiles(samples.floor_at_submit)
     floor_latency = percentiles(samples.floor["submitting"] + samples.floor["rendering"])
     temporal = {
         "offers": len(docs),
@@ -298,7 +304,7 @@ async def round_part(
         "render_pool_cpu_s": total("temporal", "worker_cpu_s") - main,
         "server_cpu_s": total("temporal", "server_cpu_s"),
         "floor_worker_cpu_s": total("temporal", "floor_worker_cpu_s"),
-        "submit_latency": percentiles(samples.submit),
+        "submit_latency": submit,
         "review_s": args.review_s,
         "approve_latency": approve,
         "approve_latency_while_submitting": percentiles(samples.approve["submitting"]),
@@ -307,6 +313,9 @@ async def round_part(
         "floor_update_latency_while_submitting": percentiles(samples.floor["submitting"]),
         "floor_update_latency_while_rendering": percentiles(samples.floor["rendering"]),
         "approve_p99_over_floor_p99": approve["p99_ms"] / floor_latency["p99_ms"],
+        "floor_update_latency_at_submit": floor_at_submit,
+        "submit_p99_over_floor_p99": submit["p99_ms"] / floor_at_submit["p99_ms"],
+        **cost,
         "by_batch": runs["temporal"],
     }
     if observed:

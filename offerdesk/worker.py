@@ -22,10 +22,10 @@ from offerdesk.observe.endpoint import MetricsEndpoint, SdkMetrics, serve_metric
 from offerdesk.observe.tracing import setup_render_process, tracing_on
 from offerdesk.people import open_people
 from workflows.names import mail_queue
-from workflows.offer import OfferWorkflow
+from workflows.offer import LegacyOfferWorkflow, OfferWorkflow
 from workflows.round import RoundWorkflow
 
-WORKFLOWS = [RoundWorkflow, OfferWorkflow]
+WORKFLOWS = [RoundWorkflow, OfferWorkflow, LegacyOfferWorkflow]
 log = logging.getLogger("offerdesk.worker")
 
 
@@ -82,7 +82,7 @@ def worker_for(
                 client,
                 task_queue=queue,
                 workflows=WORKFLOWS,
-                activities=activities.all(),
+                activities=activities.all() + notify.local(),
                 activity_executor=threads,
                 max_concurrent_activities=slots,
                 graceful_shutdown_timeout=drain,

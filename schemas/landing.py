@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from schemas.document_ref import DocumentRef
 from schemas.offer import OfferDocument
 from schemas.partner import PartnerReference
-from schemas.validation import Category
+from schemas.validation import Category, ValidateStoredRequest, ValidationOutcome
 
 
 class CategoryScore(BaseModel):
@@ -63,3 +63,19 @@ class ProposeRequest(BaseModel):
     document: OfferDocument | None = None
     ref: DocumentRef | None = None
     partner: PartnerReference
+
+
+class AssessRequest(BaseModel):
+    """Input of the one local activity that takes a stored version in: its validation and, if it is clean, its
+    landing zone (offers since issue 26; older ones ran the two as two activities)."""
+
+    check: ValidateStoredRequest
+    partner: PartnerReference
+
+
+class Assessment(BaseModel):
+    """Validation's outcome and, for a clean version, the landing zone, or why the policy could not give one."""
+
+    outcome: ValidationOutcome
+    landing_zone: LandingZone | None = None
+    landing_error: str | None = None

@@ -55,6 +55,10 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
     by_phase = [r[f"approve_latency_while_{p}"].get("n", 0) for p in ("submitting", "rendering")]
     assert sum(by_phase) == 6
     assert r["floor_update_latency"]["n"] == 6 and r["approve_p99_over_floor_p99"] > 0
+    assert r["floor_update_latency_at_submit"]["n"] == 3 and r["submit_p99_over_floor_p99"] > 0
+    # Counted from the offers' histories: each has at least its start, a submission, two approvals and a letter.
+    assert r["workflow_tasks_per_offer"] >= 4 and r["events_per_offer"] > r["workflow_tasks_per_offer"] * 3
+    assert r["events_per_offer_to_the_deal"] > r["events_per_offer"] and r["round_events_per_offer"] > 0
     assert r["worker_main_cpu_ms_per_offer"] > 0 and r["floor_worker_cpu_s"] >= 0
     assert [b["offers"] for b in r["by_batch"]] == [2, 1]
     assert results["without_temporal"]["offers"] == 3 and results["durability_ratio"] > 0

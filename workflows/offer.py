@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
     )
 
+from workflows.offer_alarm import Alarm
 from workflows.offer_rules import (
     check_accept,
     check_approve,
@@ -66,17 +67,19 @@ from workflows.offer_rules import (
 )
 from workflows.offer_steps import accept, continue_as_new, file_audit_trail, issue_letter
 from workflows.offer_transitions import Offer
+from workflows.patches import LEGACY_OFFER_TYPE, OFFER_TYPE
 
 S = OfferState
 
 
-@workflow.defn
+@workflow.defn(name=OFFER_TYPE)
 class OfferWorkflow:
     @workflow.init
     def __init__(self, inp: OfferInput) -> None:
         self._offer = Offer(inp)
         self._lock = asyncio.Lock()
         """Submissions one at a time, and never a withdrawal under a validation still in flight."""
+        self._alarm = Alarm()
 
     @workflow.run
     async def run(self, inp: OfferInput) -> OfferOutcome:
@@ -90,6 +93,7 @@ class OfferWorkflow:
             if offer.continue_due():
                 await continue_as_new(offer)
             elif offer.state is S.APPROVED:
+                self._alarm.stop()  # nothing is due while the letter is rendered
                 await issue_letter(offer)
             else:
                 await self._wait_for_people_or_time()
@@ -109,7 +113,8 @@ class OfferWorkflow:
         elif carry.notices and offer.notices.enabled():
             for notice in carry.notices:  # the last run continued before they were done; the key is the same
                 offer.notices.send(notice)
-        offer.upsert_search_attributes()
+        if not offer.lean:  # a lean offer's first are its round's, or upserted at its first publish
+            offer.upsert_search_attributes()
 
     async def _wait_for_people_or_time(self) -> None:
         """Until an update moves the offer, or its deadline (or the reminder before it) comes with nobody moving it.
@@ -119,6 +124,9 @@ class OfferWorkflow:
         and UNANSWERED wait for staff, without a timer.
         """
         offer = self._offer
+        if offer.lean:
+            await self._alarm.wait(offer, settled=lambda: not self._lock.locked())
+            return
         seen = offer.memory.revision
         due = offer.due()
         remind = offer.reminder_due(due)
@@ -318,3 +326,18 @@ class OfferWorkflow:
     def audit(self) -> AuditPage:
         """The trail: chunks in the store, then this run's events (bounded by the run's own limits)."""
         return self._offer.audit()
+
+
+@workflow.defn(name=LEGACY_OFFER_TYPE)
+class LegacyOfferWorkflow(OfferWorkflow):
+    """The offers started before issue 26, under the name they were started with: the same lifecycle, which asks
+    each patch (workflows/patches.py) and keeps their notices, upserts and timers as they were. It retires, with
+    every patch at once, when no offer of this type can still be open (workflows/PATCHES.md)."""
+
+    @workflow.init
+    def __init__(self, inp: OfferInput) -> None:
+        super().__init__(inp)
+
+    @workflow.run
+    async def run(self, inp: OfferInput) -> OfferOutcome:
+        return await super().run(inp)

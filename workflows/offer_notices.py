@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.offer_rules import due as due_of
 from workflows.offer_rules import failure_reason
-from workflows.patches import NOTIFY_PEOPLE
+from workflows.patches import NOTIFY_PEOPLE, legacy, patched
 
 S = OfferState
 NOTICE_RETRY = RetryPolicy(
@@ -34,6 +34,8 @@ NOTICE_RETRY = RetryPolicy(
 NOTICE_PATIENCE = timedelta(days=3)
 NOTICE_TIMEOUT = timedelta(minutes=2)
 NOTICE_HEARTBEAT = timedelta(seconds=10)
+POST_TIMEOUT = timedelta(seconds=20)
+"""Filing a notice is a few rows in the people's database; a database away is retried, like mail."""
 REMINDERS_KEPT = 20
 """The keys of the last reminders an offer keeps (and carries into its next run), so each is sent once."""
 
@@ -121,7 +123,7 @@ class Notices:
     def enabled(self) -> bool:
         """Offers started before NOTIFY_PEOPLE tell nobody and set no reminders; they replay so."""
         if self._enabled is None:
-            self._enabled = workflow.patched(NOTIFY_PEOPLE)
+            self._enabled = patched(NOTIFY_PEOPLE)
         return self._enabled
 
     @staticmethod
@@ -173,16 +175,36 @@ class Notices:
 
     async def _deliver(self, notice: Notice) -> None:
         try:
-            await workflow.execute_activity_method(
-                NotifyActivities.notify,
-                notice,
-                task_queue=mail_queue(workflow.info().task_queue),
-                start_to_close_timeout=NOTICE_TIMEOUT,
-                heartbeat_timeout=NOTICE_HEARTBEAT,
-                schedule_to_close_timeout=NOTICE_PATIENCE,
-                retry_policy=NOTICE_RETRY,
-            )
-        except ActivityError as e:
+            if legacy():
+                await self._mail(notice)
+            else:
+                await self._post(notice)
+        except (ActivityError, ApplicationError) as e:  # a local activity's failure arrives unwrapped
             self._record("system", "could not send a notice", f"{notice.kind.value}: {failure_reason(e)}")
         finally:
             self._sending.pop(notice.key, None)
+
+    @staticmethod
+    async def _post(notice: Notice) -> None:
+        """File the notice in the outbox: one marker in the history, no task of its own; the worker's postman
+        mails it, with retries for NOTICE_PATIENCE, outside the workflow."""
+        await workflow.execute_local_activity_method(
+            NotifyActivities.post,
+            notice,
+            start_to_close_timeout=POST_TIMEOUT,
+            schedule_to_close_timeout=NOTICE_PATIENCE,
+            retry_policy=NOTICE_RETRY,
+        )
+
+    @staticmethod
+    async def _mail(notice: Notice) -> None:
+        """A legacy offer's notice: an activity on the mail queue, retried by Temporal until the server takes it."""
+        await workflow.execute_activity_method(
+            NotifyActivities.notify,
+            notice,
+            task_queue=mail_queue(workflow.info().task_queue),
+            start_to_close_timeout=NOTICE_TIMEOUT,
+            heartbeat_timeout=NOTICE_HEARTBEAT,
+            schedule_to_close_timeout=NOTICE_PATIENCE,
+            retry_policy=NOTICE_RETRY,
+        )

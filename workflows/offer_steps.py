@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.names import DAMAGED_OBJECT, LETTER_ERROR, NOT_IN_STORE, RULE_ERROR
     from activities.offer_activities import OfferActivities
     from schemas.document_ref import DocumentRef, reference_for
-    from schemas.landing import ProposeRequest
+    from schemas.landing import AssessRequest, ProposeRequest
     from schemas.letter import LetterRequest
     from schemas.offer_state import SubmissionReceipt, SubmitOffer
     from schemas.review import AuditChunk
@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.offer_rules import check_submission, document_ref, failure_reason
 from workflows.offer_transitions import Offer, failure_finding, reference
-from workflows.patches import QUICK_AS_LOCAL
+from workflows.patches import QUICK_AS_LOCAL, patched
 
 QUICK_TIMEOUT = timedelta(seconds=30)
 QUICK_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
@@ -61,7 +61,7 @@ async def _quick(activity: Callable[[OfferActivities, I], O], request: I) -> O:
     As local activities they skip the task-queue round trip through the server (three history events and a
     workflow task each), so a submission is answered sooner and the server does less per offer.
     """
-    if workflow.patched(QUICK_AS_LOCAL):
+    if patched(QUICK_AS_LOCAL):
         return await workflow.execute_local_activity_method(
             activity, request, start_to_close_timeout=QUICK_TIMEOUT, retry_policy=QUICK_RETRY
         )
@@ -89,6 +89,8 @@ async def accept(offer: Offer, request: SubmitOffer, amend: bool) -> SubmissionR
         return offer.receipt(duplicate=True, findings=[])
     now = workflow.now()
     version = offer.add_version(ref, request.by, amend)
+    if request.document is None and offer.lean:
+        return await _assess(offer, ref, version.number)
     if request.document is not None:
         report = await _quick(OfferActivities.validate, ValidateRequest(document=request.document, as_of=now.date()))
         offer.inline[ref.digest] = (request.document, report)
@@ -111,6 +113,37 @@ async def accept(offer: Offer, request: SubmitOffer, amend: bool) -> SubmissionR
             failure = [failure_finding(offer.failed(version, "the landing zone could not be computed", e))]
             offer.deficient(failure)
             return offer.receipt(duplicate=False, findings=failure)
+    offer.in_review(version)
+    return offer.receipt(duplicate=False, findings=findings)
+
+
+async def _assess(offer: Offer, ref: DocumentRef, number: int) -> SubmissionReceipt:
+    """A stored version of a lean offer: validation and the landing zone in one local activity.
+
+    Never hangs an offer: a validation that fails after its retries, or a policy that gives no landing zone,
+    makes the version deficient with a finding that says so."""
+    version = offer.memory.versions[-1]
+    request = AssessRequest(
+        check=ValidateStoredRequest(ref=ref, as_of=workflow.now().date(), reference=reference(number)),
+        partner=offer.inp.partner,
+    )
+    try:
+        assessment = await _bounded(OfferActivities.assess_stored, request)
+    except (ActivityError, ApplicationError) as e:  # a local activity's failure arrives unwrapped
+        failure = [failure_finding(offer.failed(version, "validation could not check this version", e))]
+        offer.deficient(failure)
+        return offer.receipt(duplicate=False, findings=failure)
+    summary, findings = assessment.outcome.summary, assessment.outcome.findings
+    offer.validated(version, summary)
+    if not summary.clean:
+        offer.deficient(findings)
+        return offer.receipt(duplicate=False, findings=findings)
+    if assessment.landing_zone is None:
+        why = ApplicationError(assessment.landing_error or "the policy gave no landing zone")
+        failure = [failure_finding(offer.failed(version, "the landing zone could not be computed", why))]
+        offer.deficient(failure)
+        return offer.receipt(duplicate=False, findings=failure)
+    offer.memory.landing_zone = assessment.landing_zone
     offer.in_review(version)
     return offer.receipt(duplicate=False, findings=findings)
 

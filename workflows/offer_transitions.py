@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.offer_notices import Notices
 from workflows.offer_rules import agreed_terms, approval, failure_reason
 from workflows.offer_rules import due as due_of
-from workflows.patches import COMPACT, NEGOTIATE
+from workflows.patches import COMPACT, NEGOTIATE, legacy, patched
 
 S = OfferState
 # Continue as new well before Temporal's limits (10,240 events / 10 MB warning, 2,000 updates per run).
@@ -68,8 +68,13 @@ class Offer:
         """Documents sent inline by clients older than documents-by-reference, with their reports, for the letter."""
         self._compact_mode: bool | None = None
         self._negotiates: bool | None = None
-        self._published: OfferCard | None = None if inp.carry is None else self.card()
-        """The card as last published; a new run starts from the card its predecessor published."""
+        self.lean = not legacy()
+        """An offer of the type since issue 26: search attributes and memo once per workflow task, in publish."""
+        first = inp.carry is None and self.lean  # its round started it with its card as memo
+        self._published: OfferCard | None = self.card() if inp.carry is not None or first else None
+        """The card as last published; a new run starts from the card its predecessor (or its round) published."""
+        self._searched: tuple[str, datetime | None] | None = (S.INVITED.value, None) if first else None
+        """The search attributes as last upserted (state, review deadline); the round set the first ones."""
 
     @property
     def state(self) -> OfferState:
@@ -78,14 +83,14 @@ class Offer:
     def compact(self) -> bool:
         """Offers started before COMPACT publish no memo and never continue as new; they replay and finish so."""
         if self._compact_mode is None:
-            self._compact_mode = workflow.patched(COMPACT)
+            self._compact_mode = patched(COMPACT)
         return self._compact_mode
 
     def negotiates(self) -> bool:
         """Asked when a letter is issued: offers whose letter came before NEGOTIATE ended at LETTER_ISSUED (no
         response window), and replay so; every later letter awaits the partner's answer."""
         if self._negotiates is None:
-            self._negotiates = workflow.patched(NEGOTIATE)
+            self._negotiates = patched(NEGOTIATE)
         return self._negotiates
 
     def ended(self) -> bool:
@@ -141,7 +146,17 @@ class Offer:
         )
 
     def publish(self) -> None:
-        """The card as memo: what a reader sees with no worker running, and what lists show."""
+        """The card as memo: what a reader sees with no worker running, and what lists show.
+
+        A lean offer also upserts its search attributes here, only if they changed: the run publishes once the
+        offer has settled after a workflow task's updates, so a submission that passes through VALIDATING to
+        UNDER_REVIEW in one task upserts once, and an approval that changes no state upserts nothing.
+        """
+        if self.lean:
+            searched = (self.memory.state.value, self.memory.review_deadline)
+            if searched != self._searched:
+                self.upsert_search_attributes()
+                self._searched = searched
         if not self.compact():
             return
         card = self.card()
@@ -155,6 +170,11 @@ class Offer:
         self.memory.events.append(
             AuditEvent(at=workflow.now(), actor=actor, action=action, detail=detail, rate_pct=rate_pct)
         )
+
+    @property
+    def revision(self) -> int:
+        """Moves so far: each update that changes the offer counts one."""
+        return self.memory.revision
 
     def touch(self) -> None:
         self.memory.revision += 1
@@ -178,7 +198,8 @@ class Offer:
         self.memory.state = state
         self.memory.entered_at = workflow.now()
         self.touch()
-        self.upsert_search_attributes()
+        if not self.lean:  # a lean offer upserts once per task, in publish
+            self.upsert_search_attributes()
 
     def upsert_search_attributes(self) -> None:
         deadline = self.memory.review_deadline

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -10,10 +11,10 @@ from temporalio.exceptions import CancelledError, ChildWorkflowError, Terminated
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.offer_state import OfferInput, OfferOutcome, OfferState
+    from schemas.offer_state import OfferInput, OfferMemory, OfferOutcome, OfferState
     from schemas.round import RoundSpec, RoundStatus
     from workflows.names import OFFER_PARTNER, OFFER_ROUND, OFFER_STATE, offer_workflow_id
-    from workflows.offer import OfferWorkflow
+    from workflows.patches import LEAN_OFFERS, LEGACY_OFFER_TYPE, OFFER_TYPE
 
 
 OFFER_TERMS = {
@@ -41,10 +42,15 @@ class RoundWorkflow:
     @workflow.run
     async def run(self, spec: RoundSpec) -> RoundStatus:
         handles = []
+        lean = workflow.patched(LEAN_OFFERS)
         for partner in spec.partners:
+            inp = OfferInput(partner=partner, **spec.model_dump(include=OFFER_TERMS))
             handle = await workflow.start_child_workflow(
-                OfferWorkflow.run,
-                OfferInput(partner=partner, **spec.model_dump(include=OFFER_TERMS)),
+                OFFER_TYPE if lean else LEGACY_OFFER_TYPE,
+                inp,
+                result_type=OfferOutcome,
+                # The offer's first card, so that it publishes nothing until it changes.
+                memo={"card": OfferMemory.invited(inp, workflow.now()).card(inp)} if lean else None,
                 id=offer_workflow_id(spec.round_id, partner.code),
                 search_attributes=TypedSearchAttributes(
                     [
@@ -61,7 +67,7 @@ class RoundWorkflow:
         await asyncio.gather(*(self._follow(p, h) for p, h in handles))
         return self.status()
 
-    async def _follow(self, partner: str, handle: ChildWorkflowHandle[OfferWorkflow, OfferOutcome]) -> None:
+    async def _follow(self, partner: str, handle: ChildWorkflowHandle[Any, OfferOutcome]) -> None:
         try:
             outcome = await handle
         except ChildWorkflowError as e:
