@@ -20,17 +20,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.names import MAIL_UNDELIVERABLE, NOTIFY
-from activities.notify import (
-    NO_ADDRESS,
-    NO_SMTPUTF8,
-    Mailer,
-    NotifyActivities,
-    SmtpSettings,
-    Undeliverable,
-    compose,
-    email_message,
-    mail_address,
-)
+from activities.notify import NO_ADDRESS, NotifyActivities, compose, email_message, mail_address
+from activities.smtp import NO_SMTPUTF8, Mailer, SmtpSettings, Undeliverable
 from offerdesk.config import Settings
 from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
