@@ -1,5 +1,9 @@
 """Telling people: a notice becomes one inbox entry per person, and one e-mail per person with an address.
 
+An offer posts a notice (the post_notice local activity): it goes into the outbox and everyone's inbox at once,
+and the worker's postman (activities/postman.py) mails it. Offers from before the outbox run the notify activity,
+which files and mails in one go, retried by Temporal. Both mail through `deliver`.
+
 Exactly once per event and person, as far as SMTP allows: every person's entry is keyed by the notice's key
 and their name. An entry is claimed (a lease) before its message is handed to the mail server and marked
 mailed as soon as the server accepts it, so a retry, a second worker or a restarted one skips what went out.
@@ -36,7 +40,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.metrics import mail_outcome
-from activities.names import MAIL_UNAVAILABLE, MAIL_UNDELIVERABLE, NOTIFY
+from activities.names import MAIL_UNAVAILABLE, MAIL_UNDELIVERABLE, NOTIFY, POST_NOTICE
 from activities.smtp import TRANSIENT, Mailer, MailRefused, Undeliverable
 from schemas.notice import Notice, NoticeKind, NoticeResult, Recipient
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus
@@ -69,6 +73,16 @@ class Holder:
 
 
 @dataclass(frozen=True)
+class Posted:
+    """A notice in the outbox as the postman finds it: posted when, and tried how often."""
+
+    key: str
+    notice: Notice
+    created_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
 class Message:
     subject: str
     text: str
@@ -78,6 +92,11 @@ class Message:
 
 class Postbox(Protocol):
     """Where notices are filed and who hears them: the portal's accounts database, in this installation."""
+
+    def post(self, notice: Notice) -> bool:
+        """Put the notice in the outbox for the postman (activities/postman.py) to mail; False if it was there
+        already (posting twice changes nothing)."""
+        ...
 
     def recipients(self, notice: Notice) -> list[Recipient]:
         """Everyone in the notice's audience, less those it excludes."""
@@ -100,6 +119,31 @@ class Postbox(Protocol):
 
     def mail_failed(self, entry_key: str, error: str, final: bool) -> None:
         """Release the entry with the server's answer; `final` when retrying will not help (a 5xx)."""
+        ...
+
+    # The outbox, which the postman (activities/postman.py) works through: one row a notice, `holder` a postman.
+
+    def due(self, at: datetime, limit: int) -> list[Posted]:
+        """Up to `limit` notices not done, due by `at` and held by no postman, the longest waiting first."""
+        ...
+
+    def take(self, key: str, until: datetime, holder: str) -> int | None:
+        """Hold the notice for sending until `until`, in one conditional update (two postmen never both hold it):
+        the number of this attempt, or None if it is held, done or not due."""
+        ...
+
+    def hold(self, key: str, until: datetime, holder: str) -> bool:
+        """Keep holding it while its send runs; False if `holder` no longer does."""
+        ...
+
+    def sent(self, key: str, holder: str) -> None: ...
+
+    def retry_later(self, key: str, holder: str, at: datetime, error: str) -> None:
+        """Let it go until `at`, saying why it failed."""
+        ...
+
+    def give_up(self, key: str, holder: str, error: str) -> None:
+        """Done with it unsent: the error stays on the row, and each person's entry says why no mail came."""
         ...
 
 
@@ -259,12 +303,14 @@ def email_message(notice: Notice, message: Message, sender: str, to: Recipient, 
 
 
 class NotifyActivities:
-    """The notify activity with its dependencies: the postbox, the mailer (None: the portal inbox only)."""
+    """The notify activity (offers from before the outbox) and the post_notice local activity, with their
+    dependencies: the postbox, the mailer (None: the portal inbox only). `deliver` is both's mailing."""
 
     def __init__(self, postbox: Postbox, mailer: Mailer | None, public_url: str) -> None:
         self._postbox = postbox
         self._mailer = mailer
         self._public_url = public_url
+        self._posted: Callable[[], None] = lambda: None
 
     @activity.defn(name=NOTIFY)
     async def notify(self, notice: Notice) -> NoticeResult:
@@ -280,7 +326,24 @@ class NotifyActivities:
             activity.heartbeat()
         return sending.result()
 
-    def deliver(self, notice: Notice, holder: Holder = Holder("", 1)) -> NoticeResult:
+    @activity.defn(name=POST_NOTICE)
+    def post(self, notice: Notice) -> None:
+        """The local activity of a notice: into the outbox, and into everyone's inbox, once however often it runs;
+        milliseconds, no SMTP. The worker's postman mails it (and is woken at once, in this process)."""
+        self._postbox.post(notice)
+        self._file(notice)
+        self._posted()
+
+    def local(self) -> list[Callable[..., Any]]:
+        """The activities the workflow runs as local activities, on its own worker (the main task queue)."""
+        return [self.post]
+
+    def when_posted(self, call: Callable[[], None]) -> None:
+        """Call `call` (from the activity's thread) after each notice posted here: the postman's wake-up."""
+        self._posted = call
+
+    def _file(self, notice: Notice) -> tuple[NoticeResult, list[tuple[str, Recipient, Message]]]:
+        """Every person's entry filed (those not to be mailed saying why); the entries to mail."""
         result = NoticeResult()
         postbox, mailer = self._postbox, self._mailer
         outgoing: list[tuple[str, Recipient, Message]] = []
@@ -295,8 +358,14 @@ class NotifyActivities:
                 result.not_mailed += 1
             else:
                 outgoing.append((key, person, message))
+        return result, outgoing
+
+    def deliver(self, notice: Notice, holder: Holder = Holder("", 1)) -> NoticeResult:
+        """File the notice and mail whoever has not been mailed it yet; the notify activity's and the postman's."""
+        result, outgoing = self._file(notice)
         if not outgoing:
             return result
+        postbox, mailer = self._postbox, self._mailer
         assert mailer is not None
         transient: list[str] = []
         undeliverable: list[str] = []
