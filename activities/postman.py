@@ -82,6 +82,11 @@ class Postman:
         self._notify.when_posted(self.wake)
         self._task = self._loop.create_task(self._run(), name=f"postman {self.name}")
 
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` has begun: nothing more is taken."""
+        return self._stopping
+
     def wake(self) -> None:
         """Look in the outbox now; callable from any thread (the post activity's)."""
         if self._loop is not None and not self._loop.is_closed():

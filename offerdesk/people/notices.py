@@ -123,8 +123,10 @@ class DatabaseNotices:
         row = self._db.insert(outbox).values(
             key=notice.key, notice=notice.model_dump_json(), created_at=at, attempts=0, next_try_at=at
         )
+        # RETURNING says whether a row went in; rowcount does not, on every driver, for ON CONFLICT DO NOTHING.
+        added = row.on_conflict_do_nothing(index_elements=[outbox.c.key]).returning(outbox.c.key)
         with self._db.begin() as db:
-            return bool(db.execute(row.on_conflict_do_nothing(index_elements=[outbox.c.key])).rowcount)
+            return db.execute(added).first() is not None
 
     def due(self, at: datetime, limit: int) -> list[Posted]:
         o = outbox.c
