@@ -33,10 +33,10 @@ T = TypeVar("T")
 
 TICK_S = 0.5
 """How often an idle postman looks in the outbox; a notice posted in its own process wakes it at once."""
-CLAIM = timedelta(minutes=1)
+CLAIM = timedelta(seconds=30)
 """How long a postman holds a notice it took without saying it still sends it; renewed every RENEW_S meanwhile,
-so a notice whose postman died goes to another within a minute."""
-RENEW_S = 10.0
+so a notice whose postman died goes to another within half a minute (the notify activity's was 10 s)."""
+RENEW_S = 5.0
 FIRST_RETRY = timedelta(seconds=1)
 LONGEST_WAIT = timedelta(minutes=5)
 PATIENCE = timedelta(days=3)
@@ -89,8 +89,9 @@ class Postman:
 
     def wake(self) -> None:
         """Look in the outbox now; callable from any thread (the post activity's)."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the worker has stopped
+                self._loop.call_soon_threadsafe(self._wake.set)
 
     async def stop(self, drain_s: float) -> None:
         """Take nothing more; give the sends in flight `drain_s` seconds to finish, then abandon them (their claims
@@ -110,7 +111,10 @@ class Postman:
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            await self.round()
+            try:
+                await self.round()
+            except Exception:  # a bug: said, and the postman goes on looking
+                log.exception("the postman failed to look in the outbox")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._tick_s)
 

@@ -9,6 +9,7 @@ server (aiosmtpd); the worker's drain against the Temporal dev server.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections import Counter
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio.testing import WorkflowEnvironment
 
 from activities.names import POST_NOTICE
@@ -153,6 +154,18 @@ def test_one_postman_holds_a_notice_at_a_time_until_it_lets_it_go(database: str)
     assert not _done(open_people(database), other.key)
     postbox.sent(other.key, "b")
     assert postbox.take(other.key, until, "c") is None and postbox.due(later, 10) == [due]
+
+
+def test_a_notice_this_code_cannot_read_is_left_for_a_newer_worker(database: str) -> None:
+    people = open_people(database)
+    readable, newer = _notice(), _notice()
+    people.notices.post(readable)
+    people.notices.post(newer)
+    future = newer.model_dump(mode="json") | {"kind": "a_kind_of_a_later_version"}
+    with people.database.begin() as db:  # as an Offerdesk newer than this one posted it, mid-upgrade
+        db.execute(update(outbox).where(outbox.c.key == newer.key).values(notice=json.dumps(future)))
+    assert [p.key for p in people.notices.due(datetime.now(UTC), 10)] == [readable.key]
+    assert not _done(people, newer.key)
 
 
 # ---- the postman ---------------------------------------------------------------------------------

@@ -12,9 +12,11 @@ A row is done when `done_at` is set: sent if it has no `last_error`, given up if
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Protocol
 
+from pydantic import ValidationError
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
@@ -24,6 +26,7 @@ from offerdesk.people.schema import notices, outbox, users
 from schemas.notice import Audience, InboxEntry, Notice, NoticeKind, Recipient
 from schemas.portal import Role
 
+log = logging.getLogger("offerdesk.people")
 _ROLE_OF = {Audience.NEGOTIATORS: Role.NEGOTIATOR, Audience.REVIEWERS: Role.REVIEWER, Audience.STAFF: Role.STAFF}
 
 
@@ -138,7 +141,15 @@ class DatabaseNotices:
         )
         with self._db.begin() as db:
             rows = db.execute(query).all()
-        return [Posted(r.key, Notice.model_validate_json(r.notice), r.created_at, r.attempts) for r in rows]
+        due: list[Posted] = []
+        for r in rows:
+            try:
+                notice = Notice.model_validate_json(r.notice)
+            except ValidationError as e:  # posted by a newer Offerdesk (a kind this code lacks): left to a newer worker
+                log.warning("notice %s in the outbox cannot be read by this Offerdesk: %s", r.key, e)
+                continue
+            due.append(Posted(r.key, notice, r.created_at, r.attempts))
+        return due
 
     def take(self, key: str, until: datetime, holder: str) -> int | None:
         o, at = outbox.c, now()
