@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The suites that exercise the people's records run a second time on PostgreSQL: Debian's server (installed here
 # when missing), which the tests start themselves (tests/postgres.py).
 PEOPLE_TESTS := tests/test_portal_accounts.py tests/test_identity.py tests/test_portal_security.py \
-	tests/test_portal_notifications.py tests/test_portal_api.py tests/test_notices.py
+	tests/test_portal_notifications.py tests/test_portal_api.py tests/test_notices.py tests/test_outbox.py
 
 .PHONY: run test lint check bench clean histories postgresql
 

@@ -10,12 +10,14 @@ PROPOSE_LANDING_ZONE = "propose_landing_zone"
 ASSESS_STORED_OFFER = "assess_stored_offer"
 RENDER_STORED_LETTER = "render_stored_letter"
 STORE_AUDIT_CHUNK = "store_audit_chunk"
+POST_NOTICE = "post_notice"
+"""A local activity: the notice into the outbox (and the inboxes); the worker's postman mails it."""
 
 # Offers started before documents went by reference still call these while they finish.
 VALIDATE_OFFER = "validate_offer"
 RENDER_AND_STORE_LETTER = "render_and_store_letter"
 NOTIFY = "notify"
-POST_NOTICE = "post_notice"
+"""Files and mails a notice as an activity of its own, retried by Temporal; offers since POST_NOTICE post instead."""
 
 RULE_ERROR = "RuleError"
 """A validation rule or the landing-zone policy failed on this document: a bug, which no retry heals."""

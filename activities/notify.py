@@ -1,5 +1,9 @@
 """Telling people: a notice becomes one inbox entry per person, and one e-mail per person with an address.
 
+An offer posts a notice (the post_notice local activity): it goes into the outbox and everyone's inbox at once,
+and the worker's postman (activities/postman.py) mails it. Offers from before the outbox run the notify activity,
+which files and mails in one go, retried by Temporal. Both mail through `deliver`.
+
 Exactly once per event and person, as far as SMTP allows: every person's entry is keyed by the notice's key
 and their name. An entry is claimed (a lease) before its message is handed to the mail server and marked
 mailed as soon as the server accepts it, so a retry, a second worker or a restarted one skips what went out.
@@ -11,6 +15,8 @@ Messages link to the portal and never carry the offer or its letter: both are co
 International addresses: a domain in another script goes as punycode, so any server takes it; a local part
 beyond ASCII (grâce@…) needs SMTPUTF8, and a server that does not offer it cannot take the message, now or on a
 retry: the entry says so and the activity fails without retrying (MAIL_UNDELIVERABLE).
+
+The conversation with the mail server itself is activities/smtp.py.
 """
 
 from __future__ import annotations
@@ -18,8 +24,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import smtplib
-import socket
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,13 +34,14 @@ from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.metrics import mail_outcome
 from activities.names import MAIL_UNAVAILABLE, MAIL_UNDELIVERABLE, NOTIFY, POST_NOTICE
+from activities.smtp import TRANSIENT, Mailer, MailRefused, Undeliverable
 from schemas.notice import Notice, NoticeKind, NoticeResult, Recipient
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus
 
@@ -44,7 +49,6 @@ if TYPE_CHECKING:
     import jinja2
 
 MAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "mail"
-SMTP_TIMEOUT_S = 20.0
 LEASE = timedelta(minutes=2)
 """How long one attempt holds a person's entry while it talks to the mail server, so two deliveries of one
 notice never send the same message at once. A later attempt of the same delivery takes the entry over at once:
@@ -58,7 +62,6 @@ NO_ADDRESS = "no e-mail address on file"
 REMINDERS_OFF = "reminders are turned off"
 PORTAL_ONLY = frozenset({NO_MAIL_SERVER, NO_ADDRESS, REMINDERS_OFF})
 """Why an entry is on the portal only by choice or configuration: not mail that failed."""
-NO_SMTPUTF8 = "the mail server does not accept international addresses (SMTPUTF8)"
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,16 @@ class Holder:
 
     delivery: str
     attempt: int
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A notice in the outbox as the postman finds it: posted when, and tried how often."""
+
+    key: str
+    notice: Notice
+    created_at: datetime
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,11 @@ class Message:
 
 class Postbox(Protocol):
     """Where notices are filed and who hears them: the portal's accounts database, in this installation."""
+
+    def post(self, notice: Notice) -> bool:
+        """Put the notice in the outbox for the postman (activities/postman.py) to mail; False if it was there
+        already (posting twice changes nothing)."""
+        ...
 
     def recipients(self, notice: Notice) -> list[Recipient]:
         """Everyone in the notice's audience, less those it excludes."""
@@ -101,6 +119,31 @@ class Postbox(Protocol):
 
     def mail_failed(self, entry_key: str, error: str, final: bool) -> None:
         """Release the entry with the server's answer; `final` when retrying will not help (a 5xx)."""
+        ...
+
+    # The outbox, which the postman (activities/postman.py) works through: one row a notice, `holder` a postman.
+
+    def due(self, at: datetime, limit: int) -> list[Posted]:
+        """Up to `limit` notices not done, due by `at` and held by no postman, the longest waiting first."""
+        ...
+
+    def take(self, key: str, until: datetime, holder: str) -> int | None:
+        """Hold the notice for sending until `until`, in one conditional update (two postmen never both hold it):
+        the number of this attempt, or None if it is held, done or not due."""
+        ...
+
+    def hold(self, key: str, until: datetime, holder: str) -> bool:
+        """Keep holding it while its send runs; False if `holder` no longer does."""
+        ...
+
+    def sent(self, key: str, holder: str) -> None: ...
+
+    def retry_later(self, key: str, holder: str, at: datetime, error: str) -> None:
+        """Let it go until `at`, saying why it failed."""
+        ...
+
+    def give_up(self, key: str, holder: str, error: str) -> None:
+        """Done with it unsent: the error stays on the row, and each person's entry says why no mail came."""
         ...
 
 
@@ -197,10 +240,6 @@ def message_id(entry_key: str, sender: str) -> str:
     return f"<{hashlib.sha256(entry_key.encode()).hexdigest()[:40]}@{domain}>"
 
 
-class Undeliverable(Exception):
-    """This message cannot go to its address through this mail server, now or on any retry; says why, briefly."""
-
-
 @dataclass(frozen=True)
 class MailAddress:
     """An address as it goes into a mail: the domain in punycode when the local part is ASCII, so that any server
@@ -260,128 +299,18 @@ def email_message(notice: Notice, message: Message, sender: str, to: Recipient, 
     return mail
 
 
-# ---- SMTP ---------------------------------------------------------------------------------------
-
-
-class MailConfigError(ValueError):
-    """OFFERDESK_SMTP_URL or OFFERDESK_MAIL_FROM cannot be used; the message says how to write it."""
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    implicit_tls: bool
-    user: str | None
-    password: str | None
-    sender: str
-
-    @classmethod
-    def from_url(cls, url: str, sender: str) -> SmtpSettings:
-        """smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://... (TLS from the start)."""
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise MailConfigError(
-                f"OFFERDESK_SMTP_URL is smtp://[user:password@]host[:port] or smtps://...; not {url!r}"
-            )
-        try:
-            port = parts.port
-        except ValueError:
-            raise MailConfigError(f"OFFERDESK_SMTP_URL has a port that is not a number: {url!r}") from None
-        if "@" not in sender:
-            raise MailConfigError(f"OFFERDESK_MAIL_FROM is an address such as offerdesk@example.org; not {sender!r}")
-        implicit = parts.scheme == "smtps"
-        return cls(
-            host=parts.hostname,
-            port=port or (465 if implicit else 25),
-            implicit_tls=implicit,
-            user=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            sender=sender,
-        )
-
-
-class MailRefused(Exception):
-    """The server refused this message for good (a 5xx): retrying will not deliver it."""
-
-
-def international(mail: EmailMessage) -> bool:
-    """Whether the message needs SMTPUTF8: an address of its envelope (From, To) has a local part beyond ASCII."""
-    return any(not a.username.isascii() for field in ("From", "To") for a in mail[field].addresses)
-
-
-class Mailer:
-    """One SMTP connection per notice: STARTTLS when the server offers it, a login when the URL has one."""
-
-    def __init__(self, settings: SmtpSettings, tls: ssl.SSLContext | None = None) -> None:
-        self.settings = settings
-        self._tls = tls or ssl.create_default_context()
-
-    def connect(self) -> smtplib.SMTP:
-        s = self.settings
-        smtp: smtplib.SMTP
-        if s.implicit_tls:
-            smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=SMTP_TIMEOUT_S, context=self._tls)
-        else:
-            smtp = smtplib.SMTP(s.host, s.port, timeout=SMTP_TIMEOUT_S)
-        try:
-            smtp.ehlo()
-            if not s.implicit_tls and smtp.has_extn("starttls"):
-                smtp.starttls(context=self._tls)
-                smtp.ehlo()
-            if s.user is not None:
-                smtp.login(s.user, s.password or "")
-        except BaseException:
-            smtp.close()
-            raise
-        return smtp
-
-    @staticmethod
-    def send(smtp: smtplib.SMTP, mail: EmailMessage) -> None:
-        """Hand one message over; MailRefused for a permanent refusal, Undeliverable for an international address
-        and a server without SMTPUTF8, the SMTP error otherwise.
-
-        For an international message smtplib itself asks for SMTPUTF8 (and BODY=8BITMIME) in MAIL FROM and writes
-        the headers in UTF-8; it is checked here first, so that the refusal is ours and said plainly.
-        """
-        if international(mail) and not smtp.has_extn("smtputf8"):
-            raise Undeliverable(NO_SMTPUTF8)
-        try:
-            refused = smtp.send_message(mail)
-        except smtplib.SMTPRecipientsRefused as e:
-            codes = [code for code, _ in e.recipients.values()]
-            if all(code >= 500 for code in codes):
-                raise MailRefused(_answer(e.recipients)) from None
-            raise
-        except smtplib.SMTPResponseException as e:
-            if e.smtp_code >= 500 and not isinstance(e, smtplib.SMTPSenderRefused):
-                raise MailRefused(f"{e.smtp_code} {_text(e.smtp_error)}") from None
-            raise
-        if refused:  # one recipient per message, so this is not reached; kept for safety
-            raise MailRefused(_answer(refused))
-
-
-def _text(raw: bytes | str) -> str:
-    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-
-
-def _answer(refused: dict[str, tuple[int, bytes]]) -> str:
-    return "; ".join(f"{addr}: {code} {_text(msg)}" for addr, (code, msg) in refused.items())
-
-
-TRANSIENT = (OSError, smtplib.SMTPException, socket.timeout)
-
-
 # ---- the activity -------------------------------------------------------------------------------
 
 
 class NotifyActivities:
-    """The notify activity with its dependencies: the postbox, the mailer (None: the portal inbox only)."""
+    """The notify activity (offers from before the outbox) and the post_notice local activity, with their
+    dependencies: the postbox, the mailer (None: the portal inbox only). `deliver` is both's mailing."""
 
     def __init__(self, postbox: Postbox, mailer: Mailer | None, public_url: str) -> None:
         self._postbox = postbox
         self._mailer = mailer
         self._public_url = public_url
+        self._posted: Callable[[], None] = lambda: None
 
     @activity.defn(name=NOTIFY)
     async def notify(self, notice: Notice) -> NoticeResult:
@@ -397,7 +326,24 @@ class NotifyActivities:
             activity.heartbeat()
         return sending.result()
 
-    def deliver(self, notice: Notice, holder: Holder = Holder("", 1)) -> NoticeResult:
+    @activity.defn(name=POST_NOTICE)
+    def post(self, notice: Notice) -> None:
+        """The local activity of a notice: into the outbox, and into everyone's inbox, once however often it runs;
+        milliseconds, no SMTP. The worker's postman mails it (and is woken at once, in this process)."""
+        self._postbox.post(notice)
+        self._file(notice)
+        self._posted()
+
+    def local(self) -> list[Callable[..., Any]]:
+        """The activities the workflow runs as local activities, on its own worker (the main task queue)."""
+        return [self.post]
+
+    def when_posted(self, call: Callable[[], None]) -> None:
+        """Call `call` (from the activity's thread) after each notice posted here: the postman's wake-up."""
+        self._posted = call
+
+    def _file(self, notice: Notice) -> tuple[NoticeResult, list[tuple[str, Recipient, Message]]]:
+        """Every person's entry filed (those not to be mailed saying why); the entries to mail."""
         result = NoticeResult()
         postbox, mailer = self._postbox, self._mailer
         outgoing: list[tuple[str, Recipient, Message]] = []
@@ -412,8 +358,14 @@ class NotifyActivities:
                 result.not_mailed += 1
             else:
                 outgoing.append((key, person, message))
+        return result, outgoing
+
+    def deliver(self, notice: Notice, holder: Holder = Holder("", 1)) -> NoticeResult:
+        """File the notice and mail whoever has not been mailed it yet; the notify activity's and the postman's."""
+        result, outgoing = self._file(notice)
         if not outgoing:
             return result
+        postbox, mailer = self._postbox, self._mailer
         assert mailer is not None
         transient: list[str] = []
         undeliverable: list[str] = []
@@ -472,17 +424,8 @@ class NotifyActivities:
             )
         return result
 
-    @activity.defn(name=POST_NOTICE)
-    def post(self, notice: Notice) -> None:
-        """STUB until the outbox lands: delivers at once."""
-        self.deliver(notice)
-
     def all(self) -> list[Callable[..., Any]]:
         return [self.notify]
-
-    def local(self) -> list[Callable[..., Any]]:
-        """The local activity the offer's own worker runs: filing a notice."""
-        return [self.post]
 
 
 def _why_not_mailed(mailer: Mailer | None, person: Recipient, notice: Notice) -> str | None:

@@ -18,7 +18,7 @@ from offerdesk.observe.logs import log_format
 from workflows.names import TASK_QUEUE
 
 if TYPE_CHECKING:
-    from activities.notify import Mailer
+    from activities.smtp import Mailer
 
 
 def _seconds(value: str | None, default: float, name: str) -> float:
@@ -315,7 +315,7 @@ class Settings:
         """The SMTP mailer of OFFERDESK_SMTP_URL, or None when mail is not configured (a MailConfigError if wrong)."""
         if self.smtp_url is None:
             return None
-        from activities.notify import Mailer, SmtpSettings  # jinja2 and smtplib for the worker, not every command
+        from activities.smtp import Mailer, SmtpSettings  # smtplib for the worker, not every command
 
         return Mailer(SmtpSettings.from_url(self.smtp_url, self.mail_from))
 

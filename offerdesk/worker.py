@@ -1,4 +1,5 @@
-"""The worker: both workflows and every activity on the offerdesk task queue, and notices on its mail queue."""
+"""The worker: both workflows and every activity on the offerdesk task queue, notices on its mail queue, and the
+postman that mails what offers post to the outbox."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from temporalio.worker import Worker
 from activities.metrics import WORKER, MeasuredStore
 from activities.notify import NotifyActivities
 from activities.offer_activities import OfferActivities, make_render_pool
+from activities.postman import Postman
 from activities.signing.identity import cached_signer
 from offerdesk.config import Settings
 from offerdesk.observe.endpoint import MetricsEndpoint, SdkMetrics, serve_metrics
@@ -26,28 +28,35 @@ from workflows.offer import LegacyOfferWorkflow, OfferWorkflow
 from workflows.round import RoundWorkflow
 
 WORKFLOWS = [RoundWorkflow, OfferWorkflow, LegacyOfferWorkflow]
+LOCAL_SLOTS = 4
+"""Notices posted at once (local activities of milliseconds), on threads of their own so none waits for a validation."""
 log = logging.getLogger("offerdesk.worker")
 
 
 class Workers:
-    """The main worker and the mail worker, run together with one `async with`."""
+    """The main worker, the mail worker and the postman, run together with one `async with`."""
 
-    def __init__(self, main: Worker, mail: Worker) -> None:
+    def __init__(self, main: Worker, mail: Worker, postman: Postman, drain_s: float) -> None:
         self.main = main
         self.mail = mail
+        self.postman = postman
+        self._drain_s = drain_s
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Workers:
         await self._stack.enter_async_context(self.main)
         await self._stack.enter_async_context(self.mail)
+        self.postman.start()
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        # Both stop polling at once and drain side by side: a notice being mailed does not wait for the letters'
+        # All stop taking work at once and drain side by side: a notice being mailed does not wait for the letters'
         # drain to end before its own begins.
-        await asyncio.gather(self.main.shutdown(), self.mail.shutdown(), return_exceptions=True)
+        await asyncio.gather(
+            self.main.shutdown(), self.mail.shutdown(), self.postman.stop(self._drain_s), return_exceptions=True
+        )
         await self._stack.aclose()
 
 
@@ -60,9 +69,11 @@ def worker_for(
     It takes no more letters than its pool has processes (unless OFFERDESK_ACTIVITY_SLOTS says otherwise): the
     rest wait on the task queue, where another worker may take them, rather than in this worker's memory with
     their five-minute start-to-close clock running. Notices go on a queue of their own, so a message never waits
-    behind letters for one of those slots. When the block ends, both stop polling and give the letters and notices
-    they run OFFERDESK_WORKER_DRAIN_S to finish (Temporal's graceful shutdown); what is still running then is
-    cancelled, and Temporal gives it to another worker.
+    behind letters for one of those slots. Offers post their notices to the outbox in a local activity on the main
+    queue; the postman mails them, OFFERDESK_MAIL_SLOTS at a time, on threads of its own. When the block ends, all
+    stop taking work and give the letters and notices they run OFFERDESK_WORKER_DRAIN_S to finish (Temporal's
+    graceful shutdown; the postman's own); what is still running then is cancelled, and Temporal (or another
+    worker's postman, once its claim runs out) gives it to another worker.
     """
     queue = task_queue or settings.task_queue
     mailer = settings.mailer()  # a wrong OFFERDESK_SMTP_URL is said before anything starts
@@ -71,10 +82,13 @@ def worker_for(
     renderers = render_workers or settings.render_processes
     slots = settings.activity_slots or renderers
     pool = make_render_pool(renderers, setup_render_process if tracing_on() else None)
-    # Validations, audit chunks and notices run on threads: one for each slot of either worker.
-    threads = ThreadPoolExecutor(max_workers=slots + settings.mail_slots)
+    # Validations, audit chunks, notices and posts run on threads: one for each slot of either worker.
+    threads = ThreadPoolExecutor(max_workers=slots + settings.mail_slots + LOCAL_SLOTS)
     activities = OfferActivities(MeasuredStore(settings.store()), pool, signing=settings.signing())
     notify = NotifyActivities(people.notices, mailer, settings.public_url)
+    # The postman's sends and its questions to the outbox, beside the activities' threads.
+    postman_threads = ThreadPoolExecutor(max_workers=settings.mail_slots + 1, thread_name_prefix="postman")
+    postman = Postman(notify, people.notices, settings.mail_slots, postman_threads)
     drain = timedelta(seconds=settings.worker_drain_s)
     try:
         yield Workers(
@@ -82,9 +96,10 @@ def worker_for(
                 client,
                 task_queue=queue,
                 workflows=WORKFLOWS,
-                activities=activities.all() + notify.local(),
+                activities=[*activities.all(), *notify.local()],
                 activity_executor=threads,
                 max_concurrent_activities=slots,
+                max_concurrent_local_activities=LOCAL_SLOTS,
                 graceful_shutdown_timeout=drain,
             ),
             Worker(
@@ -95,9 +110,12 @@ def worker_for(
                 max_concurrent_activities=settings.mail_slots,
                 graceful_shutdown_timeout=drain,
             ),
+            postman,
+            settings.worker_drain_s,
         )
     finally:
         threads.shutdown(wait=False, cancel_futures=True)
+        postman_threads.shutdown(wait=False, cancel_futures=True)
         pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from temporalio.testing import WorkflowEnvironment
 
-from activities.notify import Holder, Mailer, Message, SmtpSettings, compose, email_message, message_id
+from activities.notify import Holder, Message, compose, email_message, message_id
+from activities.smtp import Mailer, SmtpSettings
 from activities.store import Kind
 from offerdesk.config import Settings
 from offerdesk.devserver import free_port

@@ -7,7 +7,7 @@ Names compare without regard to case in both databases: SQLite's `COLLATE NOCASE
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Identity, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Identity, Index, Integer, MetaData, Table, Text
 
 from offerdesk.people.db import Moment
 
@@ -91,3 +91,19 @@ notices = Table(
     Column("mail_error", Text),
     Column("mail_final", Boolean, nullable=False),
 )
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("notice", Text, nullable=False),
+    Column("created_at", Moment, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", Moment, nullable=False),
+    Column("claimed_by", Text),
+    Column("claimed_until", Moment),
+    Column("done_at", Moment),
+    Column("last_error", Text),
+)
+not_done = outbox.c.done_at.is_(None)
+Index("outbox_due", outbox.c.next_try_at, postgresql_where=not_done, sqlite_where=not_done)
