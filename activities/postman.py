@@ -27,6 +27,7 @@ from typing import TypeVar
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import Holder, NotifyActivities, Postbox, Posted
+from schemas.notice import NOTICE_FIRST_RETRY, NOTICE_LONGEST_WAIT, NOTICE_PATIENCE
 
 log = logging.getLogger("offerdesk.postman")
 T = TypeVar("T")
@@ -37,10 +38,8 @@ CLAIM = timedelta(seconds=30)
 """How long a postman holds a notice it took without saying it still sends it; renewed every RENEW_S meanwhile,
 so a notice whose postman died goes to another within half a minute (the notify activity's was 10 s)."""
 RENEW_S = 5.0
-FIRST_RETRY = timedelta(seconds=1)
-LONGEST_WAIT = timedelta(minutes=5)
-PATIENCE = timedelta(days=3)
-"""The notify activity's retries (workflows/offer_notices.py NOTICE_RETRY, NOTICE_PATIENCE), kept here."""
+FIRST_RETRY, LONGEST_WAIT, PATIENCE = NOTICE_FIRST_RETRY, NOTICE_LONGEST_WAIT, NOTICE_PATIENCE
+"""The notify activity's retries, from the vocabulary both share."""
 FIELDS = "offerdesk"
 """Where a log line keeps its own fields (offerdesk/observe/logs.py FIELDS), for the JSON logs."""
 

@@ -6,12 +6,18 @@ who hears it, files one entry per person (their portal inbox) and mails those wi
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from schemas.validation import Category, CategoryStatus, Finding
+
+NOTICE_FIRST_RETRY = timedelta(seconds=1)
+NOTICE_LONGEST_WAIT = timedelta(minutes=5)
+NOTICE_PATIENCE = timedelta(days=3)
+"""How a notice is retried until the mail server takes it: 1 s, doubling to at most 5 min, for 3 days. The legacy
+notify activity's retry policy (workflows/offer_notices.py) and the postman (activities/postman.py) both."""
 
 
 class Audience(StrEnum):

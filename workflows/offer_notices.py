@@ -18,7 +18,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
-    from schemas.notice import MAX_NOTICE_FINDINGS, Audience, Notice, NoticeKind
+    from schemas.notice import (
+        MAX_NOTICE_FINDINGS,
+        NOTICE_FIRST_RETRY,
+        NOTICE_LONGEST_WAIT,
+        NOTICE_PATIENCE,
+        Audience,
+        Notice,
+        NoticeKind,
+    )
     from schemas.offer_state import OfferInput, OfferMemory, OfferState
     from schemas.validation import Finding
     from workflows.names import mail_queue
@@ -29,9 +37,8 @@ from workflows.patches import NOTIFY_PEOPLE, legacy, patched
 
 S = OfferState
 NOTICE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5), non_retryable_error_types=[]
+    initial_interval=NOTICE_FIRST_RETRY, maximum_interval=NOTICE_LONGEST_WAIT, non_retryable_error_types=[]
 )
-NOTICE_PATIENCE = timedelta(days=3)
 NOTICE_TIMEOUT = timedelta(minutes=2)
 NOTICE_HEARTBEAT = timedelta(seconds=10)
 POST_TIMEOUT = timedelta(seconds=20)
