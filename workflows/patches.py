@@ -28,8 +28,8 @@ NEGOTIATE = "negotiate-after-the-letter"
 ending the offer. Offers whose letter was issued before it ended at LETTER_ISSUED; they replay and end so."""
 
 LEAN_OFFERS = "lean-offers"
-"""Issue 26, in the round workflow: a round starts its offers as OFFER_TYPE, with their first card as memo. Rounds
-started before start LEGACY_OFFER_TYPE offers, and replay so."""
+"""Issue 26, in the round workflow: a round starts its offers as OFFER_TYPE, with their first card as memo, 25 in a
+workflow task. Rounds started before start LEGACY_OFFER_TYPE offers one per task, and replay so."""
 
 LIVE = (QUICK_AS_LOCAL, COMPACT, NOTIFY_PEOPLE, NEGOTIATE, LEAN_OFFERS)
 """Asked with `workflow.patched`: histories from before each still take the old path."""
