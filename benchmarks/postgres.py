@@ -44,7 +44,13 @@ def binaries() -> Path:
 
 
 def _as_server_user(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    if os.geteuid() != 0:
+        return command
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])  # a short PATH may leave sbin out
+    runuser = shutil.which("runuser", path=search)
+    if runuser is None:
+        raise NoPostgres("running as root, and no runuser to start PostgreSQL as the postgres user")
+    return [runuser, "-u", "postgres", "--", *command]
 
 
 class Postgres:

@@ -31,13 +31,15 @@ GOALS: list[tuple[str, str, float]] = [
     ("full_schedule.letter_s", "<", 5),
     ("dashboard.dashboard_600_s", "<", 1),
     ("portal.p99_ms_20_concurrent", "<", 300),
+    ("portal.p99_20_over_p99_1", "≤", 4),
+    ("portal.postgres_over_sqlite_p99", "≤", 1.2),
     ("durability_ratio", "≥", 0.9),
     ("round.observability_overhead_cpu", "≤", 1.1),
     ("round.observability_overhead_approve_p99", "≤", 1.1),
     ("scale.worker_rss_mib", "<", 1024),
 ]
-"""Issue 15's goals, issue 23's (the cost of metrics and tracing) and issue 24's (the cost of signing): the figure
-under each key, and what it must be."""
+"""Issue 15's goals, issue 23's (the cost of metrics and tracing), issue 24's (the cost of signing), issue 22's
+(PostgreSQL beside SQLite) and issue 26's (20 clients beside 1): the figure under each key, and what it must be."""
 
 
 def figure(results: dict[str, Any], key: str) -> Any:
@@ -216,7 +218,50 @@ def _portal_rows(p: dict[str, Any]) -> list[Row]:
             " / ".join(f"{p['cpu_s'][name]:.1f} s" for name in ("portal", "server", "worker")),
             "",
         ),
+        *_one_client_rows(p),
+        *_database_rows(p),
     ]
+
+
+def _one_client_rows(p: dict[str, Any]) -> list[Row]:
+    one = p.get("one_client")
+    if not one:
+        return []
+    return [
+        (f"   one client alone ({p['order']}): p50 / p95 / p99", _ms(one["latency"]), ""),
+        ("   requests per second / errors", f"{one['requests_per_s']:.1f} / {one['errors']}", ""),
+        (f"   p99 at {p['clients']} clients / p99 at 1", f"{p['p99_20_over_p99_1']:.1f}×", "portal.p99_20_over_p99_1"),
+    ]
+
+
+def _database_rows(p: dict[str, Any]) -> list[Row]:
+    db = p.get("databases")
+    if not db:
+        return []
+    if "skipped" in db:
+        return [("   PostgreSQL beside SQLite", "skipped: no PostgreSQL on this machine", "")]
+    rows: list[Row] = []
+    for kind, label in (
+        ("sign_in", "sign-in (the form)"),
+        ("dashboard_page", "dashboard page"),
+        ("offer_page", "offer page"),
+    ):
+        rows.append(
+            (
+                f"   {label}: SQLite / PostgreSQL p99",
+                f"{db['sqlite'][kind].get('p99_ms', 0):.0f} / {db['postgresql'][kind].get('p99_ms', 0):.0f} ms"
+                f" = {db['p99_ratio_by_kind'].get(kind, 0):.2f}×",
+                "",
+            )
+        )
+    rows.append(
+        (
+            f"   PostgreSQL / SQLite p99, worst kind ({db['visits_each']} visits each, A B B A)",
+            f"{p['postgres_over_sqlite_p99']:.2f}× ({db['worst_kind']}; overall {db['overall_p99_ratio']:.2f}×)",
+            "portal.postgres_over_sqlite_p99",
+        )
+    )
+    return rows
 
 
 def _scale_rows(s: dict[str, Any]) -> list[Row]:
