@@ -225,7 +225,7 @@ def _portal_rows(p: dict[str, Any]) -> list[Row]:
 
 def _one_client_rows(p: dict[str, Any]) -> list[Row]:
     one = p.get("one_client")
-    if not one:
+    if not one or p.get("p99_20_over_p99_1") is None:
         return []
     return [
         (f"   one client alone ({p['order']}): p50 / p95 / p99", _ms(one["latency"]), ""),
@@ -238,8 +238,8 @@ def _database_rows(p: dict[str, Any]) -> list[Row]:
     db = p.get("databases")
     if not db:
         return []
-    if "skipped" in db:
-        return [("   PostgreSQL beside SQLite", "skipped: no PostgreSQL on this machine", "")]
+    if "skipped" in db or p.get("postgres_over_sqlite_p99") is None:
+        return [("   PostgreSQL beside SQLite", "skipped: " + db.get("skipped", "a kind had no samples"), "")]
     rows: list[Row] = []
     for kind, label in (
         ("sign_in", "sign-in (the form)"),

@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--portal-clients", type=int, default=20, help="API clients on the portal at once")
     parser.add_argument("--portal-s", type=float, default=20, help="seconds the portal's clients run")
     parser.add_argument(
-        "--portal-visits", type=int, default=100, help="sign-in, dashboard and offer page visits to each database"
+        "--portal-visits", type=int, default=300, help="sign-in, dashboard and offer page visits to each database"
     )
     parser.add_argument("--open-offers", type=int, default=5000, help="offers open at once for the scale test")
     parser.add_argument("--submit-at-once", type=int, default=64, help="submissions at once when setting up")

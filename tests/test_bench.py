@@ -6,10 +6,14 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rich.console import Console
 
 from benchmarks.portal_databases import order, worst_ratio
+from benchmarks.postgres import NoPostgres
+from benchmarks.results import goals, report
 from benchmarks.round import GOALS, PARTS, abba, merge
 from offerdesk.devserver import free_port
 
@@ -144,3 +148,29 @@ def test_the_database_ratio_is_the_worst_kinds() -> None:
     }
     assert worst_ratio(found) == ("dashboard_page", 1.5)
     assert worst_ratio({**found, "postgresql": {**found["postgresql"], "offer_page": {}}}) is None
+
+
+def test_a_machine_without_postgresql_skips_the_comparison_with_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.portal_databases as part
+
+    def no_server() -> None:
+        raise NoPostgres("no PostgreSQL server on this machine")
+
+    monkeypatch.setattr(part, "Postgres", no_server)
+    nothing: Any = None
+    found = asyncio.run(part.compare_databases({}, nothing, nothing, nothing, 1))
+    assert found == {"databases": {"skipped": "no PostgreSQL server on this machine"}}
+
+    portal = {
+        "clients": 20,
+        "latency": {},
+        "by_kind": {},
+        "requests_per_s": 1.0,
+        "errors": 0,
+        "cpu_s": {"portal": 1.0, "server": 1.0, "worker": 1.0},
+        **found,
+    }
+    console = Console(record=True, width=200)
+    console.print(report({"portal": portal}))
+    assert "skipped: no PostgreSQL server on this machine" in console.export_text()
+    assert "portal.postgres_over_sqlite_p99" not in goals({"portal": portal})
