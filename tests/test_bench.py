@@ -48,7 +48,11 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
         cwd=project_root,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={"COLUMNS": "200", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+        env={
+            "COLUMNS": "200",
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+            "PYTHONPATH": str(project_root),
+        },
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=600)
     assert process.returncode == 0, out.decode()[-4000:]
