@@ -1,5 +1,6 @@
 """The parts people wait on in front of a screen: a 600-partner round's status and dashboard, and the portal
-under 20 API clients at once. Both go to real processes: the `offerdesk` CLI and an `offerdesk portal`."""
+under 20 API clients at once and under one. Both go to real processes: the `offerdesk` CLI and an `offerdesk portal`
+(portal_databases.py runs a second portal on PostgreSQL beside it)."""
 
 from __future__ import annotations
 
@@ -74,10 +75,17 @@ class PortalProcess:
     tokens: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    async def start(cls, env: dict[str, str], settings: Settings) -> PortalProcess:
+    async def start(cls, env: dict[str, str], settings: Settings, database: str | None = None) -> PortalProcess:
+        """Start it with the people's records in `database` (a URL; by default the installation's SQLite file)."""
+        database = database or settings.database
         port = free_port()
         process = await asyncio.create_subprocess_exec(
-            OFFERDESK, "portal", "--port", str(port), env=env, stdout=asyncio.subprocess.DEVNULL
+            OFFERDESK,
+            "portal",
+            "--port",
+            str(port),
+            env={**env, "OFFERDESK_DATABASE_URL": database},
+            stdout=asyncio.subprocess.DEVNULL,
         )
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url) as client:
@@ -92,7 +100,7 @@ class PortalProcess:
                 await asyncio.sleep(0.1)
             else:
                 raise RuntimeError("the portal did not answer within 120 s")
-        return cls(url, process, open_people(settings.database))
+        return cls(url, process, open_people(database))
 
     @property
     def pid(self) -> int:
@@ -206,30 +214,71 @@ async def dashboard(
     }
 
 
-# ---- the portal under concurrent API clients -------------------------------------------------------
+# ---- the portal under concurrent API clients, and under one -----------------------------------------
 
 
-async def portal_load(
-    portal: PortalProcess, board: OpenRound, clients: int, seconds: float, procs: dict[str, psutil.Process]
-) -> dict[str, Any]:
-    """`clients` API clients, each sending its next request as soon as the last is answered, for `seconds`.
+@dataclass
+class Mix:
+    """What one run of the mixed requests saw: latencies (seconds) by kind, errors, and its wall time."""
 
-    A quarter of the requests read the round's dashboard (staff), a half read one submitted offer (a reviewer,
-    staff or the partner's own negotiator), a quarter comment on one (a reviewer): the writes."""
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"dashboard": [], "offer": [], "comment": []})
+    errors: Counter[str] = field(default_factory=Counter)
+    wall: float = 0.0
+
+    def add(self, other: Mix) -> Mix:
+        for kind, samples in other.latencies.items():
+            self.latencies[kind] += samples
+        self.errors += other.errors
+        self.wall += other.wall
+        return self
+
+    def figures(self) -> dict[str, Any]:
+        everything = [t for samples in self.latencies.values() for t in samples]
+        return {
+            "seconds": self.wall,
+            "requests": len(everything),
+            "requests_per_s": len(everything) / self.wall if self.wall else 0.0,
+            "errors": sum(self.errors.values()),
+            "error_kinds": dict(self.errors.most_common(5)),
+            "latency": percentiles(everything),
+            "by_kind": {kind: percentiles(samples) for kind, samples in self.latencies.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Callers:
+    """The API tokens the mixed requests are sent with: staff, four reviewers, negotiators of known partners."""
+
+    staff: str
+    reviewers: list[str]
+    negotiators: dict[str, str]
+
+    @classmethod
+    def make(cls, portal: PortalProcess, board: OpenRound) -> Callers:
+        if "staff" not in portal.tokens:
+            portal.tokens["staff"] = portal.user(Role.STAFF)[1]
+        known = load_partners()
+        readable = [p for p in board.submitted if p in known][:10]  # a negotiator speaks for a partner Offerdesk knows
+        return cls(
+            portal.tokens["staff"],
+            [portal.user(Role.REVIEWER)[1] for _ in range(4)],
+            {p: portal.user(Role.NEGOTIATOR, p)[1] for p in readable},
+        )
+
+
+async def mixed_requests(
+    portal: PortalProcess, board: OpenRound, callers: Callers, clients: int, seconds: float, seed: int = 0
+) -> Mix:
+    """`clients` API clients, each sending its next request as soon as the last is answered, for `seconds`
+    (requests in flight then are waited for). In every four requests of a client: a dashboard read (staff), two
+    reads of a submitted offer (a reviewer, staff or the partner's own negotiator), a comment on one (a reviewer)."""
     rid = board.round_id
-    if "staff" not in portal.tokens:
-        portal.tokens["staff"] = portal.user(Role.STAFF)[1]
-    staff = portal.tokens["staff"]
-    reviewers = [portal.user(Role.REVIEWER)[1] for _ in range(4)]
-    known = load_partners()
-    readable = [p for p in board.submitted if p in known][:10]  # a negotiator speaks for a partner Offerdesk knows
-    negotiators = {p: portal.user(Role.NEGOTIATOR, p)[1] for p in readable}
-    latencies: dict[str, list[float]] = {"dashboard": [], "offer": [], "comment": []}
-    errors: Counter[str] = Counter()
-    stop_at = 0.0
+    mix = Mix()
+    staff, reviewers, negotiators = callers.staff, callers.reviewers, callers.negotiators
+    stop_at = time.perf_counter() + seconds
 
     async def one_client(i: int) -> None:
-        rng = random.Random(i)
+        rng = random.Random(seed * 1000 + i)
         kinds: list[str] = []
         async with httpx.AsyncClient(base_url=portal.url, timeout=120) as http:
             n = 0
@@ -250,38 +299,48 @@ async def portal_load(
                         token = staff if who == "staff" else rng.choice(reviewers)
                     method, path, body = "GET", f"/api/rounds/{rid}/offers/{partner}", None
                 else:
-                    text = f"Benchmark note {i}-{n}: the staging on line {rng.randint(1, 20)} needs a second look."
+                    text = f"Benchmark note {seed}-{i}-{n}: the staging on line {rng.randint(1, 20)} needs a look."
                     method, path = "POST", f"/api/rounds/{rid}/offers/{partner}/comments"
                     token, body = rng.choice(reviewers), {"text": text}
                 start = time.perf_counter()
                 try:
                     answer = await http.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
                     if answer.status_code >= 400:
-                        errors[f"{kind}: {answer.status_code} {answer.text[:120]}"] += 1
+                        mix.errors[f"{kind}: {answer.status_code} {answer.text[:120]}"] += 1
                 except httpx.HTTPError as e:
-                    errors[f"{kind}: {type(e).__name__}"] += 1
-                latencies[kind].append(time.perf_counter() - start)
+                    mix.errors[f"{kind}: {type(e).__name__}"] += 1
+                mix.latencies[kind].append(time.perf_counter() - start)
 
-    cpu0 = {name: cpu_seconds(p) for name, p in procs.items()}
     start = time.perf_counter()
-    stop_at = start + seconds
     await asyncio.gather(*(one_client(i) for i in range(clients)))
-    wall = time.perf_counter() - start
+    mix.wall = time.perf_counter() - start
+    return mix
+
+
+async def portal_load(
+    portal: PortalProcess, board: OpenRound, clients: int, seconds: float, procs: dict[str, psutil.Process]
+) -> dict[str, Any]:
+    """The mixed requests from `clients` API clients at once for `seconds`, and from one client alone for as long,
+    half before and half after (1 N 1, so that a drift of the machine's speed weighs on both alike).
+
+    `p99_20_over_p99_1` is the p99 of all requests at once over the p99 of those one client sent alone."""
+    callers = Callers.make(portal, board)
+    alone = await mixed_requests(portal, board, callers, 1, seconds / 2, seed=1)
+    cpu0 = {name: cpu_seconds(p) for name, p in procs.items()}
+    many = await mixed_requests(portal, board, callers, clients, seconds, seed=2)
     cpu = {name: cpu_seconds(p) - cpu0[name] for name, p in procs.items()}
-    everything = [t for samples in latencies.values() for t in samples]
-    overall = percentiles(everything)
+    alone.add(await mixed_requests(portal, board, callers, 1, seconds / 2, seed=3))
+    at_once, one = many.figures(), alone.figures()
+    p99_many, p99_one = at_once["latency"].get("p99_ms"), one["latency"].get("p99_ms")
     return {
-        "round_id": rid,
+        "round_id": board.round_id,
         "clients": clients,
-        "seconds": wall,
-        "requests": len(everything),
-        "requests_per_s": len(everything) / wall,
-        "errors": sum(errors.values()),
-        "error_kinds": dict(errors.most_common(5)),
-        "latency": overall,
-        "by_kind": {kind: percentiles(samples) for kind, samples in latencies.items()},
-        "p99_ms_20_concurrent": overall.get("p99_ms"),
+        **at_once,
+        "p99_ms_20_concurrent": at_once["latency"].get("p99_ms"),
         "cpu_s": cpu,
+        "one_client": one,
+        "order": f"1 {clients} 1",
+        "p99_20_over_p99_1": p99_many / p99_one if p99_many and p99_one else None,
     }
 
 

@@ -247,7 +247,50 @@ def _portal_rows(p: dict[str, Any]) -> list[Row]:
             " / ".join(f"{p['cpu_s'][name]:.1f} s" for name in ("portal", "server", "worker")),
             "",
         ),
+        *_one_client_rows(p),
+        *_database_rows(p),
     ]
+
+
+def _one_client_rows(p: dict[str, Any]) -> list[Row]:
+    one = p.get("one_client")
+    if not one or p.get("p99_20_over_p99_1") is None:
+        return []
+    return [
+        (f"   one client alone ({p['order']}): p50 / p95 / p99", _ms(one["latency"]), ""),
+        ("   requests per second / errors", f"{one['requests_per_s']:.1f} / {one['errors']}", ""),
+        (f"   p99 at {p['clients']} clients / p99 at 1", f"{p['p99_20_over_p99_1']:.1f}×", "portal.p99_20_over_p99_1"),
+    ]
+
+
+def _database_rows(p: dict[str, Any]) -> list[Row]:
+    db = p.get("databases")
+    if not db:
+        return []
+    if "skipped" in db or p.get("postgres_over_sqlite_p99") is None:
+        return [("   PostgreSQL beside SQLite", "skipped: " + db.get("skipped", "a kind had no samples"), "")]
+    rows: list[Row] = []
+    for kind, label in (
+        ("sign_in", "sign-in (the form)"),
+        ("dashboard_page", "dashboard page"),
+        ("offer_page", "offer page"),
+    ):
+        rows.append(
+            (
+                f"   {label}: SQLite / PostgreSQL p99",
+                f"{db['sqlite'][kind].get('p99_ms', 0):.0f} / {db['postgresql'][kind].get('p99_ms', 0):.0f} ms"
+                f" = {db['p99_ratio_by_kind'].get(kind, 0):.2f}×",
+                "",
+            )
+        )
+    rows.append(
+        (
+            f"   PostgreSQL / SQLite p99, worst kind ({db['visits_each']} visits each, A B B A)",
+            f"{p['postgres_over_sqlite_p99']:.2f}× ({db['worst_kind']}; overall {db['overall_p99_ratio']:.2f}×)",
+            "portal.postgres_over_sqlite_p99",
+        )
+    )
+    return rows
 
 
 def _scale_rows(s: dict[str, Any]) -> list[Row]:

@@ -61,6 +61,7 @@ from benchmarks.observability import (
     traced_engine,
 )
 from benchmarks.portal import PortalProcess, dashboard, open_round_with_offers, portal_env, portal_load
+from benchmarks.portal_databases import compare_databases
 from benchmarks.rendering import rendering
 from benchmarks.results import GOALS, PARTS, merge, report
 from benchmarks.scale import scale
@@ -429,8 +430,11 @@ async def run(args: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
                 console.print("   its status (the CLI) and its dashboard (the portal) …")
                 out["dashboard"] = await dashboard(env, portal, board, args.dashboard_repeats, portal_procs)
             if "portal" in parts:
-                console.print(f"[bold]7.[/] {args.portal_clients} API clients on the portal for {args.portal_s:g} s …")
+                clients = f"{args.portal_clients} API clients on the portal for {args.portal_s:g} s"
+                console.print(f"[bold]7.[/] {clients}, and one for as long …")
                 out["portal"] = await portal_load(portal, board, args.portal_clients, args.portal_s, portal_procs)
+                console.print(f"   {args.portal_visits} visits each to it and to a portal on PostgreSQL, in turn …")
+                out["portal"] |= await compare_databases(env, settings, portal, board, args.portal_visits)
             await portal.stop()
         if "scale" in parts:
             console.print(f"[bold]8.[/] {args.open_offers} offers open at once …")
@@ -473,6 +477,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--dashboard-repeats", type=int, default=3, help="times each dashboard is timed (median)")
     parser.add_argument("--portal-clients", type=int, default=20, help="API clients on the portal at once")
     parser.add_argument("--portal-s", type=float, default=20, help="seconds the portal's clients run")
+    parser.add_argument("--portal-visits", type=int, default=300, help="visits to the portal on each database")
     parser.add_argument("--open-offers", type=int, default=5000, help="offers open at once for the scale test")
     parser.add_argument("--submit-at-once", type=int, default=64, help="submissions at once when setting up")
     parser.add_argument("--port", type=int, default=7633, help="port of the benchmark's own dev server")

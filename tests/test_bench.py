@@ -6,9 +6,14 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rich.console import Console
 
+from benchmarks.portal_databases import order, worst_ratio
+from benchmarks.postgres import NoPostgres
+from benchmarks.results import goals, report
 from benchmarks.round import GOALS, PARTS, abba, merge
 from offerdesk.devserver import free_port
 
@@ -29,6 +34,7 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
         "--dashboard-repeats": 1,
         "--portal-clients": 3,
         "--portal-s": 2,
+        "--portal-visits": 2,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -42,7 +48,11 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
         cwd=project_root,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={"COLUMNS": "200", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+        env={
+            "COLUMNS": "200",
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+            "PYTHONPATH": str(project_root),
+        },
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=600)
     assert process.returncode == 0, out.decode()[-4000:]
@@ -87,6 +97,17 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
     assert portal["clients"] == 3 and portal["requests"] > 0, portal
     assert portal["errors"] == 0, portal["error_kinds"]
     assert portal["p99_ms_20_concurrent"] > 0 and set(portal["by_kind"]) == {"dashboard", "offer", "comment"}
+    one = portal["one_client"]
+    assert one["requests"] > 0 and one["errors"] == 0, one["error_kinds"]
+    assert set(one["by_kind"]) == {"dashboard", "offer", "comment"} and portal["order"] == "1 3 1"
+    assert portal["p99_20_over_p99_1"] == portal["p99_ms_20_concurrent"] / one["latency"]["p99_ms"]
+    databases = portal["databases"]  # the tests' machine has PostgreSQL (make test installs it)
+    for which in ("sqlite", "postgresql"):
+        assert {kind: lat["n"] for kind, lat in databases[which].items()} == dict.fromkeys(
+            ("sign_in", "dashboard_page", "offer_page"), 2
+        )
+    assert portal["postgres_over_sqlite_p99"] == max(databases["p99_ratio_by_kind"].values()) > 0
+    assert databases["cpu_s"]["postgresql_server"] >= 0
 
     assert results["scale"]["listed"] == 12 and results["scale"]["worker_rss_mib"] > 0
     assert set(results["goals"]) == {key for key, _, _ in GOALS}
@@ -117,3 +138,47 @@ def test_a_part_run_again_keeps_the_other_parts_last_figures() -> None:
     assert "carried_from" not in again["parts"]["scale"]
     assert again["goals"]["rendering.3_pages.times_plain_text"]["met"] is False
     assert again["goals"]["scale.worker_rss_mib"] == {"figure": 500.0, "goal": "< 1024", "met": True}
+
+
+def test_the_databases_take_turns_a_b_b_a() -> None:
+    assert order(4) == ["sqlite", "postgresql", "postgresql", "sqlite"] * 2
+    turns = order(6)
+    assert sum(i for i, w in enumerate(turns) if w == "sqlite") == sum(i for i, w in enumerate(turns) if w != "sqlite")
+
+
+def test_the_database_ratio_is_the_worst_kinds() -> None:
+    def p99(**by_kind: float) -> dict[str, dict[str, float]]:
+        return {kind: {"p99_ms": ms} for kind, ms in by_kind.items()}
+
+    found = {
+        "sqlite": p99(sign_in=300, dashboard_page=40, offer_page=100),
+        "postgresql": p99(sign_in=330, dashboard_page=60, offer_page=90),
+    }
+    assert worst_ratio(found) == ("dashboard_page", 1.5)
+    assert worst_ratio({**found, "postgresql": {**found["postgresql"], "offer_page": {}}}) is None
+
+
+def test_a_machine_without_postgresql_skips_the_comparison_with_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.portal_databases as part
+
+    def no_server() -> None:
+        raise NoPostgres("no PostgreSQL server on this machine")
+
+    monkeypatch.setattr(part, "Postgres", no_server)
+    nothing: Any = None
+    found = asyncio.run(part.compare_databases({}, nothing, nothing, nothing, 1))
+    assert found == {"databases": {"skipped": "no PostgreSQL server on this machine"}}
+
+    portal = {
+        "clients": 20,
+        "latency": {},
+        "by_kind": {},
+        "requests_per_s": 1.0,
+        "errors": 0,
+        "cpu_s": {"portal": 1.0, "server": 1.0, "worker": 1.0},
+        **found,
+    }
+    console = Console(record=True, width=200)
+    console.print(report({"portal": portal}))
+    assert "skipped: no PostgreSQL server on this machine" in console.export_text()
+    assert "portal.postgres_over_sqlite_p99" not in goals({"portal": portal})

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from offerdesk.converter import ensure_keyring
 from offerdesk.devserver import DevServer, free_port
 from offerdesk.private import make_private
 
@@ -68,3 +69,46 @@ def test_what_an_older_version_left_readable_is_tightened(tmp_path: Path, open_u
     make_private(home)
     assert loose(home) == {}
     assert modes(home)["letters/ab/x.pdf"] == 0o600 and modes(home)["letters"] == 0o700
+
+
+def test_a_portal_or_worker_on_postgresql_with_its_store_elsewhere_makes_no_home(tmp_path: Path) -> None:
+    """Nothing of theirs lives in OFFERDESK_HOME: no folder, no portal.db. The database is unreachable here, so
+    each ends with the outage's exit code (3), having got past where the home used to be made."""
+    home, keys = tmp_path / "home", tmp_path / "keys.json"
+    ensure_keyring(keys)
+    environ = {
+        **os.environ,
+        "OFFERDESK_HOME": str(home),
+        "OFFERDESK_KEYS_FILE": str(keys),
+        "OFFERDESK_DATABASE_URL": f"postgresql://offerdesk@127.0.0.1:{free_port()}/offerdesk",
+        "OFFERDESK_STORE_URL": str(tmp_path / "store"),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+    for command in (["portal", "--port", str(free_port())], ["worker"]):
+        result = subprocess.run([OFFERDESK, *command], env=environ, capture_output=True, text=True, check=False)
+        assert result.returncode == 3, (command, result.stdout, result.stderr)
+        assert not home.exists(), command
+    assert not list(tmp_path.rglob("portal.db"))
+
+
+@pytest.mark.parametrize(
+    ("environ", "made"),
+    [
+        ({}, True),  # the SQLite file and the folder store, both in the home
+        ({"OFFERDESK_DATABASE_URL": "postgresql://db.example/offerdesk"}, True),  # the folder store still is
+        ({"OFFERDESK_STORE_URL": "s3://bucket/offers"}, True),  # the SQLite file still is
+        ({"OFFERDESK_DATABASE_URL": "postgresql://db.example/offerdesk", "OFFERDESK_STORE_URL": "s3://bucket"}, False),
+        ({"OFFERDESK_PORTAL_DB": "/elsewhere/portal.db", "OFFERDESK_STORE_URL": "/elsewhere/store"}, False),
+    ],
+)
+def test_the_home_is_made_only_where_the_host_keeps_something(
+    tmp_path: Path, environ: dict[str, str], made: bool
+) -> None:
+    from offerdesk.cli.run import keep_home_private
+    from offerdesk.config import Settings
+
+    home = tmp_path / "home"
+    keep_home_private(Settings.from_env({"OFFERDESK_HOME": str(home), **environ}))
+    assert home.exists() is made
+    if made:
+        assert loose(home) == {}

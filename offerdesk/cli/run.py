@@ -264,12 +264,24 @@ async def _seed_demo(engine: Engine, settings: Settings) -> None:
     say.print(table)
 
 
+def keep_home_private(settings: Settings) -> None:
+    """Make OFFERDESK_HOME owner-only when this host keeps something in it: the default folder store, or the
+    people's records in a SQLite file there. A portal or worker on PostgreSQL with its store elsewhere makes no
+    home (a keyring or signing identity there is only read); a home that is there is tightened all the same."""
+    from offerdesk.people.db import sqlite_path
+
+    records = sqlite_path(settings.database)
+    keeps = settings.store_url is None or (records is not None and settings.home in records.resolve().parents)
+    if keeps or settings.home.exists():
+        make_private(settings.home)
+
+
 def worker() -> None:
     """Run a worker against the configured Temporal (TEMPORAL_ADDRESS, or the embedded server)."""
     from offerdesk.worker import run_worker
 
     settings = load_settings()
-    make_private(settings.home)
+    keep_home_private(settings)
 
     async def main() -> None:
         await asyncio.to_thread(_check_database, settings)  # a database to upgrade is said before connecting
@@ -330,7 +342,7 @@ def portal(
     from offerdesk.portal.metrics import portal_metrics
 
     settings = load_settings()
-    make_private(settings.home)
+    keep_home_private(settings)
     try:
         settings.converter()  # a missing keyring is a sentence now, not an error inside the server's start
     except KeyringError as e:

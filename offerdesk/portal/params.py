@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, UploadFile
+from fastapi import Depends, Path, Query, Request, UploadFile
 
 from offerdesk.people.principal import Principal
 from offerdesk.portal.auth import api_caller, desk, form_caller, page_caller
@@ -23,7 +23,15 @@ Person = Annotated[Principal, Depends(page_caller)]
 """The signed-in person looking at a page; anyone else is sent to sign in."""
 Poster = Annotated[Principal, Depends(form_caller)]
 """The signed-in person posting a form, with the session's CSRF token in it."""
-TheDesk = Annotated[Desk, Depends(desk)]
+
+
+async def the_desk(request: Request) -> Desk:
+    """The desk, as a dependency. It is a coroutine because FastAPI runs a plain function dependency in its thread
+    pool: a thread hop, and a wait for the GIL under load, on every request for an attribute lookup."""
+    return desk(request)
+
+
+TheDesk = Annotated[Desk, Depends(the_desk)]
 
 RoundId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="The round's id")]
 Partner = Annotated[str, Path(pattern=r"^[A-Z]{2}$", description="The partner's code, such as JP")]
