@@ -1,7 +1,7 @@
 """Part 4's instruction counts: a letter and its yardstick rendered once each under callgrind, in a process that
 has rendered both before, so that the ratio of the two holds on a busy machine where timings move by a third.
 
-`python -m benchmarks.instructions LINES` is the process counted (run under valgrind by `instruction_counts`): it
+`python -m benchmarks.counted LINES` is the process counted (run under valgrind by `instruction_counts`): it
 imports, warms up uninstrumented, says it is ready, and once instrumentation is on (`callgrind_control -i on`)
 renders the letter and then the yardstick, each inside `sys.call_tracing`. Callgrind collects only inside
 CPython's C function behind it (COUNTED, `--toggle-collect`) and writes one profile after each
@@ -20,27 +20,8 @@ from typing import Any
 
 COUNTED = "sys_call_tracing"
 """CPython's C function behind sys.call_tracing, which nothing else in a render calls: collection is on inside it."""
-WARM_UPS = 2
-"""Each is rendered this many times before it is counted (the first pays for the process's set-up)."""
 READY = "ready"
-
-
-def _counted_process(lines: int) -> None:
-    """Warm up uninstrumented, say so, wait for instrumentation, then render the letter and its yardstick once."""
-    from activities.render import render_letter_pdf, write_pdf
-    from benchmarks.common import partners
-    from benchmarks.rendering import letter_for, paragraphs_filling
-
-    letter = letter_for(lines, partners(1)[0])
-    pages = render_letter_pdf(letter)[1]
-    source = paragraphs_filling(pages)
-    for _ in range(WARM_UPS):
-        render_letter_pdf(letter)
-        write_pdf(source)
-    print(READY, pages, flush=True)
-    sys.stdin.readline()  # instrumentation is on
-    sys.call_tracing(render_letter_pdf, (letter,))
-    sys.call_tracing(write_pdf, (source,))
+"""What the counted process says once it is warm, before the pages its letter came to."""
 
 
 def _total(profile: Path) -> int:
@@ -70,7 +51,7 @@ async def instruction_counts(lines: int) -> dict[str, Any]:
             f"--log-file={out / 'valgrind.log'}",
             sys.executable,
             "-m",
-            "benchmarks.instructions",
+            "benchmarks.counted",
             str(lines),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -106,7 +87,3 @@ async def instruction_counts(lines: int) -> dict[str, Any]:
         "plain_text_instructions": plain,
         "instructions_times_plain_text": letter / plain,
     }
-
-
-if __name__ == "__main__":
-    _counted_process(int(sys.argv[1]))
