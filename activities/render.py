@@ -17,17 +17,21 @@ from __future__ import annotations
 import gc
 import mimetypes
 import os
-from collections.abc import Iterator, Sequence
+import re
+import types
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import jinja2
 import pydyf  # type: ignore[import-untyped]  # WeasyPrint's PDF writer
+import tinyhtml5.inputstream  # type: ignore[import-untyped]  # WeasyPrint's HTML parser
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -193,6 +197,32 @@ def _settle_process() -> None:
     gc.freeze()
 
 
+class _CharactersUntil(dict[tuple[Any, bool], re.Pattern[str]]):
+    """tinyhtml5's cache of the regular expressions its tokenizer reads text with (`chars_until`), which finds them.
+
+    tinyhtml5 2.1 stores each expression under the expression itself rather than under the characters it was
+    asked for, so it never finds one: every tag, attribute and text run built its expression again, a third of the
+    time to parse a letter (its tables are many short runs). This cache makes each expression once, the same way,
+    the first time it is asked for.
+    """
+
+    def __missing__(self, key: tuple[Any, bool]) -> re.Pattern[str]:
+        characters, opposite = key
+        if isinstance(characters, re.Pattern):
+            raise KeyError(key)
+        regex = "".join(f"\\x{ord(character):02x}" for character in characters)
+        self[key] = pattern = re.compile(f"[{regex}]+" if opposite else f"[^{regex}]+")
+        return pattern
+
+
+@lru_cache
+def _mend_html_parser() -> None:
+    """Once per process: tinyhtml5's cache of regular expressions (_CharactersUntil), if it is still the one that
+    misses."""
+    if type(getattr(tinyhtml5.inputstream, "characters_until_regex", None)) is dict:
+        tinyhtml5.inputstream.characters_until_regex = _CharactersUntil()
+
+
 @contextmanager
 def _collect_once() -> Iterator[None]:
     """No garbage collection while a letter is laid out and written, one at the end.
@@ -212,20 +242,91 @@ def _collect_once() -> Iterator[None]:
         gc.collect(0)
 
 
+COMPRESSION_LEVEL = 6
+"""zlib's level for every stream of a letter (pydyf uses 9). On a letter's streams (page content, the object stream
+of its tagged structure, font subsets) level 9 took some ten times level 6's time for a file 2% smaller."""
+
+
+def _compress_once(obj: object) -> None:
+    """A stream to be compressed gets its compressed bytes (COMPRESSION_LEVEL) as its content instead, flagged
+    FlateDecode, so that writing it again does not compress it again."""
+    if not isinstance(obj, pydyf.Stream) or not obj.compress or "Filter" in obj.extra or "Length" in obj.extra:
+        return
+    obj.compress = False
+    _, _, rest = obj.data.partition(b"\nstream\n")
+    obj.stream = [zlib.compress(rest.removesuffix(b"\nendstream"), COMPRESSION_LEVEL)]
+    obj.extra = {**obj.extra, "Filter": "/FlateDecode"}
+
+
+_SERIALIZED: dict[type, type] = {}
+
+
+def _serialized(obj: Any, data: bytes) -> None:
+    """The object's `data` (its PDF syntax) is `data` from now on, rather than made again from its contents."""
+    cls = type(obj)
+    if cls not in _SERIALIZED:
+        _SERIALIZED[cls] = type(f"Serialized{cls.__name__}", (cls,), {"__slots__": (), "data": property(_data)})
+    obj._serialized = data
+    obj.__class__ = _SERIALIZED[cls]
+
+
+def _data(obj: Any) -> bytes:
+    data: bytes = obj._serialized
+    return data
+
+
+class _CompressingOncePDF(pydyf.PDF):  # type: ignore[misc]
+    """pydyf's PDF, which makes its object stream once.
+
+    pydyf makes the object stream (the file's dictionaries and arrays, among them the tagged structure: an element
+    per table cell) while it writes the file, then serialized every object in it once more and compressed the
+    stream a second time, at zlib level 9, for the file's identifier (PDF/A). When the object stream is added, it
+    is compressed once and each of its objects keeps the bytes it was serialized to.
+    """
+
+    def add_object(self, object_: Any) -> None:
+        if isinstance(object_, pydyf.Stream) and object_.extra.get("Type") == "/ObjStm":
+            kept = [obj for obj in self.objects if obj.free != "f" and obj.compressible]
+            if len(kept) == len(object_.stream) - 1:  # the index, then each object's bytes, in this order
+                for obj, data in zip(kept, object_.stream[1:], strict=True):
+                    _serialized(obj, data)
+        _compress_once(object_)
+        super().add_object(object_)
+
+
 def _compress_streams_once(document: object, pdf: pydyf.PDF) -> None:
     """A finisher for write_pdf: compress every stream now, once, rather than twice while the file is written.
 
     A PDF/A file carries an identifier, which pydyf derives by serializing every object a second time, and so it
-    compressed every stream (page content, font subsets) twice, at zlib level 9. Each stream gets its compressed
-    bytes as its content instead, flagged FlateDecode: the file's bytes do not change.
+    compressed every stream (page content, font subsets, the object stream pydyf adds as it writes) twice, at zlib
+    level 9. The file holds the same objects, its streams compressed at COMPRESSION_LEVEL.
     """
     for obj in pdf.objects:
-        if not isinstance(obj, pydyf.Stream) or not obj.compress or "Filter" in obj.extra or "Length" in obj.extra:
-            continue
-        _, _, rest = obj.data.partition(b"\nstream\n")
-        obj.stream = [rest.removesuffix(b"\nendstream")]
-        obj.extra = {**obj.extra, "Filter": "/FlateDecode"}
-        obj.compress = False
+        _compress_once(obj)
+    pdf.__class__ = _CompressingOncePDF
+
+
+_T = TypeVar("_T")
+
+
+def _call(function: Callable[..., _T], *args: Any) -> _T:
+    return function(*args)
+
+
+_ROOM_ON_THE_STACK = 3100
+"""Values of room on CPython's frame stack that a render is called with: the letter's deepest layout fits in them."""
+_call_with_room: Callable[..., Any] = types.FunctionType(
+    _call.__code__.replace(co_stacksize=_call.__code__.co_stacksize + _ROOM_ON_THE_STACK), globals(), "_call_with_room"
+)
+"""_call, through a frame with _ROOM_ON_THE_STACK unused values on its stack, so that a render's frames fit in one
+chunk of CPython's frame stack.
+
+CPython 3.11 keeps Python frames in chunks of 16 KiB, mapped (mmap) when a call needs room past the last chunk and
+unmapped when that call returns. A letter's layout (tables, cells, lines, text) recurses deeper than a paragraph's
+and crossed such a boundary some 4,000 times a letter: a mmap, a munmap and a page fault each, 10 to 30 ms of the
+kernel's time on a letter of 200 ms that the paragraphs did not pay. A frame this large makes CPython map one
+chunk of 64 KiB for it, with room for the whole render after it, once per letter. The unused values cost nothing:
+a frame's stack is not cleared."""
 
 
 def letter_filename(inp: LetterInput) -> str:
@@ -302,7 +403,15 @@ def write_pdf(
 
     The benchmark writes its plain-text yardstick through here too, so the two differ only in what they lay out.
     """
+    result: tuple[bytes, int] = _call_with_room(_write_pdf, source, attachments, fetcher)
+    return result
+
+
+def _write_pdf(
+    source: str, attachments: Sequence[Attachment], fetcher: TemplateAssetFetcher | None
+) -> tuple[bytes, int]:
     _settle_process()
+    _mend_html_parser()
     fetcher = fetcher or TemplateAssetFetcher()
     with _collect_once():
         html = HTML(string=source, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher)

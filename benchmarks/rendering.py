@@ -15,6 +15,7 @@ from activities.offer_activities import make_render_pool
 from activities.render import render_letter_pdf, write_pdf
 from activities.signing.identity import SigningConfig, make_dev_identity
 from benchmarks.common import letter_input, partners
+from benchmarks.instructions import instruction_counts
 from offerdesk.samples import sample_offer
 from offers.reference import load_policy
 from schemas.letter import LetterInput
@@ -38,7 +39,7 @@ SINGLE_RENDERS = 7
 """Each letter and yardstick is timed this many times, one after another, in warm render processes; the best counts."""
 
 
-def _paragraphs_filling(pages: int) -> str:
+def paragraphs_filling(pages: int) -> str:
     """Plain paragraphs that fill `pages` pages when written the way letters are."""
 
     def pages_of(count: int) -> int:
@@ -65,7 +66,7 @@ def _side_by_side(letter: LetterInput, pages: int, signing: SigningConfig) -> di
 
     from activities.signing.sign import sign_letter
 
-    source = _paragraphs_filling(pages)
+    source = paragraphs_filling(pages)
     letters: list[float] = []
     tagged = untagged = signing_s = float("inf")
     sign_letter(signing, render_letter_pdf(letter)[0])  # loads the identity and cuts the font down, once
@@ -102,9 +103,14 @@ def letter_for(lines: int, partner: PartnerReference) -> LetterInput:
     return letter_input(doc, partner, load_policy())
 
 
-async def rendering(letters_each: int, sizes: dict[str, int]) -> dict[str, Any]:
+async def rendering(
+    letters_each: int, sizes: dict[str, int], counted: tuple[str, ...] = ("3_pages",)
+) -> dict[str, Any]:
     """Letters in a render pool like the worker's, its processes warm as a running worker's are: each has
-    rendered letters before any is timed, so the figures are of letters, not of a process setting up."""
+    rendered letters before any is timed, so the figures are of letters, not of a process setting up.
+
+    The sizes in `counted` are also counted in instructions under callgrind (benchmarks/instructions.py): about a
+    minute each, and repeatable on a busy machine where the timings are not."""
     cores = os.cpu_count() or 1
     partner = partners(1)[0]
     pool = make_render_pool()
@@ -143,6 +149,8 @@ async def rendering(letters_each: int, sizes: dict[str, int]) -> dict[str, Any]:
                 "signing_s": timed["signing_s"],
                 "signing_overhead": timed["signing_s"] / best,
             }
+            if label in counted:
+                out[label] |= await instruction_counts(lines)
     finally:
         pool.shutdown()
         keys.cleanup()

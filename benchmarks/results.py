@@ -177,6 +177,17 @@ def _rendering_rows(lz: dict[str, Any]) -> list[Row]:
                 f"rendering.{label}.times_plain_text",
             )
         )
+        if "instructions_times_plain_text" in x:
+            rows.append(
+                (
+                    "      the same, counted in instructions (callgrind)",
+                    f"{x['letter_instructions'] / 1e6:,.0f} M against {x['plain_text_instructions'] / 1e6:,.0f} M = "
+                    f"{x['instructions_times_plain_text']:.2f}×",
+                    f"rendering.{label}.instructions_times_plain_text",
+                )
+            )
+        elif "instructions_skipped" in x:
+            rows.append(("      the same, counted in instructions", f"skipped: {x['instructions_skipped']}", ""))
         if "signing_s" in x:
             rows.append(
                 (

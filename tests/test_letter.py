@@ -18,7 +18,8 @@ from typing import Any
 import pikepdf
 import pypdf
 import pytest
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.formatting_structure import boxes
 
 from activities.offer_activities import make_render_pool
 from activities.render import (
@@ -272,10 +273,46 @@ def test_the_letter_is_tagged_for_screen_readers(rendered: tuple[bytes, int]) ->
     assert [td.text for td in quotas.find("TD")][:2] == ["1006.30", "Semi-milled or wholly milled rice"]
     assert all(th.text for th in quotas.find("THead")[0].find("TH"))  # the column headers are a THead's
 
+    # Every list item has its label (Lbl: the number or bullet) for a screen reader to announce.
+    items = document.find("LI")
+    assert items and all(item.find("Lbl") for item in items)
+
     # The seal is a figure with alternative text; it is the only image.
     figures = document.find("Figure")
     assert [figure.alt for figure in figures] == [SEAL_ALT]
     assert "Office of the Trade Representative" in document.text and "The landing zone" in document.text
+
+
+def _text_positions(source: str, *extra_css: str) -> list[tuple[str, float, float]]:
+    """Each piece of text a document lays out with letter.css (and `extra_css`), with where it lands."""
+    html = HTML(string=source, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=TemplateAssetFetcher())
+    document = html.render(stylesheets=[_stylesheet(), *(CSS(string=css) for css in extra_css)])
+
+    def walk(box: Any) -> Iterator[Any]:
+        yield box
+        for child in getattr(box, "children", ()):
+            yield from walk(child)
+
+    return [
+        (box.text, round(box.position_x, 2), round(box.position_y, 2))
+        for page in document.pages
+        for box in walk(page._page_box)
+        if isinstance(box, boxes.TextBox)
+    ]
+
+
+def test_list_markers_inside_the_line_land_where_outside_markers_would() -> None:
+    # letter.css puts a list's markers inside the first line and hangs it out by the marker's width, which is
+    # quicker to lay out than an outside marker (a positioned box, measured first): the letter must look the same.
+    long = "One condition that is long enough to wrap onto a second line of the letter, " * 3
+    source = f"<ol><li>{long}as conditions do</li><li>Two</li><li>Nine</li></ol>"
+    source += "<ul><li><strong>Topic</strong>: a pledge</li><li>An approval</li></ul>"
+    inside = _text_positions(source)
+    outside = _text_positions(source, "li { list-style-position: outside } ol > li, ul > li { text-indent: 0 }")
+    assert inside[0][0] == "1. " and inside[1][0].startswith("One condition") and inside[2][0] != "2. "  # it wraps
+    assert sorted((text, x) for text, x, _ in inside) == sorted((text, x) for text, x, _ in outside)
+    for (text, _, y), (_, _, y_outside) in zip(sorted(inside), sorted(outside), strict=True):
+        assert abs(y - y_outside) < 0.1, text  # a marker beside bold text: within a tenth of a pixel
 
 
 def test_the_same_inputs_give_identical_bytes(example: OfferDocument, rendered: tuple[bytes, int]) -> None:
@@ -283,9 +320,34 @@ def test_the_same_inputs_give_identical_bytes(example: OfferDocument, rendered: 
     assert again == rendered[0]
 
 
-def test_compressing_the_streams_once_leaves_the_bytes_as_they_were(example: OfferDocument) -> None:
-    # render_letter_pdf compresses each stream ahead of pydyf, which would compress it twice (once more for the
-    # file identifier); the file must come out exactly as pydyf writes it by itself.
+def _plain(obj: Any, top: bool = False) -> Any:
+    """A PDF object as the reader sees it: references by number, a stream as its dictionary (without /Length and
+    /Filter, which depend on how it is compressed) and its decoded bytes."""
+    if not top and isinstance(obj, pikepdf.Object) and obj.is_indirect:
+        return ("ref", obj.objgen)
+    if isinstance(obj, pikepdf.Stream):
+        fields = {k: _plain(v) for k, v in obj.stream_dict.items() if k not in ("/Length", "/Filter")}
+        return ("stream", fields, obj.read_bytes())
+    if isinstance(obj, pikepdf.Dictionary):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, pikepdf.Array):
+        return [_plain(v) for v in obj]
+    return repr(obj)
+
+
+def _objects(pdf: bytes) -> list[Any]:
+    """Every object of a PDF but its cross-reference stream (byte offsets and the identifier)."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        return [
+            _plain(obj, top=True)
+            for obj in doc.objects
+            if not (isinstance(obj, pikepdf.Stream) and obj.stream_dict.get("/Type") == "/XRef")
+        ]
+
+
+def test_compressing_the_streams_once_leaves_the_file_as_it_was(example: OfferDocument) -> None:
+    # render_letter_pdf compresses each stream ahead of pydyf (which would compress it twice, once more for the
+    # file identifier, at zlib level 9) and makes pydyf's object stream once: every object must read the same.
     html = HTML(
         string=render_letter_html(letter_input(example, rate=15.0)),
         base_url=TEMPLATES_DIR.as_uri() + "/",
@@ -293,7 +355,12 @@ def test_compressing_the_streams_once_leaves_the_bytes_as_they_were(example: Off
     )
     document = html.render(stylesheets=[_stylesheet()])
     plain = document.write_pdf(pdf_variant=PDF_VARIANT)
-    assert document.write_pdf(pdf_variant=PDF_VARIANT, finisher=_compress_streams_once) == plain
+    once = document.write_pdf(pdf_variant=PDF_VARIANT, finisher=_compress_streams_once)
+    assert once != plain  # compressed at another level
+    assert _objects(once) == _objects(plain)
+    with pikepdf.open(io.BytesIO(once)) as doc:  # every stream compressed, none twice
+        streams = [obj for obj in doc.objects if isinstance(obj, pikepdf.Stream)]
+        assert streams and all(str(obj.stream_dict.get("/Filter")) == "/FlateDecode" for obj in streams)
 
 
 def test_a_hostile_offer_renders_as_inert_text_and_fetches_nothing(example: OfferDocument) -> None:
