@@ -99,6 +99,8 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
     assert board["partners"] == 8 and board["submitted"] == 3 and board["offers_shown"] == 8
     assert board["round_status_cli_s"] > 0 and board["staff_page_s"] > 0 and board["staff_api_s"] > 0
     assert board["dashboard_600_s"] == max(board["round_status_cli_s"], board["staff_dashboard_s"])
+    assert board["cli_start_s"] > 0 and len(board["cli_start_runs_s"]) == len(board["round_status_cli_runs_s"]) == 1
+    assert board["cli_600_over_cli_start"] == board["round_status_cli_s"] / board["cli_start_s"]
 
     portal = results["portal"]
     assert portal["clients"] == 3 and portal["requests"] > 0, portal

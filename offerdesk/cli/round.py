@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from offerdesk.cli.common import JsonOpt, call, out, parse_input, print_json
+from offerdesk.cli.tables import print_table
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
 from offerdesk.engine import Engine
 from offers.reference import partner_references
@@ -90,18 +90,17 @@ def round_status(round_id: str, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json({"round": status.model_dump(mode="json"), "offers": [x.model_dump(mode="json") for x in listings]})
         return
-    table = Table(title=f"Round {round_id}: submissions close {status.deadline.isoformat()}")
-    for column in ("partner", "state", "review deadline", "note"):
-        table.add_column(column)
     listed = {x.partner: x for x in listings}
+    rows: list[tuple[str, str, str, str]] = []
     for code in status.partners:
         x = listed.get(code)
         if x is None:  # visibility lags the round by a second or so
-            table.add_row(code, "INVITED", "", "")
+            rows.append((code, "INVITED", "", ""))
             continue
         note = listing_note(x)
-        table.add_row(x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "", note)
-    out.print(table)
+        rows.append((x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "", note))
+    title = f"Round {round_id}: submissions close {status.deadline.isoformat()}"
+    print_table(out, ("partner", "state", "review deadline", "note"), rows, title)
 
 
 def listing_note(x: OfferListing) -> str:
@@ -130,9 +129,7 @@ def round_list(
     if as_json:
         print_json([x.model_dump(mode="json") for x in listings])
         return
-    table = Table()
-    for column in ("round", "partner", "state", "review deadline"):
-        table.add_column(column)
-    for x in listings:
-        table.add_row(x.round_id, x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "")
-    out.print(table)
+    rows = [
+        (x.round_id, x.partner, x.state, x.review_deadline.isoformat() if x.review_deadline else "") for x in listings
+    ]
+    print_table(out, ("round", "partner", "state", "review deadline"), rows)

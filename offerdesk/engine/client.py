@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -67,8 +67,10 @@ from schemas.review import (
 from schemas.round import RoundSpec, RoundStatus
 from schemas.validation import ValidationReport, failed_report
 from workflows.names import OFFER_ROUND, TASK_QUEUE, offer_workflow_id, round_workflow_id
-from workflows.offer import OfferWorkflow
-from workflows.round import RoundWorkflow
+
+if TYPE_CHECKING:
+    from workflows.offer import OfferWorkflow
+    from workflows.round import RoundWorkflow
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -78,6 +80,22 @@ FILED_STATES = frozenset(
 )
 """States an offer's workflow completes in, having filed its whole audit trail to the store: UNANSWERED once staff
 close it, LETTER_ISSUED for a letter from before letters awaited an answer. Temporal says whether it completed."""
+
+
+def _offers() -> type[OfferWorkflow]:
+    """The offer workflow's class, for its typed handles, updates and queries: imported when first used, so that a
+    command that only reads visibility and memos (`round status`) does not load the workflows, their activities
+    and what those import (issue 26)."""
+    from workflows.offer import OfferWorkflow
+
+    return OfferWorkflow
+
+
+def _rounds() -> type[RoundWorkflow]:
+    """The round workflow's class, imported when first used (see _offers)."""
+    from workflows.round import RoundWorkflow
+
+    return RoundWorkflow
 
 
 class Engine(Letters):
@@ -139,7 +157,7 @@ class Engine(Letters):
             raise self._no_worker()
         try:
             handle = await self.client.start_workflow(
-                RoundWorkflow.run,
+                _rounds().run,
                 spec,
                 id=round_workflow_id(spec.round_id),
                 task_queue=self.task_queue,
@@ -148,7 +166,7 @@ class Engine(Letters):
         except WorkflowAlreadyStartedError:
             raise Refused(f"round {spec.round_id} already exists; choose another id", Refusal.ROUND_EXISTS) from None
         try:
-            return await asyncio.wait_for(handle.execute_update(RoundWorkflow.opened), self.update_timeout)
+            return await asyncio.wait_for(handle.execute_update(_rounds().opened), self.update_timeout)
         except TimeoutError:
             raise EngineUnavailable(
                 f"round {spec.round_id} is recorded, but no worker sent its invitations within "
@@ -158,7 +176,8 @@ class Engine(Letters):
     @guarded
     async def round_status(self, round_id: str) -> RoundStatus:
         """The round as it was opened, from Temporal's records (memo, or the first event): no worker needed."""
-        handle = self.client.get_workflow_handle_for(RoundWorkflow.run, round_workflow_id(round_id))
+        # An untyped handle: describing the run and reading its first event need not load the workflow's class.
+        handle = self.client.get_workflow_handle(round_workflow_id(round_id))
         try:
             description = await handle.describe()
         except RPCError as e:
@@ -205,7 +224,7 @@ class Engine(Letters):
     # ---- offers: changes ---------------------------------------------------------------------
 
     def _offer(self, round_id: str, partner: str) -> WorkflowHandle[OfferWorkflow, Any]:
-        return self.client.get_workflow_handle_for(OfferWorkflow.run, offer_workflow_id(round_id, partner))
+        return self.client.get_workflow_handle_for(_offers().run, offer_workflow_id(round_id, partner))
 
     @guarded
     async def submit(self, document: OfferDocument, amend: bool = False, *, by: str) -> SubmissionResult:
@@ -216,7 +235,7 @@ class Engine(Letters):
         """
         data = canonical_bytes(document)
         await asyncio.to_thread(self.store.put, Kind.OFFER, data)
-        update = OfferWorkflow.amend if amend else OfferWorkflow.submit
+        update = _offers().amend if amend else _offers().submit
         request = SubmitOffer(ref=reference_for(document, data), by=by)
         receipt = await self._update(document.round_id, document.partner, update, request, SubmissionReceipt)
         submission = receipt.model_dump(include=set(Submission.model_fields))
@@ -233,34 +252,34 @@ class Engine(Letters):
         return ValidationReport.model_validate_json(data)
 
     async def withdraw(self, round_id: str, partner: str, request: Withdraw) -> OfferAnswer:
-        return await self._update(round_id, partner, OfferWorkflow.withdraw, request, OfferAnswer)
+        return await self._update(round_id, partner, _offers().withdraw, request, OfferAnswer)
 
     async def approve(self, round_id: str, partner: str, request: Approve) -> OfferAnswer:
-        return await self._update(round_id, partner, OfferWorkflow.approve, request, OfferAnswer)
+        return await self._update(round_id, partner, _offers().approve, request, OfferAnswer)
 
     async def request_changes(self, round_id: str, partner: str, request: RequestChanges) -> OfferAnswer:
-        return await self._update(round_id, partner, OfferWorkflow.request_changes, request, OfferAnswer)
+        return await self._update(round_id, partner, _offers().request_changes, request, OfferAnswer)
 
     async def comment(self, round_id: str, partner: str, request: Comment) -> OfferAnswer:
-        return await self._update(round_id, partner, OfferWorkflow.comment, request, OfferAnswer)
+        return await self._update(round_id, partner, _offers().comment, request, OfferAnswer)
 
     async def extend_review(self, round_id: str, partner: str, request: ExtendReview) -> OfferAnswer:
-        return await self._update(round_id, partner, OfferWorkflow.extend_review, request, OfferAnswer)
+        return await self._update(round_id, partner, _offers().extend_review, request, OfferAnswer)
 
     async def decide(self, round_id: str, partner: str, request: StaffDecision) -> OfferAnswer:
-        return await self._update(round_id, partner, OfferWorkflow.decide, request, OfferAnswer)
+        return await self._update(round_id, partner, _offers().decide, request, OfferAnswer)
 
     async def retry_letter(self, round_id: str, partner: str, request: RetryLetter) -> OfferAnswer:
-        return await self._update(round_id, partner, OfferWorkflow.retry_letter, request, OfferAnswer)
+        return await self._update(round_id, partner, _offers().retry_letter, request, OfferAnswer)
 
     async def accept(self, round_id: str, partner: str, request: Accept) -> OfferAnswer:
-        return await self._update(round_id, partner, OfferWorkflow.accept, request, OfferAnswer)
+        return await self._update(round_id, partner, _offers().accept, request, OfferAnswer)
 
     async def reopen(self, round_id: str, partner: str, request: Reopen) -> OfferAnswer:
-        return await self._update(round_id, partner, OfferWorkflow.reopen, request, OfferAnswer)
+        return await self._update(round_id, partner, _offers().reopen, request, OfferAnswer)
 
     async def close(self, round_id: str, partner: str, request: CloseOffer) -> OfferAnswer:
-        return await self._update(round_id, partner, OfferWorkflow.close, request, OfferAnswer)
+        return await self._update(round_id, partner, _offers().close, request, OfferAnswer)
 
     @guarded
     async def _update(self, round_id: str, partner: str, update: Any, arg: Request, result: type[T]) -> T:
@@ -322,7 +341,7 @@ class Engine(Letters):
         if card is None:  # offers started before they published a memo: ask the workflow
             if not await self.worker_running(task_queue=description.task_queue):
                 raise self._no_worker(description.task_queue)
-            card = await handle.query(OfferWorkflow.card, rpc_timeout=QUERY_TIMEOUT)
+            card = await handle.query(_offers().card, rpc_timeout=QUERY_TIMEOUT)
         closed = await self._closed(description)
         if closed is not None:
             card = card.model_copy(update={"state": CLOSED_AS[cast(WorkflowExecutionStatus, description.status)]})
@@ -367,7 +386,7 @@ class Engine(Letters):
         filed = completed and card.state in FILED_STATES and card.audit_chunks
         try:
             if not filed and await self.worker_running(task_queue=queue):
-                page = await self._offer(round_id, partner).query(OfferWorkflow.audit, rpc_timeout=QUERY_TIMEOUT)
+                page = await self._offer(round_id, partner).query(_offers().audit, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as e:
             if e.status == RPCStatusCode.UNAVAILABLE:
                 raise

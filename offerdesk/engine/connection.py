@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
+from typing import Any
 
 from temporalio.client import Client, TLSConfig
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import PayloadLimitsConfig
 
 from offerdesk.config import Settings
-from offerdesk.devserver import free_port
 from offerdesk.engine.errors import EngineUnavailable, cannot_reach
 from offerdesk.observe.logs import json_logs
-from offerdesk.observe.tracing import client_interceptors
 
 _sdk_metrics: list[str] = []
 """The loopback address where this process's runtime serves the SDK's metrics, once asked for."""
@@ -25,6 +25,8 @@ def serve_sdk_metrics() -> str:
     /metrics endpoints: offerdesk/observe/endpoint.py); its address. Before the first client: the runtime is made
     once per process, with its metrics or without."""
     if not _sdk_metrics:
+        from offerdesk.devserver import free_port
+
         if client_runtime.cache_info().currsize:
             raise RuntimeError("the Temporal runtime exists already: ask for its metrics before the first client")
         _sdk_metrics.append(f"127.0.0.1:{free_port()}")
@@ -74,10 +76,21 @@ async def connect(settings: Settings, verbose: bool = False) -> Client:
             data_converter=settings.converter(),
             runtime=client_runtime(verbose),
             payload_limits=PAYLOAD_LIMITS,
-            interceptors=client_interceptors(),
+            interceptors=_interceptors(),
         )
     except RuntimeError:
         raise EngineUnavailable(cannot_reach(settings.address, settings.embedded)) from None
+
+
+def _interceptors() -> list[Any]:
+    """The tracing interceptor when this process has set up tracing (offerdesk.observe.tracing.setup_tracing),
+    else none. A process that never imported the tracing module has not set it up, and need not load it, nor the
+    OpenTelemetry SDK and the Temporal worker it imports: a one-shot command's start (issue 26)."""
+    if "offerdesk.observe.tracing" not in sys.modules:
+        return []
+    from offerdesk.observe.tracing import client_interceptors
+
+    return list(client_interceptors())
 
 
 PAYLOAD_LIMITS = PayloadLimitsConfig(memo_warn_size=64 * 1024)

@@ -19,7 +19,6 @@ from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExec
 from schemas.listing import OfferListing
 from schemas.offer_state import ClosedRun, OfferCard, OfferState
 from workflows.names import OFFER_PARTNER, OFFER_REVIEW_DEADLINE, OFFER_ROUND, OFFER_STATE, round_workflow_id
-from workflows.round import RoundWorkflow
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -86,6 +85,8 @@ async def listed(
 
 async def round_ids(client: Client) -> list[str]:
     """Round ids, newest first, as Temporal visibility lists them."""
+    from workflows.round import RoundWorkflow  # here: listing offers need not load the workflows (issue 26)
+
     rounds: list[tuple[datetime, str]] = []
     async for wf in client.list_workflows(f"WorkflowType = {quote(RoundWorkflow.__name__)}"):
         rounds.append((wf.start_time, wf.id.removeprefix(round_workflow_id(""))))

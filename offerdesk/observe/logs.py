@@ -21,9 +21,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry import trace
 from rich.console import Console
-from temporalio import activity, workflow
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -76,6 +74,9 @@ def subject_of(workflow_id: str | None) -> dict[str, str]:
 
 def _context(record: logging.LogRecord) -> dict[str, Any]:
     """What the line is about, where it was written: the workflow, the activity or the request; and the span."""
+    from opentelemetry import trace  # here, not above: a command that logs text need not load them (issue 26)
+    from temporalio import activity
+
     found: dict[str, Any] = {}
     workflow_id: str | None = None
     extra = getattr(record, "temporal_workflow", None) or getattr(record, "temporal_activity", None)
@@ -135,6 +136,8 @@ def setup_logging(chosen_format: str = "text", level: int | None = None) -> None
     root.setLevel(level if level is not None else log_level(None, chosen_format))
     if chosen_format == "json":
         # The JSON line carries the workflow and activity as fields; the SDK's loggers need not append them.
+        from temporalio import activity, workflow
+
         activity.logger.activity_info_on_message = False
         workflow.logger.workflow_info_on_message = False
 
