@@ -278,8 +278,8 @@ async def test_one_trace_runs_from_the_request_through_the_update_into_the_activ
     receiver = observed.receiver
     submit = receiver.trace(observed.submit_trace)
     names = {s.name for s in submit}
-    assert {"StartWorkflowUpdate:submit", "HandleUpdate:submit", "RunActivity:validate_stored_offer"} <= names, names
-    validation = next(s for s in submit if s.name == "RunActivity:validate_stored_offer")
+    assert {"StartWorkflowUpdate:submit", "HandleUpdate:submit", "RunActivity:assess_stored_offer"} <= names, names
+    validation = next(s for s in submit if s.name == "RunActivity:assess_stored_offer")
     assert validation.service == "offerdesk-worker"
     assert "StartWorkflowUpdate:submit" in _parents(submit, validation)
 
