@@ -70,8 +70,8 @@ MAILS = Counter(
     registry=WORKER,
 )
 
-for outcome in ("issued", "retried", "failed"):  # every series from the start, so a rate is never "no data"
-    LETTERS.labels(outcome)
+# Every series from the start, so a rate is never "no data"; each looked up once.
+_LETTER_OUTCOMES = {outcome: LETTERS.labels(outcome) for outcome in ("issued", "retried", "failed")}
 for outcome in ("sent", "refused", "undeliverable", "unavailable"):
     MAILS.labels(outcome)
 
@@ -105,9 +105,9 @@ def counted_letter(render: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T
         except asyncio.CancelledError:
             raise  # the worker is stopping or the heartbeat timed out: Temporal retries it elsewhere
         except Exception as e:
-            LETTERS.labels("failed" if _final(e) else "retried").inc()
+            _LETTER_OUTCOMES["failed" if _final(e) else "retried"].inc()
             raise
-        LETTERS.labels("issued").inc()
+        _LETTER_OUTCOMES["issued"].inc()
         pages, size = getattr(result, "pages", None), getattr(result, "size", None)
         activity.logger.info("letter issued: %s pages, %s bytes", pages, size)
         return result
@@ -126,7 +126,12 @@ def timed_render(rendering: asyncio.Future[T]) -> asyncio.Future[T]:
 
 
 def mail_outcome(outcome: str) -> None:
-    MAILS.labels(outcome).inc()
+    _mails(outcome).inc()
+
+
+@functools.cache
+def _mails(outcome: str) -> Counter:
+    return MAILS.labels(outcome)
 
 
 # ---- the store -------------------------------------------------------------------------------------
@@ -135,6 +140,12 @@ def mail_outcome(outcome: str) -> None:
 def _error_name(error: StoreError) -> str:
     names = {"NotInStoreError": "not_found", "DamagedObjectError": "damaged"}
     return names.get(type(error).__name__, "unavailable")
+
+
+@functools.cache
+def _store_seconds(operation: str, kind: Kind) -> Histogram:
+    """STORE_SECONDS's series for an operation on a kind, looked up once (`.labels` takes a lock and builds a key)."""
+    return STORE_SECONDS.labels(operation, kind.value)
 
 
 class MeasuredStore(ObjectStore):
@@ -153,7 +164,7 @@ class MeasuredStore(ObjectStore):
             STORE_ERRORS.labels(operation, kind.value, _error_name(e)).inc()
             raise
         finally:
-            STORE_SECONDS.labels(operation, kind.value).observe(time.perf_counter() - started)
+            _store_seconds(operation, kind).observe(time.perf_counter() - started)
 
     def put(self, kind: Kind, data: bytes) -> str:
         with self._measured("put", kind):

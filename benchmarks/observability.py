@@ -80,17 +80,28 @@ def span_sink() -> Iterator[SpanSink]:
         sink.close()
 
 
+def observed_parts() -> str:
+    """What the observed worker turns on: BENCH_OBSERVE (comma-separated), by default all three; one part alone
+    shows what it costs."""
+    return os.environ.get("BENCH_OBSERVE") or "metrics,tracing,logs"
+
+
 def observed_env(env: dict[str, str], sink: SpanSink, metrics_port: int) -> dict[str, str]:
-    """The observed worker's environment: its own task queue, metrics, traces to the sink, JSON logs."""
-    return {
-        **env,
-        "OFFERDESK_TASK_QUEUE": OBSERVED_QUEUE,
-        "OFFERDESK_WORKER_METRICS_PORT": str(metrics_port),
-        "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-        "OTEL_SERVICE_NAME": "offerdesk-worker-bench",
-        "OFFERDESK_LOG_FORMAT": "json",
-    }
+    """The observed worker's environment: its own task queue, metrics, traces to the sink, JSON logs (or those of
+    them BENCH_OBSERVE names)."""
+    on = set(observed_parts().split(","))
+    out = {**env, "OFFERDESK_TASK_QUEUE": OBSERVED_QUEUE}
+    if "metrics" in on:
+        out["OFFERDESK_WORKER_METRICS_PORT"] = str(metrics_port)
+    if "tracing" in on:
+        out |= {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_SERVICE_NAME": "offerdesk-worker-bench",
+        }
+    if "logs" in on:
+        out["OFFERDESK_LOG_FORMAT"] = "json"
+    return out
 
 
 async def traced_engine(engine: Engine, sink: SpanSink) -> Engine:
@@ -151,6 +162,7 @@ def overhead(plain: dict[str, Any], observed: dict[str, Any], sink: SpanSink, sc
             **observed,
             "worker_main_cpu_ms_per_offer": main_on,
             "worker_cpu_ms_per_offer": whole_on,
+            "parts_on": observed_parts(),
             "span_exports": sink.requests,
             "span_bytes": sink.bytes,
             "scrapes": len(scrapes),

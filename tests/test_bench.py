@@ -79,6 +79,7 @@ async def test_the_benchmark_runs_end_to_end(tmp_path: Path, project_root: Path)
     assert [b["offers"] for b in r["observability"]["by_batch"]] == [2, 1]
     assert r["observability_overhead_cpu"] > 0 and r["observability_overhead_approve_p99"] > 0
     assert r["observability"]["scrapes"] >= 1 and r["observability"]["span_exports"] >= 1
+    assert r["observability"]["parts_on"] == "metrics,tracing,logs"
 
     rendering = results["rendering"]
     assert rendering["3_pages"]["pages"] >= 1 and rendering["floor_one_line_s"] > 0

@@ -23,6 +23,7 @@ from typing import Any
 import opentelemetry.context
 import opentelemetry.trace
 import temporalio.worker
+import temporalio.workflow
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
@@ -30,6 +31,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.opentelemetry import TracingInterceptor, TracingWorkflowInboundInterceptor
 from temporalio.contrib.opentelemetry._context import attached_context
+from temporalio.contrib.opentelemetry._interceptor import _TracingWorkflowOutboundInterceptor
 
 from offerdesk.observe.logs import subject_of
 
@@ -126,11 +128,25 @@ class UpdateTracing(TracingWorkflowInboundInterceptor):
     so the validation its handler runs joins the request's trace; and an activity the main loop starts (the
     letter, once the last approval moved the offer) joins the trace of the update that moved the offer last.
     Spans are made only when a workflow task runs for the first time, never on replay, as the SDK does.
+
+    Queries and update validators make no span (the SDK's side makes one for each): they change nothing and
+    start nothing, the caller's own span covers them, and a portal reads each card it shows by query.
     """
 
     def __init__(self, next: temporalio.worker.WorkflowInboundInterceptor) -> None:
         super().__init__(next)
         self._last_update: dict[str, Any] | None = None
+
+    def init(self, outbound: temporalio.worker.WorkflowOutboundInterceptor) -> None:
+        # The SDK's init wraps `outbound` in its tracing outbound; ours is that one with local activities changed.
+        self.next.init(_LocalActivitiesUnspanned(outbound, self))
+
+    def _start_context(self) -> Context | None:
+        """The context a start made outside an update joins: the last update's, when there was one."""
+        caused_by = self._last_update
+        if caused_by is not None and not opentelemetry.context.get_value(_IN_UPDATE):
+            return self._update_context(caused_by)
+        return None
 
     def _carrier(self, headers: Mapping[str, Payload]) -> dict[str, Any] | None:
         header = headers.get(self.header_key)
@@ -144,13 +160,14 @@ class UpdateTracing(TracingWorkflowInboundInterceptor):
         return self._set_on_context(context)
 
     def handle_update_validator(self, input: temporalio.worker.HandleUpdateInput) -> None:
-        carrier = self._carrier(input.headers)
-        if carrier is None:
-            super().handle_update_validator(input)
-            return
-        with attached_context(self._update_context(carrier)):
-            self._completed_span(f"ValidateUpdate:{input.update}", kind=opentelemetry.trace.SpanKind.SERVER)
-            self.next.handle_update_validator(input)
+        """No span: a validator only reads the workflow's state (it can start nothing), and its verdict shows in
+        the caller's StartWorkflowUpdate span (an error there) or in the HandleUpdate span that follows."""
+        self.next.handle_update_validator(input)
+
+    async def handle_query(self, input: temporalio.worker.HandleQueryInput) -> Any:
+        """No span: a query reads the card (the portal asks for it on every page), starts nothing, and the
+        caller's QueryWorkflow span already times it."""
+        return await self.next.handle_query(input)
 
     async def handle_update_handler(self, input: temporalio.worker.HandleUpdateInput) -> Any:
         carrier = self._carrier(input.headers)
@@ -166,13 +183,30 @@ class UpdateTracing(TracingWorkflowInboundInterceptor):
             return await self.next.handle_update_handler(input)
 
     def _completed_span(self, span_name: str, **kwargs: Any) -> None:
-        caused_by = self._last_update
-        in_update = opentelemetry.context.get_value(_IN_UPDATE)
-        if span_name.startswith("StartActivity:") and caused_by is not None and not in_update:
-            with attached_context(self._update_context(caused_by)):
+        context = self._start_context() if span_name.startswith("StartActivity:") else None
+        if context is not None:
+            with attached_context(context):
                 super()._completed_span(span_name, **kwargs)
             return
         super()._completed_span(span_name, **kwargs)
+
+
+class _LocalActivitiesUnspanned(_TracingWorkflowOutboundInterceptor):
+    """The SDK's workflow outbound, but a local activity gets no StartActivity span of its own: it runs at once in
+    this worker, so its RunActivity span (a child of the update, or of the last update) says all that one would,
+    and each offer starts five (validation, the landing zone, its bounded steps). Its header carries the context
+    that span would have been made in."""
+
+    root: UpdateTracing
+
+    def start_local_activity(
+        self, input: temporalio.worker.StartLocalActivityInput
+    ) -> temporalio.workflow.ActivityHandle[Any]:
+        if not temporalio.workflow.unsafe.is_replaying():  # on replay the SDK adds no header either
+            carrier: dict[str, Any] = {}
+            self.root.text_map_propagator.inject(carrier, self.root._start_context())
+            input.headers = self.root._context_carrier_to_headers(carrier, input.headers)
+        return self.next.start_local_activity(input)
 
 
 def client_interceptors() -> list[TracingInterceptor]:
