@@ -144,6 +144,21 @@ def make_render_pool(workers: int | None = None, setup: Callable[[], None] | Non
     )
 
 
+def stop_render_pool(pool: ProcessPoolExecutor) -> None:
+    """End the render processes and wait for the pool to wind down, so its locks are released before the worker exits.
+
+    A pool left winding down (shutdown without waiting) still holds its semaphores when the worker ends, and
+    multiprocessing's resource tracker then warns of "leaked semaphore objects" on stderr, a line outside the JSON
+    logs, now and then. By now the drain has given the letters their time: a render still running belongs to an
+    activity Temporal has cancelled and gives to another worker, so it is ended rather than waited for.
+    """
+    pool.shutdown(wait=False, cancel_futures=True)
+    processes = getattr(pool, "_processes", None) or {}  # Python 3.14 has terminate_workers(); 3.11 has not
+    for process in list(processes.values()):
+        process.terminate()
+    pool.shutdown(wait=True)
+
+
 def _not_healing(error: NotInStoreError | DamagedObjectError) -> ApplicationError:
     """Store errors that another try cannot fix, named so the workflow's retry policy stops at once."""
     kind = NOT_IN_STORE if isinstance(error, NotInStoreError) else DAMAGED_OBJECT

@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from activities.metrics import WORKER, MeasuredStore
 from activities.notify import NotifyActivities
-from activities.offer_activities import OfferActivities, make_render_pool
+from activities.offer_activities import OfferActivities, make_render_pool, stop_render_pool
 from activities.postman import Postman
 from activities.signing.identity import cached_signer
 from offerdesk.config import Settings
@@ -116,7 +116,7 @@ def worker_for(
     finally:
         threads.shutdown(wait=False, cancel_futures=True)
         postman_threads.shutdown(wait=False, cancel_futures=True)
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop_render_pool(pool)
 
 
 def worker_metrics(settings: Settings, sdk_metrics: str | None) -> MetricsEndpoint | None:
