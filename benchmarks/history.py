@@ -1,4 +1,5 @@
-"""What one offer costs the engine, counted from Temporal's own record: history events and workflow tasks.
+"""What one offer costs the engine, counted from Temporal's own record (history events and workflow tasks), and
+waiting for an offer's letter the same way: its history, long-polled.
 
 Counts, unlike times, do not move with the machine. Each offer is counted from its invitation (the first event
 of its first run) to its letter (the end of the workflow task that issued it), every run of it counted; and to
@@ -15,6 +16,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
+from offerdesk.engine import Engine
+from schemas.answer import Accept
+from schemas.offer_state import OfferOutcome
 from workflows.names import offer_workflow_id, round_workflow_id
 
 TASK_DONE = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
@@ -87,3 +91,20 @@ async def history_cost(client: Client, round_id: str, partners: list[str]) -> di
         "(events_per_offer) and to the deal its partner accepted (…_to_the_deal); the round's own history "
         "apart, divided by its offers",
     }
+
+
+LETTER_STATES = {b'"LETTER_ISSUED"', b'"LETTER_FAILED"'}
+
+
+async def letter_accepted(engine: Engine, round_id: str, partner: str) -> OfferOutcome:
+    """Wait for the offer's letter without polling (the history long-polls for new events), then accept it, as its
+    partner would, so that its workflow completes: a letter awaits an answer since issue 25."""
+    handle = engine.client.get_workflow_handle(offer_workflow_id(round_id, partner), result_type=OfferOutcome)
+    async for event in handle.fetch_history_events(wait_new_event=True):
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+            if "OfferState" in fields and fields["OfferState"].data in LETTER_STATES:
+                break
+    await engine.accept(round_id, partner, Accept(by="benchmark", letter=1))
+    outcome: OfferOutcome = await handle.result()
+    return outcome

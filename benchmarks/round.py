@@ -50,7 +50,7 @@ from benchmarks.common import (
 )
 from benchmarks.floor import FLOOR_QUEUE, FloorWorkflow, floor_workflow_id
 from benchmarks.full_schedule import full_schedule
-from benchmarks.history import history_cost
+from benchmarks.history import history_cost, letter_accepted
 from benchmarks.observability import (
     OBSERVED_QUEUE,
     ObservedWorker,
@@ -71,14 +71,12 @@ from offerdesk.devserver import DevServer, free_port, stop_process
 from offerdesk.engine import Engine
 from offerdesk.people.migrate import upgrade
 from offers.reference import load_policy
-from schemas.answer import Accept
 from schemas.document_ref import canonical_bytes
 from schemas.offer import OfferDocument
-from schemas.offer_state import OfferOutcome
 from schemas.partner import PartnerReference
 from schemas.review import Approve
 from schemas.round import RoundStatus
-from workflows.names import offer_workflow_id, round_workflow_id
+from workflows.names import round_workflow_id
 
 __all__ = ["GOALS", "PARTS", "abba", "main", "merge", "offers", "partners"]
 
@@ -98,23 +96,6 @@ class Samples:
     @classmethod
     def empty(cls) -> Samples:
         return cls([], {"submitting": [], "rendering": []}, {"submitting": [], "rendering": []}, [])
-
-
-LETTER_STATES = {b'"LETTER_ISSUED"', b'"LETTER_FAILED"'}
-
-
-async def letter_accepted(engine: Engine, round_id: str, partner: str) -> OfferOutcome:
-    """Wait for the offer's letter without polling (the history long-polls for new events), then accept it, as its
-    partner would, so that its workflow completes: a letter awaits an answer since issue 25."""
-    handle = engine.client.get_workflow_handle(offer_workflow_id(round_id, partner), result_type=OfferOutcome)
-    async for event in handle.fetch_history_events(wait_new_event=True):
-        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
-            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
-            if "OfferState" in fields and fields["OfferState"].data in LETTER_STATES:
-                break
-    await engine.accept(round_id, partner, Accept(by="benchmark", letter=1))
-    outcome: OfferOutcome = await handle.result()
-    return outcome
 
 
 async def temporal_batch(
