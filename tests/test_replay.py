@@ -40,7 +40,7 @@ from workflows.patches import DEPRECATED, LIVE
 
 HISTORIES = Path(__file__).parent / "histories"
 KEYS = "keys.json"
-NEWEST_WINDOW = "5-lean-offers"
+NEWEST_WINDOW = "6-offers-in-batches"
 """Where `make histories` records: the window of the newest patch in force (see workflows/PATCHES.md)."""
 CONTINUING_COMMENTS = MAX_RUN_UPDATES + 10
 """Enough updates for an offer to continue as new, so a carry is recorded as the next run's input."""

@@ -28,10 +28,13 @@ NEGOTIATE = "negotiate-after-the-letter"
 ending the offer. Offers whose letter was issued before it ended at LETTER_ISSUED; they replay and end so."""
 
 LEAN_OFFERS = "lean-offers"
-"""Issue 26, in the round workflow: a round starts its offers as OFFER_TYPE, with their first card as memo, 25 in a
-workflow task. Rounds started before start LEGACY_OFFER_TYPE offers one per task, and replay so."""
+"""Issue 26, in the round workflow: a round starts its offers as OFFER_TYPE, with their first card as memo. Rounds
+started before start LEGACY_OFFER_TYPE offers, and replay so."""
+OFFERS_IN_BATCHES = "offers-in-batches"
+"""Issue 26, in the round workflow, after LEAN_OFFERS: a lean round starts its offers 25 in a workflow task. Lean
+rounds started before (tests/histories/5-lean-offers) start them one per task, and replay so."""
 
-LIVE = (QUICK_AS_LOCAL, COMPACT, NOTIFY_PEOPLE, NEGOTIATE, LEAN_OFFERS)
+LIVE = (QUICK_AS_LOCAL, COMPACT, NOTIFY_PEOPLE, NEGOTIATE, LEAN_OFFERS, OFFERS_IN_BATCHES)
 """Asked with `workflow.patched`: histories from before each still take the old path."""
 DEPRECATED: tuple[str, ...] = ()
 """Asked with `workflow.deprecate_patch`: no history from before them can still be open."""

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.partner import PartnerReference
     from schemas.round import RoundSpec, RoundStatus
     from workflows.names import OFFER_PARTNER, OFFER_ROUND, OFFER_STATE, offer_workflow_id
-    from workflows.patches import LEAN_OFFERS, LEGACY_OFFER_TYPE, OFFER_TYPE
+    from workflows.patches import LEAN_OFFERS, LEGACY_OFFER_TYPE, OFFER_TYPE, OFFERS_IN_BATCHES
 
 
 OFFER_TERMS = {
@@ -47,7 +47,7 @@ class RoundWorkflow:
     async def run(self, spec: RoundSpec) -> RoundStatus:
         lean = workflow.patched(LEAN_OFFERS)
         handles: list[ChildWorkflowHandle[Any, OfferOutcome]] = []
-        if lean:  # a batch of offers per workflow task, not one task per offer
+        if lean and workflow.patched(OFFERS_IN_BATCHES):  # a batch of offers per workflow task, not one per offer
             for first in range(0, len(spec.partners), START_AT_ONCE):
                 batch = spec.partners[first : first + START_AT_ONCE]
                 handles += await asyncio.gather(*(self._invite(spec, p, lean) for p in batch))
