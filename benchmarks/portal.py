@@ -157,7 +157,8 @@ async def _cli(env: dict[str, str], *args: str, shows: str) -> float:
     return wall
 
 
-async def _get(client: httpx.AsyncClient, path: str, check: str) -> float:
+async def timed_get(client: httpx.AsyncClient, path: str, check: str) -> float:
+    """The seconds a GET took; an answer that is not 200 with `check` in it stops the benchmark."""
     start = time.perf_counter()
     answer = await client.get(path)
     wall = time.perf_counter() - start
@@ -185,11 +186,11 @@ async def dashboard(
     browser = await portal.browser(staff)  # already used to sign in: closed below, never entered
     try:
         async with portal.api(token) as api:
-            page_first = await _get(browser, f"/rounds/{rid}", board.partners[-1])
-            api_first = await _get(api, f"/api/rounds/{rid}", board.partners[-1])
+            page_first = await timed_get(browser, f"/rounds/{rid}", board.partners[-1])
+            api_first = await timed_get(api, f"/api/rounds/{rid}", board.partners[-1])
             cpu0 = {name: cpu_seconds(procs[name]) for name in ("portal", "server")}
-            page = [await _get(browser, f"/rounds/{rid}", board.partners[-1]) for _ in range(repeats)]
-            api_times = [await _get(api, f"/api/rounds/{rid}", board.partners[-1]) for _ in range(repeats)]
+            page = [await timed_get(browser, f"/rounds/{rid}", board.partners[-1]) for _ in range(repeats)]
+            api_times = [await timed_get(api, f"/api/rounds/{rid}", board.partners[-1]) for _ in range(repeats)]
             per_view = {
                 f"{name}_cpu_s_per_dashboard": (cpu_seconds(procs[name]) - cpu0[name]) / (2 * repeats) for name in cpu0
             }

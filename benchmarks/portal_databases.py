@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import psutil
 
 from benchmarks.common import console, cpu_seconds, percentiles
-from benchmarks.portal import OpenRound, PortalProcess
+from benchmarks.portal import OpenRound, PortalProcess, timed_get
 from benchmarks.postgres import NoPostgres, Postgres
 from offerdesk.config import Settings
 from offerdesk.people.db import close
@@ -50,15 +49,6 @@ def worst_ratio(by_database: dict[str, dict[str, dict[str, float]]]) -> tuple[st
     return kind, ratios[kind]
 
 
-async def _get(client: httpx.AsyncClient, path: str, check: str) -> float:
-    start = time.perf_counter()
-    answer = await client.get(path)
-    wall = time.perf_counter() - start
-    if answer.status_code != 200 or check not in answer.text:
-        raise RuntimeError(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
-    return wall
-
-
 async def one_visit(portal: PortalProcess, name: str, board: OpenRound, partner: str) -> dict[str, float]:
     """A person signs in through the form (the form's page and its post), opens the round's staff dashboard page,
     then an offer's page: each timed."""
@@ -67,8 +57,8 @@ async def one_visit(portal: PortalProcess, name: str, board: OpenRound, partner:
     signed_in = time.perf_counter() - start
     try:
         rid = board.round_id
-        dashboard = await _get(browser, f"/rounds/{rid}", board.partners[-1])
-        offer = await _get(browser, f"/rounds/{rid}/offers/{partner}", partner)
+        dashboard = await timed_get(browser, f"/rounds/{rid}", board.partners[-1])
+        offer = await timed_get(browser, f"/rounds/{rid}/offers/{partner}", partner)
     finally:
         await browser.aclose()
     return {"sign_in": signed_in, "dashboard_page": dashboard, "offer_page": offer}
