@@ -184,15 +184,10 @@ def offer_link(public_url: str, notice: Notice) -> str:
 
 @cache
 def _templates() -> jinja2.Environment:
-    import jinja2  # when the first notice is composed: the workflow imports this module for NotifyActivities
+    # Imported when the first notice is composed: the workflow imports this module for NotifyActivities.
+    from activities.templates import template_environment
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(MAIL_TEMPLATES),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment(MAIL_TEMPLATES, escape_only=("html.j2",))
     env.filters["when"] = when
     return env
 

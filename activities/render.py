@@ -36,13 +36,13 @@ from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from activities.templates import TEMPLATES_DIR, template_environment
 from offers.hs import GoodsKind, classify_hs
 from offers.lines import TARIFF_LINE_COLUMNS, tariff_lines_csv
 from schemas.letter import LetterInput
 from schemas.offer import TariffCommitment
 from schemas.validation import CATEGORY_TITLES, Category
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PDF_VARIANT = "pdf/a-3a"
 """PDF/A-3 (attachments of any type: JSON, CSV), conformance level A (accessible: implies WeasyPrint's pdf_tags)."""
 
@@ -139,14 +139,7 @@ class TemplateAssetFetcher(URLFetcher):  # type: ignore[misc]
 
 @lru_cache
 def _environment() -> jinja2.Environment:
-    # autoescape=True, not select_autoescape(): the latter does not escape "letter.html.j2".
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment(TEMPLATES_DIR)
     env.filters["pct"] = lambda v: f"{v:g}%"
     env.filters["tonnes"] = lambda v: f"{v:,.0f} t"
     env.filters["usd"] = lambda v: f"USD {v / 1e9:,.2f} bn" if v >= 1e8 else f"USD {v:,.0f}"

@@ -65,6 +65,21 @@ async def open_round_with_offers(engine: Engine, size: int, submitted: int, at_o
 # ---- the portal process -------------------------------------------------------------------------
 
 
+async def portal_answering(url: str, process: asyncio.subprocess.Process, within_s: float) -> None:
+    """Wait until a portal process started at `url` serves its OpenAPI document; a sentence if it exits first."""
+    async with httpx.AsyncClient(base_url=url) as client:
+        for _ in range(int(within_s * 10)):
+            try:
+                if (await client.get("/openapi.json")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if process.returncode is not None:
+                raise RuntimeError(f"the portal exited with {process.returncode}")
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the portal did not answer within {within_s:.0f} s")
+
+
 @dataclass
 class PortalProcess:
     """A real `offerdesk portal` against the benchmark's server, with users and API tokens made for it."""
@@ -88,18 +103,7 @@ class PortalProcess:
             stdout=asyncio.subprocess.DEVNULL,
         )
         url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=url) as client:
-            for _ in range(1200):
-                try:
-                    if (await client.get("/openapi.json")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.returncode is not None:
-                    raise RuntimeError(f"the portal exited with {process.returncode}")
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the portal did not answer within 120 s")
+        await portal_answering(url, process, within_s=120)
         return cls(url, process, open_people(database))
 
     @property

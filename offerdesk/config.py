@@ -6,7 +6,7 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from temporalio.converter import DataConverter
 
@@ -52,17 +52,29 @@ offer's (the most an offer holds), measured on a shared 2-core machine: 0.7 to 2
 A minute is five times the worst of those; a notice's SMTP conversation gives up after 20 s of silence."""
 
 
-def _drain(value: str | None) -> float:
-    name = "OFFERDESK_WORKER_DRAIN_S"
+N = TypeVar("N", int, float)
+
+
+@overload
+def _number(value: str | None, name: str, parse: type[N], low: N, high: N, what: str, default: N) -> N: ...
+@overload
+def _number(value: str | None, name: str, parse: type[N], low: N, high: N, what: str, default: None) -> N | None: ...
+def _number(value: str | None, name: str, parse: type[N], low: N, high: N, what: str, default: N | None) -> N | None:
+    """A number between `low` and `high` from the variable `name`, or `default` when unset; `what` names its unit
+    with an example, for the sentence that refuses anything else."""
     if not value or not value.strip():
-        return DRAIN_S
+        return default
     try:
-        seconds = float(value)
+        number = parse(value)
     except ValueError:
-        raise ValueError(f"{name} is a number of seconds, such as 60; not {value!r}") from None
-    if not 0 <= seconds <= 3600:
-        raise ValueError(f"{name} must be between 0 and 3600 seconds; {value} is not")
-    return seconds
+        raise ValueError(f"{name} is {what}; not {value!r}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}; {value.strip()} is not")
+    return number
+
+
+def _drain(value: str | None) -> float:
+    return _number(value, "OFFERDESK_WORKER_DRAIN_S", float, 0.0, 3600.0, "a number of seconds, such as 60", DRAIN_S)
 
 
 def mail_slots_for(cpus: int) -> int:
@@ -73,15 +85,7 @@ def mail_slots_for(cpus: int) -> int:
 
 def _port(value: str | None, name: str) -> int | None:
     """A TCP port, or None when unset (the endpoint is off)."""
-    if not value or not value.strip():
-        return None
-    try:
-        port = int(value)
-    except ValueError:
-        raise ValueError(f"{name} is a port number, such as 9464; not {value!r}") from None
-    if not 1 <= port <= 65535:
-        raise ValueError(f"{name} must be a port between 1 and 65535; {value} is not")
-    return port
+    return _number(value, name, int, 1, 65535, "a port number, such as 9464", None)
 
 
 def _flag(value: str | None) -> bool:
@@ -105,15 +109,7 @@ def _database_url(value: str | None) -> str | None:
 
 
 def _pool_size(value: str | None) -> int:
-    if not value or not value.strip():
-        return 5
-    try:
-        size = int(value)
-    except ValueError:
-        raise ValueError(f"OFFERDESK_DATABASE_POOL_SIZE is a number of connections, such as 5; not {value!r}") from None
-    if not 1 <= size <= 100:
-        raise ValueError(f"OFFERDESK_DATABASE_POOL_SIZE must be between 1 and 100; {size} is not")
-    return size
+    return _number(value, "OFFERDESK_DATABASE_POOL_SIZE", int, 1, 100, "a number of connections, such as 5", 5)
 
 
 MAX_NAME = 200

@@ -72,13 +72,13 @@ class LetterCheck(BaseModel):
     """What a check of a letter found: valid when it is signed, unchanged since, and the signer is trusted."""
 
     valid: bool
-    signer: str | None
-    signed_at: datetime | None
+    signer: str | None = None
+    signed_at: datetime | None = None
     """The signing time the signature states (the signer's own clock)."""
-    timestamp: LetterTimestamp | None
-    covers_whole_file: bool
+    timestamp: LetterTimestamp | None = None
+    covers_whole_file: bool = False
     """The signature covers every byte of the file, and the bytes are those that were signed."""
-    trusted: bool
+    trusted: bool = False
     """The signer's certificate chains to a trusted certificate (by default, the installation's own)."""
     reason: str
-    """Why, in a sentence."""
+    """Why, in a sentence (required, after fields with defaults: pydantic takes them by keyword)."""

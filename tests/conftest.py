@@ -26,9 +26,11 @@ from offerdesk.devserver import temporal_binary
 from offerdesk.engine import Engine
 from offerdesk.people.db import close, sqlite_url
 from offerdesk.people.migrate import upgrade
+from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
 from offers.reference import partner_references
 from schemas.answer import RESPOND_WITHIN
+from schemas.review import Approve
 from schemas.round import RoundSpec
 from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
 from workflows.names import SEARCH_ATTRIBUTES, offer_workflow_id, round_workflow_id
@@ -189,6 +191,15 @@ def round_spec(
         approvals_required=approvals,
         respond_within=respond_within,
     )
+
+
+async def submitted_and_approved(
+    engine: Engine, round_id: str, partner: str, by: str = "negotiator", reviewers: tuple[str, ...] = ("Ada", "Grace")
+) -> None:
+    """A sample offer from `partner`, sent by `by` and approved at version 1 by each of `reviewers`."""
+    await engine.submit(sample_offer(round_id, partner), by=by)
+    for reviewer in reviewers:
+        await engine.approve(round_id, partner, Approve(reviewer=reviewer, version=1))
 
 
 @pytest.fixture

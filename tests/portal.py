@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from benchmarks.portal import portal_answering
 from offerdesk.config import Settings
 from offerdesk.devserver import free_port
 from offerdesk.engine import Engine
@@ -101,18 +102,7 @@ async def start_portal(
         stderr=errors,
     )
     url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=url) as client:
-        for _ in range(300):
-            try:
-                if (await client.get("/openapi.json")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.returncode is not None:
-                raise RuntimeError(f"the portal exited with {process.returncode}")
-            await asyncio.sleep(0.1)
-        else:
-            raise RuntimeError("the portal did not answer within 30 s")
+    await portal_answering(url, process, within_s=30)
     try:
         yield Portal(url, open_people(settings.database))
     finally:

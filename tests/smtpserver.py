@@ -52,6 +52,12 @@ class Mailbox:
             (m["To"].addresses[0].addr_spec, m["X-Offerdesk-Kind"], m["X-Offerdesk-Partner"]) for m in self.received()
         )
 
+    async def settles_on(self, expected: list[tuple[str, str, str]], timeout: float = 30) -> list[tuple[str, str, str]]:
+        """Wait for as many messages as `expected` holds, then a moment for any sent twice; the events then."""
+        await eventually(lambda: len(self.received()) >= len(expected), timeout, "all notices mailed")
+        await asyncio.sleep(1.5)  # anything sent twice would arrive by now
+        return self.events()
+
 
 @contextmanager
 def smtp_server(port: int, smtputf8: bool = False) -> Iterator[Mailbox]:

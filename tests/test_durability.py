@@ -30,7 +30,7 @@ from schemas.answer import Accept
 from schemas.offer_state import OfferState
 from schemas.review import Approve, Comment
 from schemas.round import RoundSpec, RoundStatus
-from tests.conftest import round_spec
+from tests.conftest import round_spec, submitted_and_approved
 from workflows.names import offer_workflow_id, round_workflow_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -114,9 +114,7 @@ async def test_a_letter_that_cannot_be_stored_ends_in_letter_failed_and_staff_re
     with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
         async with worker:
             await engine.open_round(spec)
-            await engine.submit(sample_offer(rid, "BW"), by="negotiator")
-            await engine.approve(rid, "BW", ADA)
-            await engine.approve(rid, "BW", GRACE)
+            await submitted_and_approved(engine, rid, "BW")
             failed = await engine.wait_for(rid, "BW", {OfferState.LETTER_FAILED, OfferState.LETTER_ISSUED}, WAIT)
             assert failed.state is OfferState.LETTER_FAILED and failed.letter is None
             assert failed.letter_failure is not None and str(letters) in failed.letter_failure

@@ -115,7 +115,7 @@ def test_metrics_ports_and_log_settings_are_checked() -> None:
     settings = Settings.from_env({"OFFERDESK_WORKER_METRICS_PORT": "9464", "OFFERDESK_LOG_FORMAT": "JSON"})
     assert (settings.worker_metrics_port, settings.portal_metrics_port, settings.log_format) == (9464, None, "json")
     assert settings.server_options()["log_config"] is None
-    with pytest.raises(ValueError, match="OFFERDESK_PORTAL_METRICS_PORT must be a port between 1 and 65535"):
+    with pytest.raises(ValueError, match="OFFERDESK_PORTAL_METRICS_PORT must be between 1 and 65535"):
         Settings.from_env({"OFFERDESK_PORTAL_METRICS_PORT": "70000"})
     with pytest.raises(ValueError, match="OFFERDESK_WORKER_METRICS_PORT is a port number"):
         Settings.from_env({"OFFERDESK_WORKER_METRICS_PORT": "ninety"})

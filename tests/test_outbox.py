@@ -64,6 +64,13 @@ def _notify(people: People, port: int) -> NotifyActivities:
     return NotifyActivities(people.notices, Mailer(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}", SENDER)), PUBLIC)
 
 
+def _mailing_reviewers(database: str) -> tuple[People, int, NotifyActivities]:
+    """The reviewers, a free port for their mail server, and the activities that mail them through it."""
+    people = _reviewers(database)
+    port = free_port()
+    return people, port, _notify(people, port)
+
+
 def _rows(people: People) -> dict[str, Any]:
     """The outbox as it is, by key."""
     with people.database.begin() as db:
@@ -173,9 +180,7 @@ def test_a_notice_this_code_cannot_read_is_left_for_a_newer_worker(database: str
 
 @on_the_loop
 async def test_a_posted_notice_is_mailed_at_once_to_each_person_once(database: str) -> None:
-    people = _reviewers(database)
-    port = free_port()
-    notify = _notify(people, port)
+    people, port, notify = _mailing_reviewers(database)
     earlier, notice = _notice(), _notice()
     people.notices.post(earlier)  # in the outbox before the postman starts: its first look finds it
     with smtp_server(port) as mailbox:
@@ -199,9 +204,7 @@ async def test_a_posted_notice_is_mailed_at_once_to_each_person_once(database: s
 
 @on_the_loop
 async def test_while_the_mail_server_is_away_the_errors_are_kept_and_the_retries_deliver(database: str) -> None:
-    people = _reviewers(database)
-    port = free_port()
-    notify = _notify(people, port)
+    people, port, notify = _mailing_reviewers(database)
     notice = _notice()
     async with _postman(notify, people):
         notify.post(notice)
@@ -260,9 +263,7 @@ async def test_two_postmen_on_one_database_send_each_message_once(database: str)
 
 @on_the_loop
 async def test_a_stopping_postman_lets_its_sends_finish_or_leaves_them_to_another(database: str) -> None:
-    people = _reviewers(database)
-    port = free_port()
-    notify = _notify(people, port)
+    people, port, notify = _mailing_reviewers(database)
     first, second = _notice(), _notice()
     with smtp_server(port) as mailbox:
         threads = ThreadPoolExecutor(max_workers=3)

@@ -19,8 +19,21 @@ from urllib.parse import unquote, unquote_to_bytes
 
 if TYPE_CHECKING:
     from asn1crypto import x509 as asn1_x509
+    from cryptography import x509 as cryptography_x509
     from pyhanko.sign.signers import Signer
 
+KEY_USES = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+    "encipher_only",
+    "decipher_only",
+)
+"""The fields of cryptography's x509.KeyUsage, each allowed or not."""
 DEV_SIGNER_NAME = "Offerdesk development signer, not for real letters"
 OFFICE = "Office of the Trade Representative"
 """The office letters are signed for, when the certificate names no organization."""
@@ -212,6 +225,17 @@ def read_certificates(path: Path) -> list[asn1_x509.Certificate]:
     return certs
 
 
+def key_usage(*allowed: str) -> cryptography_x509.KeyUsage:
+    """A KeyUsage extension that allows only the uses named (the fields of x509.KeyUsage, such as "crl_sign")."""
+    from cryptography import x509
+
+    uses = KEY_USES
+    unknown = set(allowed) - set(uses)
+    if unknown:
+        raise ValueError(f"no such key usage: {', '.join(sorted(unknown))}")
+    return x509.KeyUsage(**{use: use in allowed for use in uses})
+
+
 def make_dev_identity(key_path: Path, passphrase_path: Path, *, name: str = DEV_SIGNER_NAME) -> bool:
     """A self-signed RSA-3072 identity as a PKCS#12 file and its random passphrase, both 0600, unless the key file
     exists already; True when made. Valid ten years; its common name says it is not for real letters."""
@@ -237,20 +261,7 @@ def make_dev_identity(key_path: Path, passphrase_path: Path, *, name: str = DEV_
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(key_usage("digital_signature", "content_commitment"), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())

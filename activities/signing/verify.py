@@ -78,15 +78,7 @@ def check_letter(data: bytes, trust: Sequence[asn1_x509.Certificate]) -> LetterC
 
 
 def _not_valid(reason: str) -> LetterCheck:
-    return LetterCheck(
-        valid=False,
-        signer=None,
-        signed_at=None,
-        timestamp=None,
-        covers_whole_file=False,
-        trusted=False,
-        reason=reason,
-    )
+    return LetterCheck(valid=False, reason=reason)  # nothing else was found
 
 
 def _judged(status: PdfSignatureStatus, extra: int) -> LetterCheck:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from offerdesk.cli.common import call, fail, operator, out, parse_input
+from offerdesk.cli.common import as_operator, call, fail, out
 from offerdesk.cli.offer import offer_app
 from offerdesk.cli.staff import staff_app
 from offerdesk.durations import parse_duration
@@ -51,12 +51,11 @@ def offer_accept(
     """
     if on_behalf and not reason.strip():
         raise fail("accepting on the partner's behalf needs a reason; add --reason", 2)
-    by = operator()
-    request = parse_input(lambda: Accept(by=by, letter=letter, on_behalf=on_behalf, reason=reason))
+    request = as_operator(lambda by: Accept(by=by, letter=letter, on_behalf=on_behalf, reason=reason))
     sent, answer = call(lambda e: on_letter(e, round_id, partner.upper(), request))
     whose = " on the partner's behalf" if on_behalf else ""
     out.print(
-        f"Accepted letter {sent.letter} of {answer.partner} in round {answer.round_id} as {by}{whose}: "
+        f"Accepted letter {sent.letter} of {answer.partner} in round {answer.round_id} as {sent.by}{whose}: "
         f"{answer.state.value}. Its terms are the deal.",
         highlight=False,
     )
@@ -70,8 +69,7 @@ def staff_reopen(
     reason: Annotated[str, typer.Option(help="Why it is reopened; recorded, and told to the negotiator.")],
 ) -> None:
     """Reopen an UNANSWERED offer as OFFERDESK_OPERATOR: its latest letter awaits an answer again."""
-    by = operator()
-    request = parse_input(lambda: Reopen(by=by, respond_within=parse_duration(respond_within), reason=reason))
+    request = as_operator(lambda by: Reopen(by=by, respond_within=parse_duration(respond_within), reason=reason))
     answer = call(lambda e: e.reopen(round_id, partner.upper(), request))
     assert answer.respond_by is not None
     out.print(
@@ -87,7 +85,6 @@ def staff_close(
     reason: Annotated[str, typer.Option(help="Why; recorded in the audit trail.")] = "",
 ) -> None:
     """Close an UNANSWERED offer as OFFERDESK_OPERATOR: it stays UNANSWERED, and its workflow ends."""
-    by = operator()
-    request = parse_input(lambda: CloseOffer(by=by, reason=reason))
+    request = as_operator(lambda by: CloseOffer(by=by, reason=reason))
     answer = call(lambda e: e.close(round_id, partner.upper(), request))
     out.print(f"{answer.partner}'s offer in round {round_id} is closed: {answer.state.value}.", highlight=False)

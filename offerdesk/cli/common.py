@@ -141,3 +141,9 @@ def print_json(model: BaseModel | list[Any] | dict[str, Any]) -> None:
 def operator() -> str:
     """Who acts from the command line: OFFERDESK_OPERATOR, or the OS user name. Never a name in a document."""
     return load_settings().operator
+
+
+def as_operator(make: Callable[[str], T]) -> T:
+    """The request `make` builds for the operator, parsed: a field out of bounds is exit 2 with its sentence."""
+    by = operator()
+    return parse_input(lambda: make(by))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from offerdesk.cli.common import JsonOpt, call, operator, out, parse_input, print_json
+from offerdesk.cli.common import JsonOpt, as_operator, call, operator, out, parse_input, print_json
 from offers.documents import load_offer
 from schemas.offer_state import OfferState, OfferStatus, SubmissionResult
 from schemas.review import Withdraw
@@ -68,8 +68,7 @@ def offer_withdraw(
     reason: Annotated[str, typer.Option()] = "",
 ) -> None:
     """Withdraw a partner's offer from the round, as OFFERDESK_OPERATOR."""
-    by = operator()
-    request = parse_input(lambda: Withdraw(by=by, reason=reason))
+    request = as_operator(lambda by: Withdraw(by=by, reason=reason))
     answer = call(lambda e: e.withdraw(round_id, partner.upper(), request))
     out.print(f"{answer.partner}'s offer in round {round_id} is {answer.state.value}.")
 

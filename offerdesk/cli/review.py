@@ -7,7 +7,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from offerdesk.cli.common import call, operator, out, parse_input
+from offerdesk.cli.common import as_operator, call, out
 from offerdesk.engine import Engine
 from schemas.offer_state import OfferAnswer
 from schemas.review import Approve, Comment, Decision, RequestChanges
@@ -65,11 +65,10 @@ def review_approve(
     Refused if the operator submitted any version of the offer, or if the partner sent a later version than the
     one approved.
     """
-    reviewer = operator()
-    request = parse_input(lambda: Approve(reviewer=reviewer, version=version, rate_pct=rate, reason=reason))
+    request = as_operator(lambda reviewer: Approve(reviewer=reviewer, version=version, rate_pct=rate, reason=reason))
     sent, answer = call(lambda e: on_version(e, round_id, partner.upper(), request, Engine.approve))
     out.print(
-        f"Approved version {sent.version} of {answer.partner} in round {answer.round_id} as {reviewer}: "
+        f"Approved version {sent.version} of {answer.partner} in round {answer.round_id} as {sent.reviewer}: "
         f"{answer.approvals}/{answer.approvals_required} approvals; {answer.state.value}.",
         highlight=False,
     )
@@ -86,8 +85,7 @@ def review_request_changes(
 
     Refused if the partner sent a later version than the one sent back.
     """
-    reviewer = operator()
-    request = parse_input(lambda: RequestChanges(reviewer=reviewer, version=version, note=note))
+    request = as_operator(lambda reviewer: RequestChanges(reviewer=reviewer, version=version, note=note))
     sent, answer = call(lambda e: on_version(e, round_id, partner.upper(), request, Engine.request_changes))
     out.print(
         f"Sent version {sent.version} back to the negotiator; they may amend until {answer.amend_until.isoformat()}.",
@@ -102,7 +100,6 @@ def review_comment(
     text: Annotated[str, typer.Option(help="The comment.")],
 ) -> None:
     """Leave a comment on an offer as OFFERDESK_OPERATOR, recorded in its audit trail."""
-    reviewer = operator()
-    request = parse_input(lambda: Comment(reviewer=reviewer, text=text))
+    request = as_operator(lambda reviewer: Comment(reviewer=reviewer, text=text))
     call(lambda e: e.comment(round_id, partner.upper(), request))
     out.print("Comment recorded.")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from offerdesk.cli.common import call, operator, out, parse_input
+from offerdesk.cli.common import as_operator, call, out
 from offerdesk.cli.review import VersionOpt, on_version
 from offerdesk.durations import parse_duration
 from offerdesk.engine import Engine
@@ -26,8 +26,7 @@ def staff_extend(
     reason: Annotated[str, typer.Option()] = "",
 ) -> None:
     """Extend an offer's review window as OFFERDESK_OPERATOR (also reopens an escalated offer for review)."""
-    by = operator()
-    request = parse_input(lambda: ExtendReview(by=by, extend_by=parse_duration(extend_by), reason=reason))
+    request = as_operator(lambda by: ExtendReview(by=by, extend_by=parse_duration(extend_by), reason=reason))
     answer = call(lambda e: e.extend_review(round_id, partner.upper(), request))
     assert answer.review_deadline is not None
     out.print(f"Review window now ends {answer.review_deadline.isoformat()}.")
@@ -48,10 +47,8 @@ def staff_decide(
 
     Refused if the operator submitted any version of it, or if the partner sent a later version than the one decided.
     """
-    by = operator()
-    request = parse_input(
-        lambda: StaffDecision(by=by, version=version, decision=decision.replace("-", "_"), rate_pct=rate, reason=reason)
-    )
+    kind = decision.replace("-", "_")
+    request = as_operator(lambda by: StaffDecision(by=by, version=version, decision=kind, rate_pct=rate, reason=reason))
     sent, answer = call(lambda e: on_version(e, round_id, partner.upper(), request, Engine.decide))
     out.print(f"Decided version {sent.version}: {answer.state.value}.", highlight=False)
 
@@ -63,7 +60,6 @@ def staff_retry_letter(
     reason: Annotated[str, typer.Option(help="What was fixed.")] = "",
 ) -> None:
     """Render and store a letter again after it failed (LETTER_FAILED), once its cause is fixed; as the operator."""
-    by = operator()
-    request = parse_input(lambda: RetryLetter(by=by, reason=reason))
+    request = as_operator(lambda by: RetryLetter(by=by, reason=reason))
     answer = call(lambda e: e.retry_letter(round_id, partner.upper(), request))
     out.print(f"The letter is being rendered again: {answer.state.value}. 'offerdesk letter download' waits for it.")

@@ -27,13 +27,13 @@ from typing import Any
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from offerdesk.config import Settings
 from offerdesk.observe.endpoint import MetricsEndpoint, SdkMetrics, serve_metrics
 from offerdesk.observe.logs import FIELDS, REQUEST_SCOPE
 from offerdesk.people import People
-from offerdesk.portal.security import current_caller
+from offerdesk.portal.security import HttpMiddleware, current_caller
 
 PORTAL = CollectorRegistry(auto_describe=True)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -117,17 +117,11 @@ def _name_span(scope: Scope) -> None:
     span.set_attributes({f"offerdesk.{k}": v for k, v in subject_of(scope).items()})
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """Pure ASGI: times every request (HTTP_SECONDS), writes its access line, and names the round and partner on
     its span. Outside the app's own middleware, so a 413 or a refusal is measured like any answer."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
         REQUEST_SCOPE.set(scope)

@@ -72,7 +72,23 @@ FAILED = json.dumps(
 """The last resort: the answer when even the app's own 500 handler failed."""
 
 
-class SecurityHeaders:
+class HttpMiddleware:
+    """Pure ASGI around an app: each HTTP request goes through `handle`; lifespan events pass straight by."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(HttpMiddleware):
     """Pure ASGI: sets the security headers on every response (replacing any the app set), and keeps a slot for
     the caller (the desk records refusals itself, in the audit log).
 
@@ -83,13 +99,7 @@ class SecurityHeaders:
     server's log.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         ours = headers_for(scope["path"])
         names = {name for name, _ in ours}
         CALLER.set(CallerSlot())

@@ -9,16 +9,15 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from activities.templates import TEMPLATES_DIR, template_environment
 from offerdesk.durations import format_duration
 from offerdesk.engine import Refused
 from offerdesk.people.principal import Principal
@@ -29,7 +28,7 @@ from offerdesk.portal.errors import refusal
 from offers.documents import UnusableInputError
 from schemas.validation import CATEGORY_TITLES
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "portal"
+TEMPLATES = TEMPLATES_DIR / "portal"
 
 router = APIRouter(include_in_schema=False)
 """Every page's route, whichever module it is written in (offer, round and account pages): one router, so the
@@ -61,15 +60,7 @@ def when(moment: datetime | str | None) -> str:
 ISO_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})")
 
 
-templates = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-)
+templates = Jinja2Templates(env=template_environment(TEMPLATES))
 templates.env.filters["when"] = when
 templates.env.filters["left"] = _time_left
 templates.env.filters["duration"] = format_duration
