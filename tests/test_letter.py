@@ -25,7 +25,6 @@ from activities.render import (
     MAX_LISTED_LINES,
     PDF_VARIANT,
     TARIFF_CSV_COLUMNS,
-    TEMPLATES_DIR,
     ChapterRow,
     TemplateAssetFetcher,
     _compress_streams_once,
@@ -34,6 +33,7 @@ from activities.render import (
     render_letter_html,
     render_letter_pdf,
 )
+from activities.templates import TEMPLATES_DIR
 from offerdesk.samples import sample_offer
 from offers.documents import load_offer
 from schemas.landing import AgreedTerms
