@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -171,6 +172,32 @@ async def test_round_status_shows_the_reminder_lead_time_it_was_opened_with(
     assert json.loads(out)["round"]["remind_before"] == "PT2H", out
 
 
+def test_a_file_that_cannot_be_written_whole_leaves_the_one_there_as_it_was(tmp_path: Path) -> None:
+    """A write that fails part-way (here past a file-size limit, EFBIG) over an existing export: exit 2, and the
+    old file is still there, unchanged, with no part file beside it."""
+    target = tmp_path / "export.json"
+    target.write_bytes(b"the export of yesterday")
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from offerdesk.cli.common import write_output\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))\n"
+        "import typer\n"
+        "try:\n"
+        "    write_output(Path(sys.argv[1]), b'x' * 100_000)\n"
+        "except typer.Exit as e:  # as the command's Typer app would\n"
+        "    sys.exit(e.exit_code)\n"
+    )
+    environ = {**os.environ, "COLUMNS": "250"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, timeout=60, env=environ
+    )
+    assert done.returncode == 2 and "the file would be too large; nothing was written" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert target.read_bytes() == b"the export of yesterday"
+    assert [p.name for p in tmp_path.iterdir()] == ["export.json"]
+
+
 async def test_every_command_that_writes_a_file_says_why_it_cannot(
     env: WorkflowEnvironment, settings: Settings, engine: Engine, tmp_path: Path
 ) -> None:
@@ -181,12 +208,14 @@ async def test_every_command_that_writes_a_file_says_why_it_cannot(
         "offer export": (["offer", "export", rid, "JP"], ".json"),
         "letter download": (["letter", "download", rid, "JP"], ".pdf"),
         "round report": (["round", "report", rid], ".csv"),
+        "letter certificate": (["letter", "certificate"], ".pem"),
     }
     for name, (args, suffix) in commands.items():
         missing = tmp_path / "no-such-folder" / f"out{suffix}"
         targets = {
             missing: "does not exist",
             tmp_path / f"a-folder{suffix}": "it is a folder",
+            tmp_path / f"{'n' * 300}{suffix}": "the file name is too long",
             Path("/dev/full"): "the disk is full",
         }
         (tmp_path / f"a-folder{suffix}").mkdir(exist_ok=True)

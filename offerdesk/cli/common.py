@@ -6,6 +6,8 @@ import asyncio
 import errno
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -73,25 +75,49 @@ bounds is refused by the offer, against its state and bounds, not by the command
 
 
 def write_output(target: Path, data: bytes) -> None:
-    """Write a command's file, or exit 2 with a sentence: a missing folder, a folder, a full disk, no permission.
+    """Write a command's file, or exit 2 with a sentence: a missing folder, a folder, a full disk, no permission,
+    a name too long.
 
-    A file left half-written by a full disk is removed, so nothing that looks like a letter or an export is only
-    part of one.
+    A file is written beside its target and renamed over it once whole, so a failure leaves no half-written letter
+    or export, and a file that was there stays as it was. Only what is no file (a device such as /dev/full) is
+    written in place.
     """
-    existed = target.exists()
     try:
-        with target.open("wb") as f:
-            f.write(data)
+        if target.exists() and not target.is_file():
+            if target.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "is a folder", str(target))
+            with target.open("wb") as f:
+                f.write(data)
+            return
+        _write_whole(target, data)
     except OSError as e:
-        if not existed and target.is_file():
-            target.unlink(missing_ok=True)
         why = {
             errno.ENOENT: f"the folder {target.parent} does not exist",
+            errno.ENOTDIR: f"{target.parent} is not a folder",
             errno.EISDIR: "it is a folder; name a file",
             errno.ENOSPC: "the disk is full",
+            errno.EDQUOT: "the disk quota is used up",
+            errno.EFBIG: "the file would be too large",
             errno.EACCES: "permission denied",
+            errno.EROFS: "the file system is read-only",
+            errno.ENAMETOOLONG: "the file name is too long",
         }.get(e.errno or 0, e.strerror or str(e))
         raise fail(f"cannot write {target}: {why}; nothing was written", UNUSABLE) from None
+
+
+def _write_whole(target: Path, data: bytes) -> None:
+    """Write `data` to a new file in `target`'s folder and rename it to `target`, with the mode a new file gets."""
+    fd, part = tempfile.mkstemp(dir=target.parent, prefix=".offerdesk-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(part, 0o666 & ~umask)
+        os.replace(part, target)
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
 
 
 def load_settings() -> Settings:
