@@ -292,8 +292,11 @@ HEADER = [
     "time_in_review_ongoing",
     "letters",
     "countered",
+    "accepted",
     "deal_rate_pct",
 ]
+"""The columns of both exports: the round's counts of accepted, countered and unanswered offers are the rows with
+accepted or countered "yes" and state UNANSWERED (the .xlsx's About sheet states them too)."""
 
 
 def report_table(report: RoundReport) -> list[list[Any]]:
@@ -320,6 +323,7 @@ def report_table(report: RoundReport) -> list[list[Any]]:
                 row.in_review_ongoing if row.time_in_review is not None else None,
                 row.letters,
                 row.countered,
+                row.deal_rate_pct is not None,
                 row.deal_rate_pct,
             ]
         )
@@ -379,6 +383,7 @@ def report_xlsx(report: RoundReport) -> bytes:
         ["rates", "percent; agreed once reviewers reached their quorum, proposed by the landing-zone policy"],
         ["letters", "letters issued to the partner: one more for each counter-offer answered; all are kept"],
         ["countered", "whether the partner answered a letter with a counter-offer (a new version)"],
+        ["accepted", "whether the partner accepted a letter: its terms are the deal"],
         ["deal_rate_pct", "the rate of the letter the partner accepted: the deal"],
         ["accepted / countered / unanswered", f"{report.accepted} / {report.countered} / {report.unanswered}"],
     ):

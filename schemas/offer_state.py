@@ -244,6 +244,14 @@ class OfferView(Answering, BaseModel):
         answered = [x.version for x in self.numbered_letters() if x.version < version]
         return answered[-1] if answered else None
 
+    def counter_offer(self) -> IssuedLetter | None:
+        """The letter the latest version answers as a counter-offer (a version sent after that letter); None while
+        a letter awaits its answer, once it is accepted, or before any letter."""
+        letters = self.numbered_letters()
+        if not letters or not self.versions or self.versions[-1].number <= letters[-1].version:
+            return None
+        return letters[-1]
+
     def compare_from(self, version: int) -> int:
         """Which version `version` is compared with by default: the one the last letter before it answered (a
         counter-offer against what the letter answered), else the one before it."""

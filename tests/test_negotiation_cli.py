@@ -118,6 +118,8 @@ async def test_an_offer_countered_twice_and_accepted_at_its_third_letter_through
     await approve_both(3)
     await _until(env, settings, rid, "TW", "LETTER_ISSUED", letters=2)
     letters[2] = await download(2)
+    shown = await _run(env, settings, "offer", "show", rid, "TW")
+    assert "letter 2 awaits the partner's answer" in shown and "counter-offer:" not in shown
 
     # The second counter-offer, and letter 3.
     await _run(env, settings, "offer", "amend", str(files["v4"]), operator=negotiator)
@@ -128,6 +130,11 @@ async def test_an_offer_countered_twice_and_accepted_at_its_third_letter_through
 
     stale = await _run(env, settings, "offer", "accept", rid, "TW", "--letter", "2", code=1, operator=negotiator)
     assert "letter 3 to Taiwan has replaced letter 2; read it and answer it" in stale
+    # The portal's rule for who accepts holds on the command line for the people it knows.
+    refused = await _run(env, settings, "offer", "accept", rid, "TW", code=1, operator=ada)
+    assert f"{ada} is a reviewer; reviewers never accept a letter" in refused
+    refused = await _run(env, settings, "offer", "accept", rid, "TW", code=2, operator=sam)
+    assert "staff accept on the partner's behalf: add --on-behalf and --reason" in refused
     said = await _run(env, settings, "offer", "accept", rid, "TW", operator=negotiator)
     assert f"Accepted letter 3 of TW in round {rid} as {negotiator}: ACCEPTED" in said
     closed = await _run(env, settings, "offer", "amend", str(files["v5"]), code=1, operator=negotiator)
@@ -143,7 +150,8 @@ async def test_an_offer_countered_twice_and_accepted_at_its_third_letter_through
     done = await _shown(env, settings, rid, "TW")
     assert done["state"] == "ACCEPTED" and done["deal"]["letter"] == 3
     assert done["deal"]["rate_pct"] == done["letters"][2]["terms"]["agreed_rate_pct"]
-    assert "the deal: letter 3 (version 4)" in await _run(env, settings, "offer", "show", rid, "TW")
+    shown = await _run(env, settings, "offer", "show", rid, "TW")
+    assert "the deal: letter 3 (version 4)" in shown and "counter-offer:" not in shown
     report = json.loads(await _run(env, settings, "round", "report", rid, "--json"))
     assert (report["accepted"], report["countered"], report["unanswered"]) == (1, 1, 0)
     assert (report["rows"][0]["letters"], report["rows"][0]["deal_rate_pct"]) == (3, done["deal"]["rate_pct"])

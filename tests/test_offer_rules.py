@@ -419,5 +419,10 @@ def test_a_counter_offer_is_compared_with_the_version_its_letter_answered() -> N
     card = memory.card(inp)
     assert [card.compare_from(n) for n in (2, 3, 4)] == [1, 2, 2]
     assert card.compare_from(1) == 0
+    answered = card.counter_offer()
+    assert answered is not None and (answered.number, answered.version) == (2, 2)
+    waiting = awaiting(letters=2).card(inp)  # letter 2 awaits its answer: no counter-offer is in
+    assert waiting.counter_offer() is None
+    assert waiting.model_copy(update={"state": S.ACCEPTED}).counter_offer() is None
     old = card.model_copy(update={"letters": [], "versions": card.versions[:1]})  # a card from before the list
     assert [(x.number, x.version) for x in old.numbered_letters()] == [(1, 1)]

@@ -368,15 +368,23 @@ def test_the_report_counts_answers_and_letters_and_marks_the_deal() -> None:
     assert "1 with a deal" in svg
 
     rows = _csv_rows(report_csv(report))
-    assert [(r["letters"], r["countered"], r["deal_rate_pct"]) for r in rows] == [
-        ("2", "yes", "12"),
-        ("1", "no", ""),
-        ("0", "no", ""),
+    assert [(r["letters"], r["countered"], r["accepted"], r["deal_rate_pct"]) for r in rows] == [
+        ("2", "yes", "yes", "12"),
+        ("1", "no", "no", ""),
+        ("0", "no", "no", ""),
     ]
-    sheet = openpyxl.load_workbook(io.BytesIO(report_xlsx(report)))["Report"]
-    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    counted = (  # the round's counts, as whoever opens the CSV counts them
+        sum(r["accepted"] == "yes" for r in rows),
+        sum(r["countered"] == "yes" for r in rows),
+        sum(r["state"] == "UNANSWERED" for r in rows),
+    )
+    assert counted == (report.accepted, report.countered, report.unanswered)
+    book = openpyxl.load_workbook(io.BytesIO(report_xlsx(report)))
+    values = [list(r) for r in book["Report"].iter_rows(values_only=True)]
     jp_row = dict(zip(HEADER, values[1], strict=True))
-    assert (jp_row["letters"], jp_row["countered"], jp_row["deal_rate_pct"]) == (2, True, 12)
+    assert (jp_row["letters"], jp_row["countered"], jp_row["accepted"], jp_row["deal_rate_pct"]) == (2, True, True, 12)
+    about = {row[0]: row[1] for row in book["About"].iter_rows(values_only=True)}
+    assert about["accepted / countered / unanswered"] == "1 / 1 / 1"
 
 
 # ---- refusals in the portal's words ---------------------------------------------------------------------

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-from offerdesk.cli.common import as_operator, call, fail, out
+from offerdesk.cli.common import REFUSED, UNUSABLE, as_operator, call, fail, operator, out
 from offerdesk.cli.offer import offer_app
 from offerdesk.cli.staff import staff_app
 from offerdesk.durations import parse_duration
 from offerdesk.engine import Engine
 from schemas.answer import Accept, CloseOffer, Reopen
 from schemas.offer_state import OfferAnswer
+from schemas.portal import Role
 
 
 async def on_letter(engine: Engine, round_id: str, partner: str, request: Accept) -> tuple[Accept, OfferAnswer]:
@@ -25,6 +26,24 @@ async def on_letter(engine: Engine, round_id: str, partner: str, request: Accept
         card, _ = await engine.offer_card(round_id, partner)
         request = request.model_copy(update={"letter": max(1, len(card.numbered_letters()))})
     return request, await engine.accept(round_id, partner, request)
+
+
+def check_who_accepts(partner: str, on_behalf: bool) -> None:
+    """The portal's rule for who accepts, for an operator the portal knows by that name: the partner's negotiator
+    accepts; staff accept only on the partner's behalf; reviewers never accept. An operator the portal does not
+    know is the command line's own (a staff member at the server), as for every other command."""
+    from offerdesk.cli.user import account_call, people
+
+    name = operator()
+    user = account_call(lambda: people().users.get(name))
+    if user is None:
+        return
+    if user.role is Role.REVIEWER:
+        raise fail(f"{name} is a reviewer; reviewers never accept a letter: the partner's negotiator does", REFUSED)
+    if user.role is Role.NEGOTIATOR and user.partner != partner:
+        raise fail(f"{name} negotiates for {user.partner}, not {partner}; only {partner}'s negotiator accepts", REFUSED)
+    if user.role is Role.STAFF and not on_behalf:
+        raise fail(f"{name} is staff; staff accept on the partner's behalf: add --on-behalf and --reason", UNUSABLE)
 
 
 @offer_app.command("accept")
@@ -51,6 +70,7 @@ def offer_accept(
     """
     if on_behalf and not reason.strip():
         raise fail("accepting on the partner's behalf needs a reason; add --reason", 2)
+    check_who_accepts(partner.upper(), on_behalf)
     request = as_operator(lambda by: Accept(by=by, letter=letter, on_behalf=on_behalf, reason=reason))
     sent, answer = call(lambda e: on_letter(e, round_id, partner.upper(), request))
     whose = " on the partner's behalf" if on_behalf else ""

@@ -138,13 +138,13 @@ def _print_letters(s: OfferStatus) -> None:
     if s.state is OfferState.UNANSWERED and s.respond_by is not None:
         closed = f"; closed by {s.closing.by}" if s.closing is not None else "; staff may reopen or close it"
         out.print(f"  letter {len(letters)} was not answered by {s.respond_by.isoformat()}{closed}", highlight=False)
-    answered = s.answered_version(s.versions[-1].number) if s.versions and letters else None
-    if answered is not None and letters[-1].terms is not None:
+    answered = s.counter_offer()
+    if answered is not None and answered.terms is not None:
         proposed = f"proposed {s.landing_zone.proposed_rate_pct:g}%" if s.landing_zone else "no proposal yet"
         out.print(
-            f"  counter-offer: version {s.versions[-1].number} answers letter {letters[-1].number} "
-            f"({letters[-1].terms.agreed_rate_pct:g}% for version {answered}); the new proposal: {proposed}. "
-            f"'offer diff {s.round_id} {s.partner}' compares it with version {answered}",
+            f"  counter-offer: version {s.versions[-1].number} answers letter {answered.number} "
+            f"({answered.terms.agreed_rate_pct:g}% for version {answered.version}); the new proposal: {proposed}. "
+            f"'offer diff {s.round_id} {s.partner}' compares it with version {answered.version}",
             highlight=False,
         )
 

@@ -67,10 +67,10 @@ def _status(status: CategoryStatus | None) -> str:
 
 def _countered(status: OfferStatus) -> dict[str, Any] | None:
     """A counter-offer beside the letter it answers: that letter's terms, and the version it answered."""
-    letters = status.numbered_letters()
-    if not letters or not status.versions or status.versions[-1].number <= letters[-1].version:
+    letter = status.counter_offer()
+    if letter is None:
         return None
-    return {"letter": letters[-1], "answered": status.answered_version(status.versions[-1].number)}
+    return {"letter": letter, "answered": letter.version}
 
 
 @router.get(OFFER, response_class=HTMLResponse)
