@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pikepdf
+import pypdf
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
@@ -141,6 +142,23 @@ def test_the_visible_signature_sits_on_the_last_page_and_is_tagged(signed: bytes
         assert str(form.K.Type) == "/OBJR" and form.K.Obj.objgen == widget.objgen
         assert str(form.P.S) == "/Div" and str(form.P.P.S) == "/Sect"
         assert int(tree.ParentTreeNextKey) == int(widget.StructParent) + 1
+        # What the block shows, read back: the appearance drawn into the page as a reader draws it.
+        doc.flatten_annotations(mode="all")
+        flat = io.BytesIO()
+        doc.save(flat)
+    drawn = pypdf.PdfReader(flat).pages[-1].extract_text()
+    when = alt.split(" at ")[-1].rstrip(".")
+    assert f"Signed for {OFFICE}\nSigner: {DEV_SIGNER_NAME}\nTime: {when}" in drawn, drawn[-300:]
+
+
+def test_a_pdf_without_the_letters_signature_box_is_not_signed(office: Identity, unsigned: bytes) -> None:
+    """Never an invisible signature: a PDF that lacks the letter's signature box is refused with a sentence."""
+    with pikepdf.open(io.BytesIO(unsigned)) as doc:
+        del doc.Root.Names.Dests  # the named destinations, the signature box's among them
+        out = io.BytesIO()
+        doc.save(out)
+    with pytest.raises(SigningError, match="the letter has no signature box"):
+        sign_letter(office.config, out.getvalue())
 
 
 def test_the_unsigned_body_stays_reproducible_and_every_signature_differs(

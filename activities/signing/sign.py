@@ -355,24 +355,24 @@ def sign_letter(config: SigningConfig, pdf: bytes, when: datetime | None = None)
 
 
 def _signed(config: SigningConfig, pdf: bytes, when: datetime, office: str, name: str) -> bytes:
-    """The signed bytes: the widget in the letter's signature box (found by its named destination), or, in a PDF
-    without one, an invisible signature."""
+    """The signed bytes: the widget in the letter's signature box, found by its named destination. A PDF without
+    that box is no letter of this template: refused, rather than signed invisibly, so every letter shows whose
+    signature it carries."""
     try:
         writer = _MetadataKeepingWriter.from_reader(_IndexedReader(pdf))
     except Exception as e:
         raise SigningError(f"the letter cannot be read for signing: {type(e).__name__}: {e}") from None
     place = _destination(writer, ANCHOR)
-    spec = fields.SigFieldSpec(sig_field_name=FIELD_NAME)
-    tag: dict[str, Any] = {}
-    if place is not None:
-        page, x, top = place
-        box = (round(x), round(top) - FIELD_HEIGHT_PT, round(x) + FIELD_WIDTH_PT, round(top))
-        spec = fields.SigFieldSpec(sig_field_name=FIELD_NAME, on_page=page, box=box)
-        tag = {
-            "page": page,
-            "alt": f"Electronic signature: signed for {office} by {name} at {when.strftime(TIME_FORMAT)}.",
-            "params": {"office": office, "signer": name},
-        }
+    if place is None:
+        raise SigningError(f"the letter has no signature box (the named destination {ANCHOR!r}); render it again")
+    page, x, top = place
+    box = (round(x), round(top) - FIELD_HEIGHT_PT, round(x) + FIELD_WIDTH_PT, round(top))
+    spec = fields.SigFieldSpec(sig_field_name=FIELD_NAME, on_page=page, box=box)
+    tag: dict[str, Any] = {
+        "page": page,
+        "alt": f"Electronic signature: signed for {office} by {name} at {when.strftime(TIME_FORMAT)}.",
+        "params": {"office": office, "signer": name},
+    }
     pdf_signer = signers.PdfSigner(
         signers.PdfSignatureMetadata(
             field_name=FIELD_NAME,

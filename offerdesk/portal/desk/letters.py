@@ -4,7 +4,6 @@ the audit log (who checked which file, and what the check found)."""
 from __future__ import annotations
 
 import asyncio
-import functools
 from typing import Any
 
 from activities.signing.identity import SigningError, installation_certificates
@@ -22,14 +21,20 @@ NO_CERTIFICATE = (
 )
 
 
-@functools.cache
+_trust: tuple[Any, ...] = ()
+
+
 def installation_trust() -> tuple[Any, ...]:
     """The certificates letters are checked against: the installation's own (its signing certificate, the chain
-    it comes with, OFFERDESK_SIGNING_TRUST), read once per process; none if this host has no identity."""
-    try:
-        return tuple(installation_certificates(Settings.from_env().signing()))
-    except (SigningError, ValueError):
-        return ()
+    it comes with, OFFERDESK_SIGNING_TRUST), kept once read; none while this host has no identity, asked again at
+    the next check (a token that did not answer, or an identity made after the portal started)."""
+    global _trust
+    if not _trust:
+        try:
+            _trust = tuple(installation_certificates(Settings.from_env().signing()))
+        except (SigningError, ValueError):
+            return ()
+    return _trust
 
 
 def office_certificate() -> bytes | None:
