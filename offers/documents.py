@@ -31,6 +31,10 @@ __all__ = [
 ]
 
 MAX_JSON_DEPTH = 64
+MAX_JSON_VALUES = 1_000_000
+"""The most values (strings, numbers, objects, lists) a JSON offer may hold, counted before it is parsed: a full
+schedule of 25,000 tariff lines holds about 185,000. A 16 MiB body of a few million tiny values would take
+Python half a GiB and seconds to build, holding up the portal meanwhile; this bound keeps any body under 100 MiB."""
 """An offer nests 3 levels (document, list, item); the limit keeps a hostile document off the stack."""
 
 
@@ -101,6 +105,13 @@ def _non_finite_numbers(value: object, source: str) -> list[tuple[str, str]]:
     return found
 
 
+def _json_values_at_most(text: str | bytes) -> int:
+    """An upper bound of the values a JSON text holds: every value but a container's first follows a comma."""
+    if isinstance(text, str):
+        return text.count(",") + text.count("{") + text.count("[") + 1
+    return text.count(b",") + text.count(b"{") + text.count(b"[") + 1
+
+
 def _too_large(source: str, size: int) -> UnusableInputError:
     return UnusableInputError(f"{source}: {size:,} bytes is over the {MAX_OFFER_BYTES >> 20} MiB an offer may take")
 
@@ -110,6 +121,11 @@ def parse_offer(text: str | bytes, source: str = "offer") -> OfferDocument:
     size = len(text) if isinstance(text, bytes) or len(text) > MAX_OFFER_BYTES else len(text.encode("utf-8", "replace"))
     if size > MAX_OFFER_BYTES:
         raise _too_large(source, size)
+    if _json_values_at_most(text) > MAX_JSON_VALUES:
+        raise UnusableInputError(
+            f"{source}: holds more than the {MAX_JSON_VALUES:,} values an offer may (a full schedule of 25,000 "
+            "tariff lines holds about 185,000): send the offer's JSON file"
+        )
     try:
         raw = json.loads(text, parse_constant=_NonFinite)
     except json.JSONDecodeError as e:

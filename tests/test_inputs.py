@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from offerdesk.config import Settings
 from offerdesk.durations import format_duration, parse_deadline, parse_duration
+from offerdesk.samples import sample_offer
 from offers.documents import MAX_JSON_DEPTH, UnusableInputError, load_offer, parse_offer
 from offers.reference import UnknownPartnerError, partner_references
 from schemas.offer import MAX_TARIFF_LINES, OfferDocument
@@ -250,3 +251,13 @@ def test_a_staff_decision_needs_a_reason_that_is_not_blank() -> None:
     with pytest.raises(ValidationError, match="give a reason"):
         StaffDecision(by="Sam", decision="approve", rate_pct=20, reason="   ")
     assert StaffDecision(by="Sam", decision="approve", rate_pct=100, reason="ok").rate_pct == 100
+
+
+def test_a_json_offer_of_more_values_than_an_offer_holds_is_refused_before_it_is_parsed() -> None:
+    full = sample_offer("r", "JP", lines=25_000).model_dump_json()
+    assert parse_offer(full).tariff_commitments[-1]  # the largest offer there is passes
+    bomb = "[" + ",".join(["0"] * 1_000_001) + "]"
+    with pytest.raises(UnusableInputError, match=r"^offer: holds more than the 1,000,000 values an offer may"):
+        parse_offer(bomb)
+    with pytest.raises(UnusableInputError, match="holds more than"):
+        parse_offer(bomb.encode())

@@ -607,6 +607,18 @@ async def test_the_portal_refuses_hostile_uploads_and_keeps_answering(portal: Po
                 assert answer.json()["message"].startswith(says), answer.text
                 assert answer.json()["fields"], answer.text
                 print(f"portal, {name}: {took:.2f} s")
+            # A JSON offer of 14 MiB of empty objects: five million values, refused before it is parsed.
+            bomb = b"[" + b",".join([b"{}"] * 5_000_000) + b"]"
+            sent = {
+                "the request body": await api.post(
+                    f"/api/rounds/{rid}/offers/TH/versions", content=bomb, headers={"content-type": "application/json"}
+                ),
+                "offer.json": await api.post(url, files={"file": ("offer.json", bomb, "application/json")}),
+            }
+            for source, answer in sent.items():
+                assert answer.status_code == 422, answer.text
+                said = answer.json()["message"]
+                assert said.startswith(f"{source}: holds more than the 1,000,000 values"), said
     finally:
         done.set()
         await watcher

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Body, File, Query, Request, Response, UploadFile
@@ -87,7 +88,7 @@ async def submit_offer(
 
     The body is read as the CLI reads a file: non-finite numbers and runaway nesting are a 422 naming the field.
     """
-    document = parse_offer(await request.body(), "the request body")
+    document = await asyncio.to_thread(parse_offer, await request.body(), "the request body")
     return await d.submit(who, round_id, partner, document)
 
 

@@ -51,4 +51,4 @@ async def read_upload(file: UploadFile) -> OfferDocument:
     if is_workbook(data, source):
         # Reading a full schedule's workbook takes seconds: off the event loop, so other requests go on.
         return await asyncio.to_thread(parse_offer_file, data, source)
-    return parse_offer(data, source)
+    return await asyncio.to_thread(parse_offer, data, source)
