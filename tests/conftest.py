@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ import pytest
 import pytest_asyncio
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -191,6 +193,23 @@ def round_spec(
         approvals_required=approvals,
         respond_within=respond_within,
     )
+
+
+@contextlib.asynccontextmanager
+async def worker_running(client: Client, local: Settings, queue: str) -> AsyncIterator[None]:
+    """A worker of the test's own (one render process) on `queue` while the block runs, drained when it ends."""
+    with worker_for(client, local, render_workers=1, task_queue=queue) as worker:
+        async with worker:
+            yield
+
+
+def own_installation(
+    env: WorkflowEnvironment, settings: Settings, home: Path, queue: str, update_timeout: float = 10.0
+) -> tuple[Settings, Engine]:
+    """An installation of the test's own: its home (store, keyring) in `home`, and an engine on task queue `queue`,
+    for a test that runs a worker of its own there."""
+    local = replace(settings, home=home)
+    return local, Engine(env.client, local.store(), task_queue=queue, update_timeout=update_timeout)
 
 
 async def submitted_and_approved(

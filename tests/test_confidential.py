@@ -23,12 +23,11 @@ from offerdesk.converter import ENCODING, KEY_ID, EncryptionCodec, Keyring, data
 from offerdesk.devserver import DevServer, free_port, temporal_binary
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
-from offerdesk.worker import worker_for
 from schemas.offer_state import OfferState
 from schemas.portal import Role
 from schemas.review import Approve, Comment
 from schemas.round import RoundSpec
-from tests.conftest import round_spec
+from tests.conftest import own_installation, round_spec, worker_running
 from tests.portal import Portal
 from workflows.names import offer_workflow_id
 from workflows.offer import OfferWorkflow
@@ -91,15 +90,12 @@ async def test_a_canary_is_in_neither_the_history_the_ui_nor_the_database(settin
         spec = round_spec(["JP"])
         rid = spec.round_id
         document = sample_offer(rid, "JP").model_copy(update={"summary": f"our best offer {canary}"})
-        with worker_for(client, local, render_workers=1, task_queue=engine.task_queue) as worker:
-            async with worker:
-                await engine.open_round(spec)
-                await engine.submit(document, by="negotiator")
-                await engine.comment(rid, "JP", Comment(reviewer="Ada", text=f"internal note {canary}"))
-                await engine.approve(
-                    rid, "JP", Approve(reviewer="Ada", version=1, rate_pct=15, reason=f"because {canary}")
-                )
-                status = await engine.offer_status(rid, "JP")
+        async with worker_running(client, local, engine.task_queue):
+            await engine.open_round(spec)
+            await engine.submit(document, by="negotiator")
+            await engine.comment(rid, "JP", Comment(reviewer="Ada", text=f"internal note {canary}"))
+            await engine.approve(rid, "JP", Approve(reviewer="Ada", version=1, rate_pct=15, reason=f"because {canary}"))
+            status = await engine.offer_status(rid, "JP")
         assert canary in " ".join(e.detail for e in status.events)  # the key holder reads it all
 
         wid = offer_workflow_id(rid, "JP")
@@ -219,30 +215,27 @@ async def test_deep_json_to_the_codec_endpoint_is_a_422_with_a_sentence(portal: 
 async def test_after_rotation_old_offers_are_still_read_and_moved_with_the_new_key(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
-    local = replace(settings, home=tmp_path)
     queue = f"rotation-{tmp_path.name}"
-    before = Engine(env.client, local.store(), task_queue=queue)
+    local, before = own_installation(env, settings, tmp_path, queue)
     spec = round_spec(["AU"])
     closing.append(spec)
     rid = spec.round_id
-    with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
-        async with worker:
-            await before.open_round(spec)
-            await before.submit(sample_offer(rid, "AU"), by="negotiator")
-            await before.comment(rid, "AU", Comment(reviewer="Ada", text="written under the old key"))
+    async with worker_running(env.client, local, queue):
+        await before.open_round(spec)
+        await before.submit(sample_offer(rid, "AU"), by="negotiator")
+        await before.comment(rid, "AU", Comment(reviewer="Ada", text="written under the old key"))
 
     # Staff rotate: every client and worker gets the new keyring, whose current key is new.
     rotated = Keyring.load(settings.keys_file).rotated()
     assert rotated.current not in Keyring.load(settings.keys_file).keys
     client = await Client.connect(env.client.service_client.config.target_host, data_converter=data_converter(rotated))
     after = Engine(client, local.store(), task_queue=queue)
-    with worker_for(client, local, render_workers=1, task_queue=queue) as worker:
-        async with worker:
-            status = await after.offer_status(rid, "AU")  # payloads sealed with the old key still decrypt
-            assert status.state is OfferState.UNDER_REVIEW and len(status.versions) == 1
-            assert "written under the old key" in [e.detail for e in status.events]
-            answer = await after.approve(rid, "AU", Approve(reviewer="Grace", version=1))
-            assert answer.approvals == 1
+    async with worker_running(client, local, queue):
+        status = await after.offer_status(rid, "AU")  # payloads sealed with the old key still decrypt
+        assert status.state is OfferState.UNDER_REVIEW and len(status.versions) == 1
+        assert "written under the old key" in [e.detail for e in status.events]
+        answer = await after.approve(rid, "AU", Approve(reviewer="Grace", version=1))
+        assert answer.approvals == 1
     history = await client.get_workflow_handle(offer_workflow_id(rid, "AU")).fetch_history()
     key_ids = {
         p.metadata[KEY_ID].decode()

@@ -10,7 +10,6 @@ import asyncio
 import os
 import sys
 import time
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,12 +24,11 @@ from activities.store import Kind
 from offerdesk.config import Settings
 from offerdesk.engine import Engine, EngineUnavailable
 from offerdesk.samples import sample_offer
-from offerdesk.worker import worker_for
 from schemas.answer import Accept
 from schemas.offer_state import OfferState
 from schemas.review import Approve, Comment
 from schemas.round import RoundSpec, RoundStatus
-from tests.conftest import round_spec, submitted_and_approved
+from tests.conftest import own_installation, round_spec, submitted_and_approved, worker_running
 from workflows.names import offer_workflow_id, round_workflow_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -55,10 +53,6 @@ async def cli(env: WorkflowEnvironment, home: Path, *args: str, **extra: str) ->
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode(), time.monotonic() - start
-
-
-def engine_for(env: WorkflowEnvironment, local: Settings, queue: str, timeout: float = 10) -> Engine:
-    return Engine(env.client, local.store(), task_queue=queue, update_timeout=timeout)
 
 
 # ---- 6. no stuck offers ------------------------------------------------------------------------
@@ -102,38 +96,36 @@ async def test_a_superscript_digit_in_an_hs_code_is_a_finding_not_a_wedged_offer
 async def test_a_letter_that_cannot_be_stored_ends_in_letter_failed_and_staff_retry_it(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
-    local = replace(settings, home=tmp_path)
     queue = f"letter-failure-{tmp_path.name}"
-    engine = engine_for(env, local, queue)
+    local, engine = own_installation(env, settings, tmp_path, queue)
     letters = tmp_path / "store" / Kind.LETTER.value
     letters.parent.mkdir(parents=True, exist_ok=True)
     letters.write_text("not a folder")  # the store cannot write letters, even as root
     spec = round_spec(["BW"]).model_copy(update={"letter_attempts": 2, "letter_first_retry": timedelta(seconds=0.2)})
     closing.append(spec)
     rid = spec.round_id
-    with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
-        async with worker:
-            await engine.open_round(spec)
-            await submitted_and_approved(engine, rid, "BW")
-            failed = await engine.wait_for(rid, "BW", {OfferState.LETTER_FAILED, OfferState.LETTER_ISSUED}, WAIT)
-            assert failed.state is OfferState.LETTER_FAILED and failed.letter is None
-            assert failed.letter_failure is not None and str(letters) in failed.letter_failure
+    async with worker_running(env.client, local, queue):
+        await engine.open_round(spec)
+        await submitted_and_approved(engine, rid, "BW")
+        failed = await engine.wait_for(rid, "BW", {OfferState.LETTER_FAILED, OfferState.LETTER_ISSUED}, WAIT)
+        assert failed.state is OfferState.LETTER_FAILED and failed.letter is None
+        assert failed.letter_failure is not None and str(letters) in failed.letter_failure
 
-            code, out, _, _ = await cli(env, tmp_path, "round", "status", rid)
-            assert code == 0 and "LETTER_FAILED" in out and "letter failed" in out
-            code, out, _, _ = await cli(env, tmp_path, "offer", "show", rid, "BW")
-            out = " ".join(out.split())
-            assert code == 0 and "the letter failed" in out and "staff retry-letter" in out
-            code, _, err, _ = await cli(env, tmp_path, "letter", "download", rid, "BW")
-            assert code == 1 and "LETTER_FAILED" in err and "retry-letter" in err
+        code, out, _, _ = await cli(env, tmp_path, "round", "status", rid)
+        assert code == 0 and "LETTER_FAILED" in out and "letter failed" in out
+        code, out, _, _ = await cli(env, tmp_path, "offer", "show", rid, "BW")
+        out = " ".join(out.split())
+        assert code == 0 and "the letter failed" in out and "staff retry-letter" in out
+        code, _, err, _ = await cli(env, tmp_path, "letter", "download", rid, "BW")
+        assert code == 1 and "LETTER_FAILED" in err and "retry-letter" in err
 
-            letters.unlink()  # the cause is fixed
-            code, out, err, _ = await cli(env, tmp_path, "staff", "retry-letter", rid, "BW", "--reason", "disk fixed")
-            assert code == 0, err
-            done = await engine.wait_for(rid, "BW", {OfferState.LETTER_ISSUED}, WAIT)
-            # Read while the worker runs: the offer may still be filing its trail to the store, and without a
-            # worker to answer for the rest, the trail shows only what was filed.
-            actions = [e.action for e in (await engine.offer_status(rid, "BW")).events]
+        letters.unlink()  # the cause is fixed
+        code, out, err, _ = await cli(env, tmp_path, "staff", "retry-letter", rid, "BW", "--reason", "disk fixed")
+        assert code == 0, err
+        done = await engine.wait_for(rid, "BW", {OfferState.LETTER_ISSUED}, WAIT)
+        # Read while the worker runs: the offer may still be filing its trail to the store, and without a
+        # worker to answer for the rest, the trail shows only what was filed.
+        actions = [e.action for e in (await engine.offer_status(rid, "BW")).events]
     assert done.letter is not None and (await engine.letter_bytes(done.letter)).startswith(b"%PDF")
     assert actions.count("letter failed") == 1 and "retried the letter" in actions
 
@@ -208,22 +200,20 @@ async def test_a_terminated_offer_shows_as_terminated_with_why_and_the_round_car
 async def test_with_no_worker_reads_still_work_and_changes_say_so_quickly(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
-    local = replace(settings, home=tmp_path)
     queue = f"no-worker-{tmp_path.name}"
-    engine = engine_for(env, local, queue, timeout=3)
+    local, engine = own_installation(env, settings, tmp_path, queue, update_timeout=3)
     spec = round_spec(["IL", "JO"], approvals=1)
     closing.append(spec)
     rid = spec.round_id
-    with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
-        async with worker:
-            await engine.open_round(spec)
-            await engine.submit(sample_offer(rid, "IL"), by="negotiator")
-            await engine.comment(rid, "IL", Comment(reviewer="Ada", text="reads well"))
-            await engine.approve(rid, "IL", ADA)
-            await engine.wait_for(rid, "IL", {OfferState.LETTER_ISSUED}, WAIT)
-            await engine.accept(rid, "IL", Accept(by="negotiator", letter=1))  # the offer completes
-            await engine.submit(sample_offer(rid, "JO"), by="negotiator")
-            await engine.comment(rid, "JO", Comment(reviewer="Ada", text="still reading"))
+    async with worker_running(env.client, local, queue):
+        await engine.open_round(spec)
+        await engine.submit(sample_offer(rid, "IL"), by="negotiator")
+        await engine.comment(rid, "IL", Comment(reviewer="Ada", text="reads well"))
+        await engine.approve(rid, "IL", ADA)
+        await engine.wait_for(rid, "IL", {OfferState.LETTER_ISSUED}, WAIT)
+        await engine.accept(rid, "IL", Accept(by="negotiator", letter=1))  # the offer completes
+        await engine.submit(sample_offer(rid, "JO"), by="negotiator")
+        await engine.comment(rid, "JO", Comment(reviewer="Ada", text="still reading"))
 
     # No worker runs now. Reading an offer, a round and an issued letter needs none.
     code, out, err, took = await cli(env, tmp_path, "offer", "show", rid, "IL")
@@ -318,22 +308,19 @@ async def test_the_cli_and_the_engine_refuse_out_of_bounds_staff_rates(
 async def test_an_update_refused_without_a_worker_is_not_applied_when_one_returns(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
-    local = replace(settings, home=tmp_path)
     queue = f"stale-{tmp_path.name}"
-    engine = engine_for(env, local, queue, timeout=2)
+    local, engine = own_installation(env, settings, tmp_path, queue, update_timeout=2)
     spec = round_spec(["PH"])
     closing.append(spec)
     rid = spec.round_id
-    with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
-        async with worker:
-            await engine.open_round(spec)
-            await engine.submit(sample_offer(rid, "PH"), by="negotiator")
+    async with worker_running(env.client, local, queue):
+        await engine.open_round(spec)
+        await engine.submit(sample_offer(rid, "PH"), by="negotiator")
     with pytest.raises(EngineUnavailable, match=r"not applied|nothing was changed"):
         await engine.comment(rid, "PH", Comment(reviewer="Ada", text="sent while no worker ran"))
-    with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
-        async with worker:
-            await asyncio.sleep(1.5)
-            status = await engine.offer_status(rid, "PH")
+    async with worker_running(env.client, local, queue):
+        await asyncio.sleep(1.5)
+        status = await engine.offer_status(rid, "PH")
     assert "sent while no worker ran" not in [e.detail for e in status.events]
 
 

@@ -8,7 +8,7 @@ import signal
 import smtplib
 import ssl
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from schemas.review import Approve, RequestChanges
 from schemas.round import RoundSpec
 from schemas.validation import CATEGORY_TITLES, Category, CategoryStatus, Finding, Severity
 from tests.commands import OFFERDESK
-from tests.conftest import round_spec, submitted_and_approved
+from tests.conftest import round_spec, submitted_and_approved, worker_running
 from tests.notices import a_notice
 from tests.smtpserver import Mailbox, eventually, smtp_server
 
@@ -49,6 +49,9 @@ PASSWORD = "correct horse battery"
 ADA = Approve(reviewer="ada", version=1)
 GRACE = Approve(reviewer="grace", version=1)
 WAIT = timedelta(seconds=60)
+
+
+REVIEWER_ADDRESSES = ["ada@trade.example.org", "grace@trade.example.org", "rex@trade.example.org"]
 
 
 def _settings(settings: Settings, home: Path, smtp_port: int, database: str) -> Settings:
@@ -77,6 +80,27 @@ def _people(local: Settings, partners: list[str]) -> Users:
 
 def _engine(env: WorkflowEnvironment, local: Settings, queue: str) -> Engine:
     return Engine(env.client, local.store(), task_queue=queue)
+
+
+@dataclass(frozen=True)
+class MailDesk:
+    """An installation of a test's own with its people and a port for its mail server: settings, queue, engine."""
+
+    port: int
+    local: Settings
+    accounts: Users
+    queue: str
+    engine: Engine
+
+
+def _mail_desk(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, database: str, partners: list[str], name: str
+) -> MailDesk:
+    port = free_port()
+    local = _settings(settings, tmp_path, port, database)
+    accounts = _people(local, partners)
+    queue = f"{name}-{tmp_path.name}"
+    return MailDesk(port, local, accounts, queue, _engine(env, local, queue))
 
 
 # ---- composing: pure functions ----------------------------------------------------------------
@@ -159,12 +183,9 @@ def test_an_entry_is_claimed_by_one_delivery_and_taken_over_only_by_its_later_at
 async def test_each_event_reaches_the_right_people_once(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
-    port = free_port()
-    local = _settings(settings, tmp_path, port, database)
     partners = ["JP", "VN", "CH", "KR"]
-    _people(local, partners)
-    queue = f"notices-{tmp_path.name}"
-    engine = _engine(env, local, queue)
+    desk = _mail_desk(env, settings, tmp_path, database, partners, "notices")
+    port, local, queue, engine = desk.port, desk.local, desk.queue, desk.engine
     spec = round_spec(partners, deadline_in=timedelta(seconds=14), review_window=timedelta(seconds=7))
     spec = spec.model_copy(update={"remind_before": timedelta(0)})
     closing.append(spec)
@@ -185,7 +206,7 @@ async def test_each_event_reaches_the_right_people_once(
             await engine.wait_for(rid, "KR", {OfferState.ESCALATED}, WAIT)
             await engine.wait_for(rid, "CH", {OfferState.LAPSED}, WAIT)
             await engine.wait_for(rid, "VN", {OfferState.LAPSED}, WAIT)
-            reviewers = ["ada@trade.example.org", "grace@trade.example.org", "rex@trade.example.org"]
+            reviewers = REVIEWER_ADDRESSES
             expected = sorted(
                 [
                     ("neg-vn@partner.example", "deficient", "VN"),
@@ -227,11 +248,8 @@ async def test_the_partners_answers_are_told_once_each(
 ) -> None:
     """Issue 25: a letter awaiting an answer, the reminder before its window closes, a counter-offer, an acceptance,
     a letter unanswered and a reopening, each mailed once to whom it concerns."""
-    port = free_port()
-    local = _settings(settings, tmp_path, port, database)
-    _people(local, ["JP", "KR"])
-    queue = f"answers-{tmp_path.name}"
-    engine = _engine(env, local, queue)
+    desk = _mail_desk(env, settings, tmp_path, database, ["JP", "KR"], "answers")
+    port, local, queue, engine = desk.port, desk.local, desk.queue, desk.engine
     answered = round_spec(["JP"]).model_copy(update={"remind_before": timedelta(0)})
     unanswered = round_spec(["KR"], approvals=1, respond_within=timedelta(seconds=6))
     unanswered = unanswered.model_copy(update={"remind_before": timedelta(seconds=3)})
@@ -255,7 +273,7 @@ async def test_the_partners_answers_are_told_once_each(
             await engine.wait_for(other, "KR", {OfferState.UNANSWERED}, WAIT)
             reopen = Reopen(by="sam", respond_within=timedelta(minutes=5), reason="They asked for a week.")
             await engine.reopen(other, "KR", reopen)
-            reviewers = ["ada@trade.example.org", "grace@trade.example.org", "rex@trade.example.org"]
+            reviewers = REVIEWER_ADDRESSES
             expected = sorted(
                 [
                     *[(r, "in_review", "JP") for r in reviewers],
@@ -296,11 +314,8 @@ def _mailed(mailbox: Mailbox, kind: str, partner: str) -> int:
 async def test_nothing_is_lost_while_the_mail_server_is_away(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
-    port = free_port()
-    local = _settings(settings, tmp_path, port, database)
-    _people(local, ["BW"])
-    queue = f"mail-down-{tmp_path.name}"
-    engine = _engine(env, local, queue)
+    desk = _mail_desk(env, settings, tmp_path, database, ["BW"], "mail-down")
+    port, local, queue, engine = desk.port, desk.local, desk.queue, desk.engine
     letters = tmp_path / "store" / Kind.LETTER.value
     letters.parent.mkdir(parents=True, exist_ok=True)
     letters.write_text("not a folder")  # the store cannot write letters: the letter fails, staff are told
@@ -308,20 +323,19 @@ async def test_nothing_is_lost_while_the_mail_server_is_away(
     closing.append(spec)
     rid = spec.round_id
     postbox = open_people(local.database).notices
-    with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
-        async with worker:
-            await engine.open_round(spec)
-            await submitted_and_approved(engine, rid, "BW", by="neg-bw", reviewers=("ada", "grace"))
-            await engine.wait_for(rid, "BW", {OfferState.LETTER_FAILED}, WAIT)
-            # Nothing listens on the port: every notice is filed, none mailed, and the errors say why.
-            await eventually(lambda: len(postbox.inbox("sam")) == 1, 20, "the staff notice filed")
-            await eventually(
-                lambda: all(e.mail_error for u in ("ada", "sam") for e in postbox.inbox(u)), 20, "mail errors kept"
-            )
-            assert all(e.mailed_at is None for e in postbox.inbox("ada") + postbox.inbox("sam"))
-            with smtp_server(port) as mailbox:  # the mail server is back
-                await eventually(lambda: len(mailbox.received()) == 4, 60, "the retries deliver")
-                await asyncio.sleep(1.5)
+    async with worker_running(env.client, local, queue):
+        await engine.open_round(spec)
+        await submitted_and_approved(engine, rid, "BW", by="neg-bw", reviewers=("ada", "grace"))
+        await engine.wait_for(rid, "BW", {OfferState.LETTER_FAILED}, WAIT)
+        # Nothing listens on the port: every notice is filed, none mailed, and the errors say why.
+        await eventually(lambda: len(postbox.inbox("sam")) == 1, 20, "the staff notice filed")
+        await eventually(
+            lambda: all(e.mail_error for u in ("ada", "sam") for e in postbox.inbox(u)), 20, "mail errors kept"
+        )
+        assert all(e.mailed_at is None for e in postbox.inbox("ada") + postbox.inbox("sam"))
+        with smtp_server(port) as mailbox:  # the mail server is back
+            await eventually(lambda: len(mailbox.received()) == 4, 60, "the retries deliver")
+            await asyncio.sleep(1.5)
     assert mailbox.events() == sorted(
         [
             ("ada@trade.example.org", "in_review", "BW"),
@@ -340,12 +354,9 @@ async def test_nothing_is_lost_while_the_mail_server_is_away(
 async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
-    port = free_port()
-    local = _settings(settings, tmp_path, port, database)
-    accounts = _people(local, ["JP", "KR", "VN"])
-    accounts.set_reminders("grace", False)  # grace opted out: her reminder stays on the portal
-    queue = f"reminders-{tmp_path.name}"
-    engine = _engine(env, local, queue)
+    desk = _mail_desk(env, settings, tmp_path, database, ["JP", "KR", "VN"], "reminders")
+    port, local, queue, engine = desk.port, desk.local, desk.queue, desk.engine
+    desk.accounts.set_reminders("grace", False)  # grace opted out: her reminder stays on the portal
     spec = round_spec(["JP", "KR", "VN"], deadline_in=timedelta(seconds=9), review_window=timedelta(seconds=8))
     spec = spec.model_copy(update={"remind_before": timedelta(seconds=4)})
     closing.append(spec)
@@ -384,11 +395,8 @@ async def test_reminders_fire_before_the_deadline_and_the_review_window_closes(
 async def test_a_worker_killed_mid_send_and_restarted_sends_no_message_twice(
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec], database: str
 ) -> None:
-    port = free_port()
-    local = _settings(settings, tmp_path, port, database)
-    _people(local, ["JP", "KR"])
-    queue = f"restart-{tmp_path.name}"
-    engine = _engine(env, local, queue)
+    desk = _mail_desk(env, settings, tmp_path, database, ["JP", "KR"], "restart")
+    port, local, queue, engine = desk.port, desk.local, desk.queue, desk.engine
     spec = round_spec(["JP", "KR"], approvals=1)
     closing.append(spec)
     rid = spec.round_id

@@ -66,7 +66,8 @@ WAIT = timedelta(seconds=60)
 async def _record(engine: Engine, env: WorkflowEnvironment) -> list[WorkflowHistory]:
     """A round that goes through every kind of transition: deficient, amend, changes, escalate, letters answered
     by a counter-offer and an acceptance, a letter unanswered and closed, one unanswered and reopened whose offer
-    is then commented on so often that it continues as new, letters and all (both its runs are kept)."""
+    is then commented on so often that it continues as new, letters and all (both its runs are kept), and is
+    accepted in its second run."""
     spec = round_spec(
         list(PARTNERS),
         deadline_in=timedelta(seconds=8),
@@ -99,10 +100,19 @@ async def _record(engine: Engine, env: WorkflowEnvironment) -> list[WorkflowHist
     await engine.close(rid, "MY", CloseOffer(by="staff", reason="no reply"))
     await engine.wait_for(rid, "KR", {OfferState.UNANSWERED}, WAIT)
     await engine.reopen(rid, "KR", Reopen(by="staff", respond_within=timedelta(minutes=10), reason="asked for time"))
+    before, letter = await engine.letter(rid, "KR", 1)
+    assert letter is not None
+    pdf = await engine.letter_bytes(letter.ref)
     await _comment_until_it_continues(engine, env, rid, "KR")
+    # Its letter, versions and window rode through continue-as-new: the partner accepts letter 1 in the next run,
+    # whose card then shows the same letter, unchanged, and the same versions.
+    await engine.accept(rid, "KR", Accept(by="negotiator", letter=1))
+    accepted = await engine.wait_for(rid, "KR", {OfferState.ACCEPTED}, WAIT)
+    assert accepted.run == before.run + 1 and accepted.deal is not None and accepted.deal.letter == 1
+    assert accepted.numbered_letters() == [letter] and accepted.versions == before.versions
+    assert await engine.letter_bytes(letter.ref) == pdf
     await engine.wait_for(rid, "VN", {OfferState.ESCALATED}, WAIT)
     await engine.withdraw(rid, "VN", Withdraw(by="n"))
-    await engine.withdraw(rid, "KR", Withdraw(by="n"))
     await engine.wait_for(rid, "CH", {OfferState.LAPSED}, WAIT)
     handle = env.client.get_workflow_handle(round_workflow_id(rid))
     await handle.result()

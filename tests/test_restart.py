@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,13 +13,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.names import RENDER_STORED_LETTER
 from offerdesk.config import Settings
-from offerdesk.engine import Engine, EngineUnavailable
+from offerdesk.engine import EngineUnavailable
 from offerdesk.samples import sample_offer
 from offerdesk.worker import worker_for
 from schemas.offer_state import OfferState
 from schemas.review import Approve
 from schemas.round import RoundSpec
-from tests.conftest import round_spec
+from tests.conftest import own_installation, round_spec, worker_running
 from workflows.names import offer_workflow_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -30,8 +29,7 @@ async def test_a_restarted_worker_carries_on_and_applies_nothing_its_caller_gave
     env: WorkflowEnvironment, settings: Settings, tmp_path: Path, closing: list[RoundSpec]
 ) -> None:
     queue = "restart-test"
-    local = replace(settings, home=tmp_path)
-    engine = Engine(env.client, local.store(), task_queue=queue, update_timeout=3)
+    local, engine = own_installation(env, settings, tmp_path, queue, update_timeout=3)
     spec = round_spec(["JP", "EU"])
     closing.append(spec)
     rid = spec.round_id
@@ -100,20 +98,18 @@ async def test_a_worker_takes_no_more_letters_than_it_has_render_processes(
 ) -> None:
     # A letter waiting on the task queue can go to any worker, and its start-to-close clock has not started.
     queue = "one-renderer"
-    local = replace(settings, home=tmp_path)
-    engine = Engine(env.client, local.store(), task_queue=queue)
+    local, engine = own_installation(env, settings, tmp_path, queue)
     partners = ["JP", "EU", "CH"]
     spec = round_spec(partners, approvals=1)
     closing.append(spec)
     rid = spec.round_id
-    with worker_for(env.client, local, render_workers=1, task_queue=queue) as worker:
-        async with worker:
-            await engine.open_round(spec)
-            for p in partners:
-                await engine.submit(sample_offer(rid, p, lines=40, seed=7), by="negotiator")
-            await asyncio.gather(*(engine.approve(rid, p, Approve(reviewer="Ada", version=1)) for p in partners))
-            for p in partners:
-                await engine.wait_for(rid, p, {OfferState.LETTER_ISSUED}, timeout=timedelta(seconds=120))
+    async with worker_running(env.client, local, queue):
+        await engine.open_round(spec)
+        for p in partners:
+            await engine.submit(sample_offer(rid, p, lines=40, seed=7), by="negotiator")
+        await asyncio.gather(*(engine.approve(rid, p, Approve(reviewer="Ada", version=1)) for p in partners))
+        for p in partners:
+            await engine.wait_for(rid, p, {OfferState.LETTER_ISSUED}, timeout=timedelta(seconds=120))
     spans = sorted([await _render_span(env, rid, p) for p in partners])
     # The worker frees its slot as it reports a letter done, so the next may start a moment before the server
     # records the last one complete; a letter takes about a second, and uncapped ones overlap by seconds.

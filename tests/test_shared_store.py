@@ -16,12 +16,11 @@ from activities.store.s3 import S3Store
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.samples import sample_offer
-from offerdesk.worker import worker_for
 from schemas.offer_state import OfferState
 from schemas.review import Approve
 from schemas.round import RoundSpec
 from tests.commands import cli
-from tests.conftest import round_spec
+from tests.conftest import round_spec, worker_running
 from tests.s3server import CREDENTIALS, S3Server, s3_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -60,14 +59,13 @@ async def test_an_offer_goes_to_a_letter_with_documents_and_letters_in_s3(
     closing.append(spec)
     rid = spec.round_id
     document = sample_offer(rid, "LK", lines=3000)
-    with worker_for(env.client, worker_settings, render_workers=1, task_queue=queue) as worker:
-        async with worker:
-            await engine.open_round(spec)
-            receipt = await engine.submit(document, by="negotiator")
-            assert receipt.state.value == "UNDER_REVIEW"
-            await engine.approve(rid, "LK", Approve(reviewer="Ada", version=1))
-            await engine.approve(rid, "LK", Approve(reviewer="Grace", version=1))
-            card = await engine.wait_for(rid, "LK", {OfferState.LETTER_ISSUED}, timedelta(seconds=90))
+    async with worker_running(env.client, worker_settings, queue):
+        await engine.open_round(spec)
+        receipt = await engine.submit(document, by="negotiator")
+        assert receipt.state.value == "UNDER_REVIEW"
+        await engine.approve(rid, "LK", Approve(reviewer="Ada", version=1))
+        await engine.approve(rid, "LK", Approve(reviewer="Grace", version=1))
+        card = await engine.wait_for(rid, "LK", {OfferState.LETTER_ISSUED}, timedelta(seconds=90))
     assert card.letter is not None and card.report is not None and card.report.digest is not None
 
     # Every object is in the bucket under the prefix, and nowhere on either machine's disk.

@@ -6,9 +6,10 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pypdf
@@ -19,6 +20,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from activities.render import render_letter_pdf
+from activities.signing import sign as sign_module
 from activities.signing.identity import (
     DEV_SIGNER_NAME,
     OFFICE,
@@ -149,6 +151,29 @@ def test_the_visible_signature_sits_on_the_last_page_and_is_tagged(signed: bytes
     drawn = pypdf.PdfReader(flat).pages[-1].extract_text()
     when = alt.split(" at ")[-1].rstrip(".")
     assert f"Signed for {OFFICE}\nSigner: {DEV_SIGNER_NAME}\nTime: {when}" in drawn, drawn[-300:]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "found"),
+    [
+        (lambda data: data[:100] + bytes([data[100] ^ 1]) + data[101:], "the file changed after it was signed"),
+        (lambda data: data + b"%% appended\n", "the signature does not cover the whole file"),
+    ],
+)
+def test_the_check_after_signing_refuses_bytes_that_are_not_what_was_signed(
+    office: Identity, unsigned: bytes, monkeypatch: pytest.MonkeyPatch, tamper: Callable[[bytes], bytes], found: str
+) -> None:
+    """sign_letter checks what it wrote on the bytes themselves: a byte changed, or bytes beyond the signed range,
+    after pyHanko wrote the signature, are a SigningError, never a letter."""
+    real = sign_module._sign
+
+    async def tampered(*args: Any, **kwargs: Any) -> tuple[bytes, Any, bytes]:
+        data, digest, cms_der = await real(*args, **kwargs)
+        return tamper(data), digest, cms_der
+
+    monkeypatch.setattr(sign_module, "_sign", tampered)
+    with pytest.raises(SigningError, match=found):
+        sign_letter(office.config, unsigned)
 
 
 def test_a_pdf_without_the_letters_signature_box_is_not_signed(office: Identity, unsigned: bytes) -> None:

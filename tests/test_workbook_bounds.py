@@ -626,3 +626,23 @@ async def test_the_portal_refuses_hostile_uploads_and_keeps_answering(portal: Po
     assert peak - base < CALLER_MIB * MiB
     card, _ = await engine.offer_card(rid, "TH")
     assert card.state.value == "INVITED" and not card.versions
+
+
+def test_workbooks_wait_for_one_of_a_few_readers_then_are_refused_as_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of uploads never runs more than READERS_AT_ONCE children (each up to 512 MiB): the rest wait for a
+    reader, then are refused with a sentence that blames the server, not the file."""
+    monkeypatch.setattr(sandbox, "READER_QUEUE_SECONDS", 0.2)
+    taken = [sandbox._READERS.acquire(blocking=False) for _ in range(sandbox.READERS_AT_ONCE)]
+    try:
+        assert all(taken), "another reader was running"
+        with pytest.raises(UnusableInputError) as busy:
+            sandbox.read_in_child(write_workbook(sample_offer("r", "JP", lines=3)), "busy.xlsx")
+        assert str(busy.value) == (
+            f"busy.xlsx: could not be read now, as the server is reading {sandbox.READERS_AT_ONCE} other workbooks; "
+            "send it again in a minute"
+        )
+    finally:
+        for _ in taken:
+            sandbox._READERS.release()
+    offer = sandbox.read_in_child(write_workbook(sample_offer("r", "JP", lines=3)), "free.xlsx")
+    assert len(offer.tariff_commitments) == 3  # a reader is free again

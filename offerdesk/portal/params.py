@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, UploadFile
@@ -42,6 +43,10 @@ LetterNumber = Annotated[int, Path(ge=1, le=1_000_000, description="The letter's
 Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="A version number; the latest by default")]
 
 
+_WORKBOOK_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="workbook")
+"""Where uploaded workbooks wait for and watch their reader (offers.spreadsheets.sandbox bounds the readers)."""
+
+
 async def read_upload(file: UploadFile) -> OfferDocument:
     """An uploaded offer: a JSON document, or an .xlsx workbook (by its name or its ZIP magic bytes)."""
     data = await file.read(MAX_OFFER_BYTES + 1)
@@ -49,6 +54,7 @@ async def read_upload(file: UploadFile) -> OfferDocument:
         raise UnusableInputError("the uploaded file is empty; choose the offer's JSON file or .xlsx workbook")
     source = file.filename or "upload"
     if is_workbook(data, source):
-        # Reading a full schedule's workbook takes seconds: off the event loop, so other requests go on.
-        return await asyncio.to_thread(parse_offer_file, data, source)
+        # Reading a full schedule's workbook takes seconds: off the event loop, so other requests go on, and on
+        # threads of its own, so uploads waiting for a reader never hold the threads sign-ins and reads use.
+        return await asyncio.get_running_loop().run_in_executor(_WORKBOOK_THREADS, parse_offer_file, data, source)
     return await asyncio.to_thread(parse_offer, data, source)

@@ -22,6 +22,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -45,6 +46,11 @@ _BOOT = (
 )
 """The child's program: `-I` keeps the environment's PYTHON* variables out; the caller's own import path (this
 package's folder first) comes in, so that the child imports what the caller does, wherever it is installed."""
+READERS_AT_ONCE = max(2, len(os.sched_getaffinity(0)))
+"""Workbooks read at once by one process (one child each, up to `WORKBOOK_MEMORY` apiece): one per CPU it may use."""
+READER_QUEUE_SECONDS = 20.0
+"""How long a workbook waits for one of those readers before it is refused as "the server is busy"."""
+_READERS = threading.BoundedSemaphore(READERS_AT_ONCE)
 MAX_SOURCE = 1_000
 """Characters of the file's name passed on to the child, which names it in its refusals."""
 _OUT_OF_MEMORY = 3
@@ -97,10 +103,26 @@ def read_workbook(data: bytes, source: str = "offer.xlsx") -> OfferDocument:
 
 def read_in_child(data: bytes, source: str) -> OfferDocument:
     """The workbook's offer, read in a child process under `WORKBOOK_MEMORY` and `WORKBOOK_SECONDS`; or
-    `UnusableInputError` saying why not. Nothing else is raised for anything in `data`."""
+    `UnusableInputError` saying why not. Nothing else is raised for anything in `data`. At most `READERS_AT_ONCE`
+    children run at once: a flood of uploads waits for them, then is refused, rather than taking the host's memory."""
+    if not _READERS.acquire(timeout=READER_QUEUE_SECONDS):
+        raise UnusableInputError(
+            f"{_short(source)}: could not be read now, as the server is reading {READERS_AT_ONCE} other workbooks; "
+            "send it again in a minute"
+        )
+    try:
+        return _read_in_child(data, source)
+    finally:
+        _READERS.release()
+
+
+def _short(source: str) -> str:
+    return source if len(source) <= MAX_SOURCE else source[: MAX_SOURCE - 3] + "..."
+
+
+def _read_in_child(data: bytes, source: str) -> OfferDocument:
     seconds, memory = WORKBOOK_SECONDS, WORKBOOK_MEMORY
-    if len(source) > MAX_SOURCE:
-        source = source[: MAX_SOURCE - 3] + "..."
+    source = _short(source)
     limits = {"source": source, "parent": os.getpid(), "memory": memory, "cpu": max(1, round(seconds))}
     header = json.dumps(limits).encode() + b"\n"
     path = [_ROOT, *(os.path.abspath(p) for p in sys.path if p and p != _ROOT)]
