@@ -47,15 +47,22 @@ async def test_open_submit_approve_twice_and_download_the_letter(
     assert code == 0 and "was already received as version 1" in out
 
     # The operator who submitted it may not approve it, however the name is written.
-    code, out, err = await cli(env, settings, "review", "approve", rid, "JP", OFFERDESK_OPERATOR=" OP-X ")
+    code, out, err = await cli(
+        env, settings, "review", "approve", rid, "JP", "--version", "1", OFFERDESK_OPERATOR=" OP-X "
+    )
     assert code == 1 and "OP-X submitted this offer and cannot review it" in err, err
     code, out, err = await cli(
-        env, settings, "review", "approve", rid, "JP", "--rate", "15", "--reason", "July deal", OFFERDESK_OPERATOR="Ada"
-    )
+        env, settings, "review", "approve", rid, "JP", "--version", "1", "--rate", "15", "--reason", "July deal",
+        OFFERDESK_OPERATOR="Ada",
+    )  # fmt: skip
     assert code == 0 and f"Approved version 1 of JP in round {rid} as Ada: 1/2 approvals" in out, err
-    code, out, err = await cli(env, settings, "review", "approve", rid, "JP", OFFERDESK_OPERATOR="Ada")
+    code, out, err = await cli(
+        env, settings, "review", "approve", rid, "JP", "--version", "1", OFFERDESK_OPERATOR="Ada"
+    )
     assert code == 1 and "Ada has already approved" in err
-    code, out, err = await cli(env, settings, "review", "approve", rid, "JP", OFFERDESK_OPERATOR="Grace")
+    code, out, err = await cli(
+        env, settings, "review", "approve", rid, "JP", "--version", "1", OFFERDESK_OPERATOR="Grace"
+    )
     assert code == 0, err
 
     await engine.wait_for(rid, "JP", {OfferState.LETTER_ISSUED}, timedelta(seconds=60))
@@ -117,11 +124,15 @@ async def test_unusable_input_exits_2_and_refusals_exit_1(
 
     code, _, err = await cli(env, settings, "round", "status", "never-opened")
     assert code == 1 and "round never-opened does not exist" in err
-    code, _, err = await cli(env, settings, "review", "approve", "never-opened", "JP", OFFERDESK_OPERATOR="Ada")
+    code, _, err = await cli(
+        env, settings, "review", "approve", "never-opened", "JP", "--version", "1", OFFERDESK_OPERATOR="Ada"
+    )
     assert code == 1 and "does not exist" in err
     code, _, err = await cli(env, settings, "review", "approve", "r1", "JP", "--reviewer", "Ada")
     assert code == 2 and "No such option: --reviewer" in err  # who acts is the operator, never a typed name
-    code, _, err = await cli(env, settings, "review", "approve", "r1", "JP", OFFERDESK_OPERATOR="x" * 201)
+    code, _, err = await cli(
+        env, settings, "review", "approve", "r1", "JP", "--version", "1", OFFERDESK_OPERATOR="x" * 201
+    )
     assert code == 2 and "OFFERDESK_OPERATOR is a name of at most 200 characters" in err
 
 

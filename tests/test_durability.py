@@ -292,12 +292,12 @@ async def test_the_cli_and_the_engine_refuse_out_of_bounds_staff_rates(
     await engine.wait_for(rid, "KH", {OfferState.ESCALATED}, WAIT)
     for rate in ("-5", "5000", "1e308"):
         code, _, err, _ = await cli(
-            env, settings.home, "staff", "decide", rid, "KH", "--decision", "approve",
+            env, settings.home, "staff", "decide", rid, "KH", "--decision", "approve", "--version", "1",
             "--reason", "carve-out", "--rate", rate, OFFERDESK_OPERATOR="Sam",
         )  # fmt: skip
         assert code == 2 and "rate_pct" in err, (rate, err)
     code, _, err, _ = await cli(
-        env, settings.home, "staff", "decide", rid, "KH", "--decision", "approve", "--reason", " ",
+        env, settings.home, "staff", "decide", rid, "KH", "--decision", "approve", "--reason", " ", "--version", "1",
         OFFERDESK_OPERATOR="Sam",
     )  # fmt: skip
     assert code == 2 and "give a reason" in err

@@ -80,7 +80,9 @@ async def test_an_offer_countered_twice_and_accepted_at_its_third_letter_through
 
     async def approve_both(version: int) -> None:
         for reviewer in (ada, grace):
-            said = await _run(env, settings, "review", "approve", rid, "TW", operator=reviewer)
+            said = await _run(
+                env, settings, "review", "approve", rid, "TW", "--version", str(version), operator=reviewer
+            )
             assert f"Approved version {version}" in said
 
     letters: dict[int, bytes] = {}
@@ -184,7 +186,7 @@ async def test_an_unanswered_letter_closes_the_offer_and_staff_reopen_it_through
         document = tmp_path / f"{code}.json"
         document.write_text(sample_offer(rid, code).model_dump_json())
         await _run(env, settings, "offer", "submit", str(document), operator=f"neg-{code}")
-        await _run(env, settings, "review", "approve", rid, code, operator="Ada")
+        await _run(env, settings, "review", "approve", rid, code, "--version", "1", operator="Ada")
     unanswered = await _until(env, settings, rid, "PK", "UNANSWERED")
     assert unanswered["respond_by"] is not None
     shown = await _run(env, settings, "offer", "show", rid, "PK")

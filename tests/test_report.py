@@ -474,7 +474,7 @@ async def test_cli_keeps_its_own_wording_for_a_missing_reason(
     env: WorkflowEnvironment, settings: Settings, engine: Engine
 ) -> None:
     rid = await offer_in(engine, "UNDER_REVIEW", ["NO"], approvals=1)
-    code, _, err = await cli(env, settings, "review", "approve", rid, "NO", "--rate", "12")
+    code, _, err = await cli(env, settings, "review", "approve", rid, "NO", "--version", "1", "--rate", "12")
     assert code == 1 and "--reason" in err
 
 

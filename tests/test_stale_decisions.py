@@ -207,8 +207,17 @@ async def test_the_cli_sends_the_version_it_shows(env: WorkflowEnvironment, sett
     card, _ = await engine.offer_card(rid, "VN")
     assert card.approvals == []
 
-    # Without --version, the command reads the latest version first, sends it, and says which it approved.
-    code, out, err = await cli(env, settings, "review", "approve", rid, "VN", OFFERDESK_OPERATOR="Grace")
+    # Without --version nothing is decided: a decision names the version its maker read ('offer show').
+    for command in (
+        ["review", "approve", rid, "VN"],
+        ["review", "request-changes", rid, "VN", "--note", "stage it"],
+        ["staff", "decide", rid, "VN", "--decision", "approve", "--reason", "fine"],
+    ):
+        code, _, err = await cli(env, settings, *command, OFFERDESK_OPERATOR="Grace")
+        assert code == 2 and "Missing option '--version'" in err, (command, err)
+    code, out, err = await cli(
+        env, settings, "review", "approve", rid, "VN", "--version", "3", OFFERDESK_OPERATOR="Grace"
+    )
     assert code == 0, err
     assert f"Approved version 3 of VN in round {rid} as Grace: 1/2 approvals; UNDER_REVIEW." in " ".join(out.split())
     code, out, err = await cli(

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
 from offerdesk.cli.common import as_operator, call, out
-from offerdesk.engine import Engine
-from schemas.offer_state import OfferAnswer
-from schemas.review import Approve, Comment, Decision, RequestChanges
+from schemas.review import Approve, Comment, RequestChanges
 
 VersionOpt = Annotated[
-    int | None,
+    int,
     typer.Option(
         "--version",
         min=1,
-        help="The version you read ('offer show' lists them); refused if the partner has sent a later one since. "
-        "Default: the offer's latest version, read just before deciding.",
+        help="The version you read ('offer show' lists them): required, so that a decision counts only for what "
+        "was read; refused if the partner has sent a later one since.",
     ),
 ]
+
 
 review_app = typer.Typer(
     help="Reviewers' decisions on offers under review, as OFFERDESK_OPERATOR (default: your OS user name).",
@@ -31,34 +29,13 @@ review_app = typer.Typer(
 # ---- review and staff: the operator (OFFERDESK_OPERATOR, or the OS user name) acts ---------------
 
 
-D = TypeVar("D", bound=Decision)
-
-
-async def on_version(
-    engine: Engine,
-    round_id: str,
-    partner: str,
-    request: D,
-    send: Callable[[Engine, str, str, D], Awaitable[OfferAnswer]],
-) -> tuple[D, OfferAnswer]:
-    """Send a decision made on the version it names; with none named, on the offer's latest version, read first.
-
-    The decision and its answer come back with the version it was made on, so that the command can print it. A
-    version the partner has replaced by the time the decision arrives is refused by the offer (StaleVersion).
-    """
-    if request.version is None:
-        card, _ = await engine.offer_card(round_id, partner)
-        request = request.model_copy(update={"version": max(1, len(card.versions))})
-    return request, await send(engine, round_id, partner, request)
-
-
 @review_app.command("approve")
 def review_approve(
     round_id: str,
     partner: str,
+    version: VersionOpt,
     rate: Annotated[float | None, typer.Option(help="Adjusted reciprocal rate in percent.")] = None,
     reason: Annotated[str | None, typer.Option(help="Why the rate was adjusted.")] = None,
-    version: VersionOpt = None,
 ) -> None:
     """Approve a version of an offer under review as OFFERDESK_OPERATOR, optionally adjusting the reciprocal rate.
 
@@ -66,9 +43,9 @@ def review_approve(
     one approved.
     """
     request = as_operator(lambda reviewer: Approve(reviewer=reviewer, version=version, rate_pct=rate, reason=reason))
-    sent, answer = call(lambda e: on_version(e, round_id, partner.upper(), request, Engine.approve))
+    answer = call(lambda e: e.approve(round_id, partner.upper(), request))
     out.print(
-        f"Approved version {sent.version} of {answer.partner} in round {answer.round_id} as {sent.reviewer}: "
+        f"Approved version {version} of {answer.partner} in round {answer.round_id} as {request.reviewer}: "
         f"{answer.approvals}/{answer.approvals_required} approvals; {answer.state.value}.",
         highlight=False,
     )
@@ -79,16 +56,16 @@ def review_request_changes(
     round_id: str,
     partner: str,
     note: Annotated[str, typer.Option(help="What the negotiator should change.")],
-    version: VersionOpt = None,
+    version: VersionOpt,
 ) -> None:
     """Send a version of an offer back to its negotiator with notes, as OFFERDESK_OPERATOR (not one who submitted it).
 
     Refused if the partner sent a later version than the one sent back.
     """
     request = as_operator(lambda reviewer: RequestChanges(reviewer=reviewer, version=version, note=note))
-    sent, answer = call(lambda e: on_version(e, round_id, partner.upper(), request, Engine.request_changes))
+    answer = call(lambda e: e.request_changes(round_id, partner.upper(), request))
     out.print(
-        f"Sent version {sent.version} back to the negotiator; they may amend until {answer.amend_until.isoformat()}.",
+        f"Sent version {version} back to the negotiator; they may amend until {answer.amend_until.isoformat()}.",
         highlight=False,
     )
 

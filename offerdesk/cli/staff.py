@@ -7,9 +7,8 @@ from typing import Annotated
 import typer
 
 from offerdesk.cli.common import as_operator, call, out
-from offerdesk.cli.review import VersionOpt, on_version
+from offerdesk.cli.review import VersionOpt
 from offerdesk.durations import parse_duration
-from offerdesk.engine import Engine
 from schemas.review import ExtendReview, RetryLetter, StaffDecision
 
 staff_app = typer.Typer(
@@ -38,10 +37,10 @@ def staff_decide(
     partner: str,
     decision: Annotated[str, typer.Option(help="approve or request_changes.")],
     reason: Annotated[str, typer.Option(help="Why; recorded and, for approvals, printed in the letter.")],
+    version: VersionOpt,
     rate: Annotated[
         float | None, typer.Option(help="The reciprocal rate, 0-100; staff may go outside the reviewers' bounds.")
     ] = None,
-    version: VersionOpt = None,
 ) -> None:
     """Decide a version of an escalated offer as OFFERDESK_OPERATOR.
 
@@ -49,8 +48,8 @@ def staff_decide(
     """
     kind = decision.replace("-", "_")
     request = as_operator(lambda by: StaffDecision(by=by, version=version, decision=kind, rate_pct=rate, reason=reason))
-    sent, answer = call(lambda e: on_version(e, round_id, partner.upper(), request, Engine.decide))
-    out.print(f"Decided version {sent.version}: {answer.state.value}.", highlight=False)
+    answer = call(lambda e: e.decide(round_id, partner.upper(), request))
+    out.print(f"Decided version {version}: {answer.state.value}.", highlight=False)
 
 
 @staff_app.command("retry-letter")
