@@ -153,6 +153,17 @@ async def test_an_issued_letter_is_signed_and_the_command_checks_it(
     assert code == 0, err
     code, out, err = await cli(env, settings, "letter", "verify", str(letter), "--trust", str(tmp_path / "office.pem"))
     assert code == 0, out + err
+    # A host that only checks letters holds no key: the office's certificate in OFFERDESK_SIGNING_TRUST is enough.
+    keyless = {
+        "OFFERDESK_SIGNING_KEY": str(tmp_path / "no-key-here.p12"),
+        "OFFERDESK_SIGNING_TRUST": str(tmp_path / "office.pem"),
+    }
+    code, out, err = await cli(env, settings, "letter", "verify", str(letter), **keyless)
+    assert code == 0 and "Signer trusted: yes" in " ".join(out.split()), out + err
+    code, out, err = await cli(
+        env, settings, "letter", "verify", str(letter), **{**keyless, "OFFERDESK_SIGNING_TRUST": ""}
+    )
+    assert code == 2 and "no-key-here.p12" in err, out + err  # no key and no trust: a sentence, not a verdict
 
 
 # ---- the portal -------------------------------------------------------------------------------------

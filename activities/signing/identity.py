@@ -194,9 +194,17 @@ def certificate_names(cert: asn1_x509.Certificate) -> tuple[str, str]:
 
 def installation_certificates(config: SigningConfig) -> list[asn1_x509.Certificate]:
     """The certificates letters are checked against by default: the signing certificate, the others the identity
-    holds (its chain), and those of OFFERDESK_SIGNING_TRUST (older signing certificates, the office's CA)."""
-    signer = cached_signer(config)
-    found = [signer.signing_cert, *signer.cert_registry]
+    holds (its chain), and those of OFFERDESK_SIGNING_TRUST (older signing certificates, the office's CA).
+
+    A host that only checks letters (a portal, a partner's desk) needs no key: with OFFERDESK_SIGNING_TRUST set and
+    no identity to open here, its certificates alone are the trust."""
+    found: list[asn1_x509.Certificate | None] = []
+    try:
+        signer = cached_signer(config)
+        found += [signer.signing_cert, *signer.cert_registry]
+    except SigningError:
+        if not config.trust_file:
+            raise
     if config.trust_file:
         found += read_certificates(Path(config.trust_file))
     unique: dict[bytes, asn1_x509.Certificate] = {}
