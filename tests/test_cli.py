@@ -38,6 +38,7 @@ async def test_open_submit_approve_twice_and_download_the_letter(
     )
     assert code == 0, err
     assert f"Round {rid} is open for JP, EU" in out
+    assert "letters answered within 7 d" in " ".join(out.split())  # the response window's default (issue 25)
 
     code, out, err = await cli(env, settings, "offer", "submit", str(offer), OFFERDESK_OPERATOR="op-x")
     assert code == 0, err

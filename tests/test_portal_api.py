@@ -220,6 +220,10 @@ async def test_staff_reopen_and_close_unanswered_offers_through_the_api(portal: 
     async with negotiator.api() as api:
         refused = await api.post(OFFER.format(r=rid, p="LA") + "/reopen", json={"respond_within": "P1D", "reason": "x"})
         assert refused.status_code == 403
+        late = await api.post(
+            OFFER.format(r=rid, p="LA") + "/versions", content=sample_offer(rid, "LA", seed=5).model_dump_json()
+        )
+        assert late.status_code == 409 and "UNANSWERED" in late.json()["message"], late.text  # no new version now
     async with staff.api() as api:
         no_reason = await api.post(OFFER.format(r=rid, p="LA") + "/reopen", json={"respond_within": "P1D"})
         assert no_reason.status_code == 422

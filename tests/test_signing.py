@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from activities.signing.identity import (
     SigningConfig,
     SigningError,
     installation_certificates,
+    key_usage,
     load_signer,
     make_dev_identity,
     parse_pkcs11_uri,
@@ -279,6 +281,70 @@ def test_with_a_timestamp_authority_letters_are_pades_b_t(
     assert check.timestamp.authority == tsa.name
     assert check.signed_at is not None and abs((check.timestamp.time - check.signed_at).total_seconds()) < 60
     assert archival_problems(signed) == []
+
+
+def _identity_under_a_ca(folder: Path, valid_from: datetime, valid_to: datetime) -> tuple[SigningConfig, Path]:
+    """A PKCS#12 identity whose certificate, issued by a CA of its own, was valid only between the two times; and
+    the CA's certificate (PEM), which is what a partner trusts. (A certificate trusted itself is a trust anchor,
+    whose dates a validator does not judge: the office's CA is what makes expiry count.)"""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    now = datetime.now(UTC)
+    ca_key, key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("Office CA"))
+        .issuer_name(name("Office CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=30))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(key_usage("digital_signature", "key_cert_sign", "crl_sign"), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("Expired signer"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid_from)
+        .not_valid_after(valid_to)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(key_usage("digital_signature", "content_commitment"), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "signer.p12").write_bytes(
+        pkcs12.serialize_key_and_certificates(b"x", key, cert, [ca], serialization.BestAvailableEncryption(b"pw"))
+    )
+    (folder / "signer.pass").write_text("pw\n")
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return SigningConfig(key=str(folder / "signer.p12"), passphrase_file=str(folder / "signer.pass")), folder / "ca.pem"
+
+
+def test_a_timestamped_letter_stays_valid_after_its_certificate_expires(unsigned: bytes, tmp_path: Path) -> None:
+    """The README's promise when a certificate runs out: a letter timestamped while its certificate was valid stays
+    valid, judged at the timestamp's time; the same letter without a timestamp is judged now, and is not."""
+    now = datetime.now(UTC)
+    then = now - timedelta(days=2)
+    expired, ca_pem = _identity_under_a_ca(tmp_path / "id", now - timedelta(days=3), now - timedelta(days=1))
+    with timestamp_authority(tmp_path / "tsa", fixed_time=then) as tsa:
+        stamped = sign_letter(replace(expired, tsa_url=tsa.url), unsigned, when=then).pdf
+    trust = read_certificates(ca_pem) + read_certificates(tsa.root_pem)
+    check = check_letter(stamped, trust)
+    assert check.valid and check.trusted and check.timestamp is not None and check.timestamp.trusted, check
+    assert abs(check.timestamp.time - then) < timedelta(seconds=1)
+    unstamped = check_letter(sign_letter(expired, unsigned, when=then).pdf, trust)
+    assert not unstamped.valid and not unstamped.trusted, unstamped
 
 
 def test_an_unreachable_timestamp_authority_is_an_error_that_may_heal(office: Identity, unsigned: bytes) -> None:

@@ -142,13 +142,16 @@ async def test_the_race_through_the_api_and_the_page(portal: Portal, engine: Eng
         assert amended.status_code == 201 and amended.json()["version"] == 3, amended.text
 
         async with reviewer.api() as api:
-            missing = await api.post(url + "/approve", json={})
-            assert missing.status_code == 422 and missing.json()["fields"][0]["path"] == "version", missing.text
+            for path, body in (("/approve", {}), ("/request-changes", {"note": "stage the dairy lines"})):
+                missing = await api.post(url + path, json=body)
+                assert missing.status_code == 422 and missing.json()["fields"][0]["path"] == "version", missing.text
             for path, body in (("/approve", {}), ("/request-changes", {"note": "stage the dairy lines"})):
                 stale = await api.post(url + path, json={"version": 2, **body})
                 assert stale.status_code == 409, stale.text
                 assert stale.json() == {"error": "StaleVersion", "message": f"Japan {STALE}", "fields": []}
         async with staff.api() as api:
+            missing = await api.post(url + "/decide", json={"decision": "approve", "reason": "fine"})
+            assert missing.status_code == 422 and missing.json()["fields"][0]["path"] == "version", missing.text
             stale = await api.post(url + "/decide", json={"version": 2, "decision": "approve", "reason": "fine"})
             assert (stale.status_code, stale.json()["error"]) == (409, "StaleVersion")
 

@@ -10,6 +10,7 @@ and memory (300 MiB for the caller; the child's own limit), and the portal's oth
 from __future__ import annotations
 
 import asyncio
+import html
 import io
 import os
 import re
@@ -619,6 +620,19 @@ async def test_the_portal_refuses_hostile_uploads_and_keeps_answering(portal: Po
                 assert answer.status_code == 422, answer.text
                 said = answer.json()["message"]
                 assert said.startswith(f"{source}: holds more than the 1,000,000 values"), said
+        # Through the offer page's upload form: back to the page, which says why; never a 500.
+        browser, csrf = await negotiator.browser_session()
+        async with browser:
+            for name, data, says in (
+                ("laughs.xlsx", wb.billion_laughs(), "laughs.xlsx: xl/sharedStrings.xml: the part declares the entity"),
+                ("offer.json", bomb, "offer.json: holds more than the 1,000,000 values"),
+            ):
+                posted = await browser.post(
+                    f"/rounds/{rid}/offers/TH/upload", data={"csrf": csrf}, files={"file": (name, data)}
+                )
+                assert posted.status_code == 303, posted.text
+                page = await browser.get(posted.headers["location"])
+                assert page.status_code == 200 and says in html.unescape(page.text), (name, page.text[-2000:])
     finally:
         done.set()
         await watcher

@@ -40,7 +40,7 @@ def _certificate(
         .issuer_name(_name(issuer_name))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_before(now - timedelta(days=30))
         .not_valid_after(now + timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -62,8 +62,10 @@ class TimestampAuthority:
 
 
 @contextmanager
-def timestamp_authority(folder: Path, name: str = "Offerdesk test timestamp authority") -> Iterator[TimestampAuthority]:
-    """A TSA on a free port of 127.0.0.1 until the block ends."""
+def timestamp_authority(
+    folder: Path, name: str = "Offerdesk test timestamp authority", fixed_time: datetime | None = None
+) -> Iterator[TimestampAuthority]:
+    """A TSA on a free port of 127.0.0.1 until the block ends; `fixed_time` stamps every token with that time."""
     root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     root = _certificate("Offerdesk test TSA root", root_key, None, ca=True, tsa=False)
@@ -72,6 +74,7 @@ def timestamp_authority(folder: Path, name: str = "Offerdesk test timestamp auth
         tsa_cert=translate_pyca_cryptography_cert_to_asn1(cert),
         tsa_key=translate_pyca_cryptography_key_to_asn1(tsa_key),
         certs_to_embed=None,
+        fixed_dt=fixed_time,
     )
     folder.mkdir(parents=True, exist_ok=True)
     root_pem = folder / "tsa-root.pem"
