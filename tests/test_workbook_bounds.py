@@ -622,7 +622,7 @@ async def test_the_portal_refuses_hostile_uploads_and_keeps_answering(portal: Po
                 assert said.startswith(f"{source}: holds more than the 1,000,000 values"), said
         # Through the offer page's upload form: back to the page, which says why; never a 500.
         browser, csrf = await negotiator.browser_session()
-        async with browser:
+        try:
             for name, data, says in (
                 ("laughs.xlsx", wb.billion_laughs(), "laughs.xlsx: xl/sharedStrings.xml: the part declares the entity"),
                 ("offer.json", bomb, "offer.json: holds more than the 1,000,000 values"),
@@ -633,6 +633,8 @@ async def test_the_portal_refuses_hostile_uploads_and_keeps_answering(portal: Po
                 assert posted.status_code == 303, posted.text
                 page = await browser.get(posted.headers["location"])
                 assert page.status_code == 200 and says in html.unescape(page.text), (name, page.text[-2000:])
+        finally:
+            await browser.aclose()
     finally:
         done.set()
         await watcher
