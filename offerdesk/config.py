@@ -69,7 +69,9 @@ def _number(value: str | None, name: str, parse: type[N], low: N, high: N, what:
     except ValueError:
         raise ValueError(f"{name} is {what}; not {value!r}") from None
     if not low <= number <= high:
-        raise ValueError(f"{name} must be between {low:g} and {high:g}; {value.strip()} is not")
+        # "a number of seconds, such as 60": the bounds are in seconds
+        unit = " " + what.removeprefix("a number of ").split(",")[0] if what.startswith("a number of ") else ""
+        raise ValueError(f"{name} must be between {low:g} and {high:g}{unit}; {value.strip()} is not")
     return number
 
 

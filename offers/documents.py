@@ -31,11 +31,12 @@ __all__ = [
 ]
 
 MAX_JSON_DEPTH = 64
-MAX_JSON_VALUES = 1_000_000
-"""The most values (strings, numbers, objects, lists) a JSON offer may hold, counted before it is parsed: a full
-schedule of 25,000 tariff lines holds about 185,000. A 16 MiB body of a few million tiny values would take
-Python half a GiB and seconds to build, holding up the portal meanwhile; this bound keeps any body under 100 MiB."""
 """An offer nests 3 levels (document, list, item); the limit keeps a hostile document off the stack."""
+MAX_JSON_VALUES = 1_000_000
+"""The most values (strings, numbers, objects, lists) a JSON offer may hold, counted before it is parsed as its
+commas and opening brackets (an upper bound: a comma inside a text counts too): a full schedule of 25,000 tariff
+lines counts about 185,000. A 16 MiB body of a few million tiny values would take Python half a GiB and seconds
+to build, holding up the portal meanwhile; this bound keeps any body under 100 MiB."""
 
 
 class _NonFinite:
@@ -123,8 +124,8 @@ def parse_offer(text: str | bytes, source: str = "offer") -> OfferDocument:
         raise _too_large(source, size)
     if _json_values_at_most(text) > MAX_JSON_VALUES:
         raise UnusableInputError(
-            f"{source}: holds more than the {MAX_JSON_VALUES:,} values an offer may (a full schedule of 25,000 "
-            "tariff lines holds about 185,000): send the offer's JSON file"
+            f"{source}: holds more than the {MAX_JSON_VALUES:,} values an offer may (counted as its commas and "
+            "brackets; a full schedule of 25,000 tariff lines counts about 185,000)"
         )
     try:
         raw = json.loads(text, parse_constant=_NonFinite)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 import subprocess
 import sys
 from datetime import timedelta
@@ -208,6 +209,21 @@ def test_a_file_that_cannot_be_written_whole_leaves_the_one_there_as_it_was(tmp_
     assert "Traceback" not in done.stderr
     assert target.read_bytes() == b"the export of yesterday"
     assert [p.name for p in tmp_path.iterdir()] == ["export.json"]
+
+
+def test_a_written_file_keeps_the_mode_and_the_link_of_the_one_it_replaces(tmp_path: Path) -> None:
+    from offerdesk.cli.common import write_output
+
+    real = tmp_path / "letters" / "jp.pdf"
+    real.parent.mkdir()
+    real.write_bytes(b"yesterday's letter")
+    real.chmod(0o600)
+    link = tmp_path / "latest.pdf"
+    link.symlink_to(real)
+    write_output(link, b"today's letter")
+    assert link.is_symlink() and real.read_bytes() == b"today's letter"  # written through the link, not over it
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert sorted(p.name for p in real.parent.iterdir()) == ["jp.pdf"]  # no part file left
 
 
 async def test_every_command_that_writes_a_file_says_why_it_cannot(

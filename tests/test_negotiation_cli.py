@@ -133,8 +133,12 @@ async def test_an_offer_countered_twice_and_accepted_at_its_third_letter_through
     stale = await _run(env, settings, "offer", "accept", rid, "TW", "--letter", "2", code=1, operator=negotiator)
     assert "letter 3 to Taiwan has replaced letter 2; read it and answer it" in stale
     # The portal's rule for who accepts holds on the command line for the people it knows.
-    refused = await _run(env, settings, "offer", "accept", rid, "TW", code=1, operator=ada)
-    assert f"{ada} is a reviewer; reviewers never accept a letter" in refused
+    refused = await _run(env, settings, "offer", "accept", rid, "TW", code=1, operator=ada.upper())
+    assert f"{ada.upper()} is a reviewer; reviewers never accept a letter" in refused  # names compare in any case
+    refused = await _run(
+        env, settings, "offer", "accept", rid, "TW", "--on-behalf", "--reason", "x", code=2, operator=negotiator
+    )
+    assert "drop --on-behalf" in refused
     refused = await _run(env, settings, "offer", "accept", rid, "TW", code=2, operator=sam)
     assert "staff accept on the partner's behalf: add --on-behalf and --reason" in refused
     said = await _run(env, settings, "offer", "accept", rid, "TW", operator=negotiator)

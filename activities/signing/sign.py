@@ -65,7 +65,7 @@ PRINTABLE_ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
 
 BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
 BYTE_RANGE_WINDOW = 4096
-"""How far after the signature's hex string its /ByteRange is looked for (pyHanko writes it right after)."""
+"""How far from the signature's hex string its /ByteRange is looked for (pyHanko writes it right after)."""
 
 _RESERVED: dict[SigningConfig, int] = {}
 """The room a signature takes in the file, by identity and timestamp authority: pyHanko estimates it by signing a
@@ -415,6 +415,9 @@ def _signature_problems(data: bytes, digest: PreparedByteRangeDigest, cms_der: b
     start, end = digest.reserved_region_start, digest.reserved_region_end
     problems = []
     written = BYTE_RANGE.search(data, end, end + BYTE_RANGE_WINDOW)
+    if written is None:  # a pyHanko that writes /ByteRange before /Contents
+        before = list(BYTE_RANGE.finditer(data, max(0, start - BYTE_RANGE_WINDOW), start))
+        written = before[-1] if before else None
     covered = (0, start, end, len(data) - end)
     if written is None or tuple(int(n) for n in written.groups()) != covered or data[start : start + 1] != b"<":
         problems.append("the signature does not cover the whole file")
@@ -423,7 +426,11 @@ def _signature_problems(data: bytes, digest: PreparedByteRangeDigest, cms_der: b
     actual.update(view[end:])
     if actual.digest() != digest.document_digest:
         problems.append("the file changed after it was signed")
-    if bytes.fromhex(data[start + 1 : end - 1].decode("ascii"))[: len(cms_der)] != cms_der:
+    try:
+        contents = bytes.fromhex(data[start + 1 : end - 1].decode("ascii"))
+    except ValueError:
+        contents = b""
+    if contents[: len(cms_der)] != cms_der:
         problems.append("the signature written is not the one made")
     signer_info = cms.ContentInfo.load(cms_der)["content"]["signer_infos"][0]
     intact, valid = validate_sig_integrity(signer_info, signer.signing_cert, "data", actual.digest())

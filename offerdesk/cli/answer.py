@@ -3,11 +3,12 @@ and staff's hand on a letter that went unanswered."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from offerdesk.cli.common import REFUSED, UNUSABLE, as_operator, call, fail, operator, out
+from offerdesk.cli.common import REFUSED, UNUSABLE, as_operator, call, fail, load_settings, operator, out
 from offerdesk.cli.offer import offer_app
 from offerdesk.cli.staff import staff_app
 from offerdesk.durations import parse_duration
@@ -29,19 +30,29 @@ async def on_letter(engine: Engine, round_id: str, partner: str, request: Accept
 
 
 def check_who_accepts(partner: str, on_behalf: bool) -> None:
-    """The portal's rule for who accepts, for an operator the portal knows by that name: the partner's negotiator
-    accepts; staff accept only on the partner's behalf; reviewers never accept. An operator the portal does not
-    know is the command line's own (a staff member at the server), as for every other command."""
-    from offerdesk.cli.user import account_call, people
+    """The portal's rule for who accepts, for an operator the portal knows by that name (as the offer compares
+    names, whatever their case): the partner's negotiator accepts, for themselves; staff accept only on the
+    partner's behalf; reviewers never accept. An operator the portal does not know, or a host without the portal's
+    database, is the command line's own (a staff member at the server), as for every other command."""
+    from offerdesk.people import DatabaseUnavailable, SchemaMismatch, open_people
 
     name = operator()
-    user = account_call(lambda: people().users.get(name))
+    database = load_settings().database
+    if database.startswith("sqlite:///") and not Path(database.removeprefix("sqlite:///")).exists():
+        return  # no portal on this host: nothing to create here
+    try:
+        known = open_people(database, 1).users.all()
+    except (DatabaseUnavailable, SchemaMismatch):
+        return
+    user = next((u for u in known if u.name.casefold() == name.casefold()), None)
     if user is None:
         return
     if user.role is Role.REVIEWER:
         raise fail(f"{name} is a reviewer; reviewers never accept a letter: the partner's negotiator does", REFUSED)
     if user.role is Role.NEGOTIATOR and user.partner != partner:
         raise fail(f"{name} negotiates for {user.partner}, not {partner}; only {partner}'s negotiator accepts", REFUSED)
+    if user.role is Role.NEGOTIATOR and on_behalf:
+        raise fail(f"{name} is {partner}'s negotiator and accepts for the partner as it is; drop --on-behalf", UNUSABLE)
     if user.role is Role.STAFF and not on_behalf:
         raise fail(f"{name} is staff; staff accept on the partner's behalf: add --on-behalf and --reason", UNUSABLE)
 

@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -78,9 +79,10 @@ def write_output(target: Path, data: bytes) -> None:
     """Write a command's file, or exit 2 with a sentence: a missing folder, a folder, a full disk, no permission,
     a name too long.
 
-    A file is written beside its target and renamed over it once whole, so a failure leaves no half-written letter
-    or export, and a file that was there stays as it was. Only what is no file (a device such as /dev/full) is
-    written in place.
+    A file is written beside its target (the file a link points to) and renamed over it once whole, keeping the
+    mode of a file that was there: a failure leaves no half-written letter or export, and the file that was there
+    stays as it was. What is no regular file (a device such as /dev/full, a pipe behind /dev/stdout) is written
+    in place.
     """
     try:
         if target.exists() and not target.is_file():
@@ -89,7 +91,7 @@ def write_output(target: Path, data: bytes) -> None:
             with target.open("wb") as f:
                 f.write(data)
             return
-        _write_whole(target, data)
+        _write_whole(Path(os.path.realpath(target)), data)
     except OSError as e:
         why = {
             errno.ENOENT: f"the folder {target.parent} does not exist",
@@ -106,14 +108,21 @@ def write_output(target: Path, data: bytes) -> None:
 
 
 def _write_whole(target: Path, data: bytes) -> None:
-    """Write `data` to a new file in `target`'s folder and rename it to `target`, with the mode a new file gets."""
-    fd, part = tempfile.mkstemp(dir=target.parent, prefix=".offerdesk-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+    """Write `data` to a new file in `target`'s folder, synced, and rename it to `target`: with the mode of the file
+    it replaces, or the mode a new file gets."""
+    if target.exists():
+        mode = stat.S_IMODE(target.stat().st_mode)
+    else:
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(part, 0o666 & ~umask)
+        mode = 0o666 & ~umask
+    fd, part = tempfile.mkstemp(dir=target.parent, prefix=".offerdesk-", suffix=".part")
+    try:
+        with open(fd, "wb", closefd=True) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(part, mode)
         os.replace(part, target)
     except BaseException:
         Path(part).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from activities.capacity import usable_cpus
 from offerdesk.config import Settings
 from offerdesk.engine import Engine
 from offerdesk.people import DatabaseUnavailable, open_people
@@ -30,6 +31,7 @@ from offerdesk.portal.limits import BodyLimit, JsonDepthLimit
 from offerdesk.portal.metrics import observe
 from offerdesk.portal.security import SecurityHeaders
 from offerdesk.portal.templating import TEMPLATES, render
+from offers.spreadsheets.sandbox import allow_readers
 from schemas.offer import OfferDocument
 
 log = logging.getLogger("offerdesk.portal")
@@ -53,6 +55,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     # The worker files notices there too; /notifications reads them. A schema not this code's refuses to start.
     people = open_people(settings.database, settings.database_pool_size)
+    allow_readers(usable_cpus())  # uploaded workbooks read at once: one per CPU this portal may use
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
@@ -43,8 +45,11 @@ LetterNumber = Annotated[int, Path(ge=1, le=1_000_000, description="The letter's
 Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="A version number; the latest by default")]
 
 
-_WORKBOOK_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="workbook")
+WORKBOOK_THREADS = 16
+_WORKBOOK_THREADS = ThreadPoolExecutor(max_workers=WORKBOOK_THREADS, thread_name_prefix="workbook")
 """Where uploaded workbooks wait for and watch their reader (offers.spreadsheets.sandbox bounds the readers)."""
+_workbooks_waiting = 0
+"""Uploaded workbooks on those threads or queued for one (the event loop's own count: no lock)."""
 
 
 async def read_upload(file: UploadFile) -> OfferDocument:
@@ -55,6 +60,17 @@ async def read_upload(file: UploadFile) -> OfferDocument:
     source = file.filename or "upload"
     if is_workbook(data, source):
         # Reading a full schedule's workbook takes seconds: off the event loop, so other requests go on, and on
-        # threads of its own, so uploads waiting for a reader never hold the threads sign-ins and reads use.
-        return await asyncio.get_running_loop().run_in_executor(_WORKBOOK_THREADS, parse_offer_file, data, source)
+        # threads of its own, so uploads waiting for a reader never hold the threads sign-ins and reads use. No
+        # more wait than there are threads, so none waits longer than the reader's queue allows.
+        global _workbooks_waiting
+        if _workbooks_waiting >= WORKBOOK_THREADS:
+            raise UnusableInputError(
+                f"{source}: could not be read now, as the server is reading other workbooks; send it again in a minute"
+            )
+        _workbooks_waiting += 1
+        try:
+            read = functools.partial(contextvars.copy_context().run, parse_offer_file, data, source)
+            return await asyncio.get_running_loop().run_in_executor(_WORKBOOK_THREADS, read)
+        finally:
+            _workbooks_waiting -= 1
     return await asyncio.to_thread(parse_offer, data, source)

@@ -6,6 +6,7 @@ whether the whole file is covered and unchanged, and whether the signer chains t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile
@@ -49,25 +50,27 @@ async def api_verify(who: Caller, d: TheDesk, file: Annotated[UploadFile, File()
 
 @router.get(PAGE, include_in_schema=False)
 async def check_page(request: Request, who: Person) -> HTMLResponse:
-    return await render(request, "check_letter.html", who, check=None, filename=None, has_certificate=_has_cert())
+    return await render(request, "check_letter.html", who, check=None, filename=None, has_certificate=await _has_cert())
 
 
 @router.post(PAGE, include_in_schema=False)
 async def check_upload(request: Request, who: Poster, d: TheDesk, file: Annotated[UploadFile, File()]) -> HTMLResponse:
     filename = file.filename or "upload"
     check = await d.check_letter(who, await _read(file), filename)
-    return await render(request, "check_letter.html", who, check=check, filename=filename, has_certificate=_has_cert())
+    return await render(
+        request, "check_letter.html", who, check=check, filename=filename, has_certificate=await _has_cert()
+    )
 
 
 @router.get("/letters/office-certificate.pem", include_in_schema=False)
 async def certificate(who: Person) -> Response:
     """The office's signing certificate, for a partner's PDF reader."""
-    pem = office_certificate()
+    pem = await asyncio.to_thread(office_certificate)
     if pem is None:
         raise NotFound("this portal has no signing certificate (OFFERDESK_SIGNING_KEY)")
     headers = {"Content-Disposition": 'attachment; filename="office-signing-certificate.pem"'}
     return Response(pem, media_type="application/x-pem-file", headers=headers)
 
 
-def _has_cert() -> bool:
-    return office_certificate() is not None
+async def _has_cert() -> bool:
+    return await asyncio.to_thread(office_certificate) is not None

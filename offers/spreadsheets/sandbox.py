@@ -46,11 +46,21 @@ _BOOT = (
 )
 """The child's program: `-I` keeps the environment's PYTHON* variables out; the caller's own import path (this
 package's folder first) comes in, so that the child imports what the caller does, wherever it is installed."""
-READERS_AT_ONCE = max(2, len(os.sched_getaffinity(0)))
-"""Workbooks read at once by one process (one child each, up to `WORKBOOK_MEMORY` apiece): one per CPU it may use."""
+READERS_AT_ONCE = 2
+"""Workbooks read at once by one process (one child each, up to `WORKBOOK_MEMORY` apiece); a portal allows one per
+CPU it may use (`allow_readers`, from activities.capacity)."""
 READER_QUEUE_SECONDS = 20.0
 """How long a workbook waits for one of those readers before it is refused as "the server is busy"."""
 _READERS = threading.BoundedSemaphore(READERS_AT_ONCE)
+
+
+def allow_readers(count: int) -> None:
+    """Read up to `count` workbooks at once in this process (at least two); set once, before any is read."""
+    global READERS_AT_ONCE, _READERS
+    READERS_AT_ONCE = max(2, count)
+    _READERS = threading.BoundedSemaphore(READERS_AT_ONCE)
+
+
 MAX_SOURCE = 1_000
 """Characters of the file's name passed on to the child, which names it in its refusals."""
 _OUT_OF_MEMORY = 3
@@ -208,12 +218,15 @@ def child() -> None:
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answer
     warnings.simplefilter("ignore")
     header = json.loads(sys.stdin.buffer.readline(64 * 1024))
-    _limit_self(int(header["parent"]), int(header["memory"]), int(header["cpu"]))
-    source = str(header["source"])
-    data = sys.stdin.buffer.read(MAX_OFFER_BYTES + 1)
+    # Our own code and its libraries are loaded before the limits, which bound the reading: under a tight limit an
+    # import could otherwise fail some other way than MemoryError (a shared library that cannot be mapped), and
+    # the refusal would not name the limit.
     from offers.spreadsheets.reading import read_workbook_here
 
+    _limit_self(int(header["parent"]), int(header["memory"]), int(header["cpu"]))
+    source = str(header["source"])
     try:
+        data = sys.stdin.buffer.read(MAX_OFFER_BYTES + 1)
         document = read_workbook_here(data, source)
         answer.write(b"document\n" + document.model_dump_json().encode())
     except UnusableInputError as e:

@@ -4,9 +4,12 @@ the audit log (who checked which file, and what the check found)."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
-from activities.signing.identity import SigningError, installation_certificates
+from activities.signing.identity import SigningError, cached_signer, installation_certificates
 from offerdesk.config import Settings
 from offerdesk.people.principal import Principal
 from offerdesk.portal.desk.base import DeskBase
@@ -21,24 +24,52 @@ NO_CERTIFICATE = (
 )
 
 
-_trust: tuple[Any, ...] = ()
+TRUST_RETRY_S = 60.0
+"""How often a portal whose signing identity did not open asks again (a token that did not answer, an identity
+made after it started): seldom, since each try may be a login to an HSM."""
+
+
+@dataclass
+class _Trust:
+    certificates: tuple[Any, ...] = ()
+    complete: bool = False
+    """The identity opened: its certificate is among them, and nothing will change until the portal restarts."""
+    next_try: float = 0.0
+
+
+_TRUST = _Trust()
+_TRUST_LOCK = threading.Lock()
 
 
 def installation_trust() -> tuple[Any, ...]:
     """The certificates letters are checked against: the installation's own (its signing certificate, the chain
-    it comes with, OFFERDESK_SIGNING_TRUST), kept once read; none while this host has no identity, asked again at
-    the next check (a token that did not answer, or an identity made after the portal started)."""
-    global _trust
-    if not _trust:
+    it comes with, OFFERDESK_SIGNING_TRUST). Kept for good once the identity has opened; until then, what
+    OFFERDESK_SIGNING_TRUST holds (a host that only checks letters has no key), asked again at most every
+    TRUST_RETRY_S. Blocking (it may open a file or a token): called from threads."""
+    with _TRUST_LOCK:
+        if _TRUST.complete or time.monotonic() < _TRUST.next_try:
+            return _TRUST.certificates
+        _TRUST.next_try = time.monotonic() + TRUST_RETRY_S
         try:
-            _trust = tuple(installation_certificates(Settings.from_env().signing()))
-        except (SigningError, ValueError):
-            return ()
-    return _trust
+            config = Settings.from_env().signing()
+        except ValueError:
+            return _TRUST.certificates
+        try:
+            cached_signer(config)
+            _TRUST.complete = True
+        except SigningError:
+            pass  # no identity here (yet): the trust file alone, if there is one
+        try:
+            _TRUST.certificates = tuple(installation_certificates(config))
+        except SigningError:
+            _TRUST.certificates = ()
+        return _TRUST.certificates
 
 
 def office_certificate() -> bytes | None:
-    """The signing certificate (PEM) partners import to check letters in a PDF reader; None if this host has none."""
+    """The signing certificate (PEM) partners import to check letters in a PDF reader; None if this host has none.
+    On a host with no key, the first certificate of OFFERDESK_SIGNING_TRUST (the README: the office's current one
+    first)."""
     from asn1crypto.pem import armor
 
     trust = installation_trust()
