@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import psutil
@@ -14,6 +15,7 @@ from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.names import RENDER_STORED_LETTER
 from tests.gated_render import GATE, worker_command
@@ -85,14 +87,23 @@ async def eventually(check: Callable[[], bool], timeout: float, what: str) -> No
 
 
 async def polling(client: Client, queue: str, pid: int) -> bool:
-    """Whether the process `pid` polls the activity task queue `queue` (its identity is pid@host)."""
-    answer = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    """Whether the process `pid` polls the activity task queue `queue` (its identity is pid@host).
+
+    A loaded dev server may give up on the question itself (CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE: seen once
+    from a fresh clone, "operation was canceled"): that is "not known yet", and the caller asks again."""
+    try:
+        answer = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+            ),
+            timeout=timedelta(seconds=5),
         )
-    )
+    except RPCError as e:
+        if e.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
+            return False
+        raise
     return any(p.identity.startswith(f"{pid}@") for p in answer.pollers)
 
 
