@@ -126,13 +126,19 @@ async def start_worker(
     if hold:
         worker.hold()
     queue = environ["OFFERDESK_TASK_QUEUE"]
-    for _ in range(300):
-        if process.returncode is not None:
-            raise AssertionError(f"the worker exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        if await polling(client, queue, process.pid):
-            return worker
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the worker did not poll {queue} within 30 s:\n{log.read_text()[-3000:]}")
+    try:
+        for _ in range(300):
+            if process.returncode is not None:
+                raise AssertionError(f"the worker exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            if await polling(client, queue, process.pid):
+                return worker
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the worker did not poll {queue} within 30 s:\n{log.read_text()[-3000:]}")
+    except BaseException:  # the test never gets the worker to stop: it must not outlive the test
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
 
 
 async def render_attempts(client: Client, round_id: str, partner: str) -> list[tuple[int, str]]:
