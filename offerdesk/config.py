@@ -56,12 +56,18 @@ N = TypeVar("N", int, float)
 
 
 @overload
-def _number(value: str | None, name: str, parse: type[N], low: N, high: N, what: str, default: N) -> N: ...
+def _number(
+    value: str | None, name: str, parse: type[N], low: N, high: N, what: str, default: N, unit: str = ""
+) -> N: ...
 @overload
-def _number(value: str | None, name: str, parse: type[N], low: N, high: N, what: str, default: None) -> N | None: ...
-def _number(value: str | None, name: str, parse: type[N], low: N, high: N, what: str, default: N | None) -> N | None:
-    """A number between `low` and `high` from the variable `name`, or `default` when unset; `what` names its unit
-    with an example, for the sentence that refuses anything else."""
+def _number(
+    value: str | None, name: str, parse: type[N], low: N, high: N, what: str, default: None, unit: str = ""
+) -> N | None: ...
+def _number(
+    value: str | None, name: str, parse: type[N], low: N, high: N, what: str, default: N | None, unit: str = ""
+) -> N | None:
+    """A number between `low` and `high` (in `unit`) from the variable `name`, or `default` when unset; `what`
+    says what it is, with an example, for the sentence that refuses anything else."""
     if not value or not value.strip():
         return default
     try:
@@ -69,14 +75,14 @@ def _number(value: str | None, name: str, parse: type[N], low: N, high: N, what:
     except ValueError:
         raise ValueError(f"{name} is {what}; not {value!r}") from None
     if not low <= number <= high:
-        # "a number of seconds, such as 60": the bounds are in seconds
-        unit = " " + what.removeprefix("a number of ").split(",")[0] if what.startswith("a number of ") else ""
-        raise ValueError(f"{name} must be between {low:g} and {high:g}{unit}; {value.strip()} is not")
+        bounds = f"{low:g} and {high:g} {unit}".rstrip()
+        raise ValueError(f"{name} must be between {bounds}; {value.strip()} is not")
     return number
 
 
 def _drain(value: str | None) -> float:
-    return _number(value, "OFFERDESK_WORKER_DRAIN_S", float, 0.0, 3600.0, "a number of seconds, such as 60", DRAIN_S)
+    what = "a number of seconds, such as 60"
+    return _number(value, "OFFERDESK_WORKER_DRAIN_S", float, 0.0, 3600.0, what, DRAIN_S, unit="seconds")
 
 
 def mail_slots_for(cpus: int) -> int:
@@ -111,7 +117,8 @@ def _database_url(value: str | None) -> str | None:
 
 
 def _pool_size(value: str | None) -> int:
-    return _number(value, "OFFERDESK_DATABASE_POOL_SIZE", int, 1, 100, "a number of connections, such as 5", 5)
+    what = "a number of connections, such as 5"
+    return _number(value, "OFFERDESK_DATABASE_POOL_SIZE", int, 1, 100, what, 5, unit="connections")
 
 
 MAX_NAME = 200

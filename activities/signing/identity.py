@@ -198,10 +198,17 @@ def installation_certificates(config: SigningConfig) -> list[asn1_x509.Certifica
 
     A host that only checks letters (a portal, a partner's desk) needs no key: with OFFERDESK_SIGNING_TRUST set and
     no identity to open here, its certificates alone are the trust."""
+    return installation_trust_of(config)[0]
+
+
+def installation_trust_of(config: SigningConfig) -> tuple[list[asn1_x509.Certificate], bool]:
+    """`installation_certificates`, and whether the identity opened (opening it once: it may be an HSM login)."""
     found: list[asn1_x509.Certificate | None] = []
+    opened = False
     try:
         signer = cached_signer(config)
         found += [signer.signing_cert, *signer.cert_registry]
+        opened = True
     except SigningError:
         if not config.trust_file:
             raise
@@ -211,7 +218,7 @@ def installation_certificates(config: SigningConfig) -> list[asn1_x509.Certifica
     for cert in found:
         if cert is not None:
             unique.setdefault(cert.sha256, cert)
-    return list(unique.values())
+    return list(unique.values()), opened
 
 
 def read_certificates(path: Path) -> list[asn1_x509.Certificate]:

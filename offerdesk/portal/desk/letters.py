@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from activities.signing.identity import SigningError, cached_signer, installation_certificates
+from activities.signing.identity import SigningError, installation_trust_of
 from offerdesk.config import Settings
 from offerdesk.people.principal import Principal
 from offerdesk.portal.desk.base import DeskBase
@@ -55,14 +55,10 @@ def installation_trust() -> tuple[Any, ...]:
         except ValueError:
             return _TRUST.certificates
         try:
-            cached_signer(config)
-            _TRUST.complete = True
-        except SigningError:
-            pass  # no identity here (yet): the trust file alone, if there is one
-        try:
-            _TRUST.certificates = tuple(installation_certificates(config))
-        except SigningError:
-            _TRUST.certificates = ()
+            certificates, opened = installation_trust_of(config)
+        except SigningError:  # no identity here (yet), and no trust file
+            certificates, opened = [], False
+        _TRUST.certificates, _TRUST.complete = tuple(certificates), opened
         return _TRUST.certificates
 
 
